@@ -1,0 +1,31 @@
+# Two entry points on a fresh machine with Python 3.11 and pip:
+#   make reproduce   - set up .venv and run the whole workflow at params.yaml's scale
+#   make test        - set up .venv and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= all
+
+.PHONY: reproduce test lint setup clean-venv
+
+$(BIN)/stretchnas: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt torch torchvision
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/stretchnas
+
+reproduce: setup
+	$(BIN)/snakemake --cores $(CORES)
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+clean-venv:
+	rm -rf $(VENV)

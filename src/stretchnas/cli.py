@@ -1,0 +1,114 @@
+"""The `stretchnas` command: a thin layer of subcommands over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from stretchnas import __version__
+from stretchnas.config import ConfigError, load_settings
+
+COMMANDS = {}
+
+
+def command(name: str, help: str, arguments=None):
+    def register(func):
+        COMMANDS[name] = (func, help, arguments)
+        return func
+
+    return register
+
+
+def _add_settings_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", default="params.yaml", help="the configuration file (default: params.yaml)")
+    parser.add_argument("--scale", choices=["smoke", "mini", "paper"], help="overrides the file's `scale` key")
+
+
+# --------------------------------------------------------------------------- prepare-data
+
+
+def _prepare_data_args(parser):
+    _add_settings_args(parser)
+    parser.add_argument(
+        "--source",
+        help="'download', a CIFAR archive/folder, or an ImageFolder tree/tar "
+        "(default: $STRETCHNAS_CIFAR10 or params.yaml data.source)",
+    )
+    parser.add_argument("--out", required=True, help="folder to write the prepared data into")
+    parser.add_argument("--dataset", choices=["cifar10", "cifar100", "imagefolder"])
+    parser.add_argument("--no-verify-checksums", action="store_true", help="accept a source whose MD5 differs")
+
+
+@command(
+    "prepare-data",
+    "read a data source and write the memory-mapped cache, splits.json and manifest.json",
+    arguments=_prepare_data_args,
+)
+def prepare_data_cmd(args) -> int:
+    from stretchnas.data.prepare import prepare_data
+
+    settings = load_settings(args.params, args.scale)
+    data = settings["data"]
+    dataset = args.dataset or data["dataset"]
+    source, origin = (args.source, "command line --source") if args.source else (data["source"], data["source_origin"])
+    manifest = prepare_data(
+        source=source,
+        out_dir=args.out,
+        dataset=dataset,
+        splits=data["splits"],
+        seed=data["seed"],
+        train_per_class=data["train_per_class"],
+        test_per_class=data["test_per_class"],
+        verify_checksums=data["verify_checksums"] and not args.no_verify_checksums,
+        source_origin=origin,
+    )
+    summary = {
+        "out": str(Path(args.out)),
+        "train": manifest["counts"]["train"],
+        "test": manifest["counts"]["test"],
+        "mean": manifest["mean"],
+        "std": manifest["std"],
+        "checksums_verified": manifest["checksums_verified"],
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+# --------------------------------------------------------------------------- config
+
+
+@command("config", "print the resolved configuration of one scale as JSON", arguments=_add_settings_args)
+def config_cmd(args) -> int:
+    print(json.dumps(load_settings(args.params, args.scale), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="stretchnas", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"stretchnas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (func, help_text, arguments) in COMMANDS.items():
+        child = sub.add_parser(name, help=help_text, description=help_text)
+        if arguments is not None:
+            arguments(child)
+        child.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from stretchnas.data.cache import PreparedDataError
+    from stretchnas.data.sources import DataSourceError
+    from stretchnas.data.splits import SplitError
+
+    try:
+        return args.func(args)
+    except (ConfigError, DataSourceError, PreparedDataError, SplitError) as exc:
+        print(f"stretchnas {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""`stretchnas prepare-data`: source -> memory-mappable cache + splits.json + manifest.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from stretchnas import __version__
+from stretchnas.atomic import atomic_directory
+from stretchnas.data.sources import DataSourceError, RawDataset, read_source
+from stretchnas.data.splits import SPLIT_NAMES, make_splits
+
+ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+EXPECTED_CLASSES = {"cifar10": 10, "cifar100": 100}
+
+
+def channel_stats(images: np.ndarray, chunk: int = 5000) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std on [0, 1], accumulated in float64 chunk by chunk."""
+    total = np.zeros(3)
+    total_sq = np.zeros(3)
+    for start in range(0, len(images), chunk):
+        block = images[start : start + chunk].astype(np.float64) / 255.0
+        total += block.sum(axis=(0, 1, 2))
+        total_sq += np.square(block).sum(axis=(0, 1, 2))
+    count = images.shape[0] * images.shape[1] * images.shape[2]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
+    return [round(float(m), 6) for m in mean], [round(float(s), 6) for s in std]
+
+
+def _class_counts(labels: np.ndarray, indices, classes: list[str]) -> dict[str, int]:
+    counts = np.bincount(labels[np.asarray(indices, dtype=np.int64)], minlength=len(classes))
+    return {name: int(n) for name, n in zip(classes, counts)}
+
+
+def _arrays_sha256(raw: RawDataset) -> str:
+    digest = hashlib.sha256()
+    for name in ARRAYS:
+        digest.update(np.ascontiguousarray(getattr(raw, name)).tobytes())
+    return digest.hexdigest()
+
+
+def _check_dataset(raw: RawDataset, dataset: str, source: str) -> None:
+    expected = EXPECTED_CLASSES.get(dataset)
+    if expected is not None and len(raw.classes) != expected:
+        raise DataSourceError(
+            f"{source}: found {len(raw.classes)} classes {raw.classes[:12]}, but {dataset} has {expected}"
+        )
+
+
+def prepare_data(
+    source: str,
+    out_dir: str | Path,
+    dataset: str,
+    splits: Mapping[str, Mapping[str, float]],
+    seed: int,
+    train_per_class: int | None,
+    test_per_class: int | None,
+    verify_checksums: bool = True,
+    download_root: str | Path | None = None,
+    source_origin: str = "command line",
+) -> dict:
+    """Read, check, split and write; returns the manifest. Nothing is left on failure."""
+    out_dir = Path(out_dir)
+    download_root = Path(download_root or out_dir.parent / "downloads")
+    raw = read_source(source, dataset, verify_checksums, str(download_root))
+    _check_dataset(raw, dataset, source)
+    split_index = make_splits(raw.train_labels, raw.test_labels, splits, seed, train_per_class, test_per_class)
+    mean, std = channel_stats(raw.train_images)
+
+    manifest = {
+        "dataset": dataset,
+        "stretchnas_version": __version__,
+        "source": {"location": source, "origin": source_origin, **raw.source},
+        "checksums_verified": raw.source.get("checksums_verified", False),
+        "arrays_sha256": _arrays_sha256(raw),
+        "classes": raw.classes,
+        "image_size": list(raw.train_images.shape[1:3]),
+        "channels": int(raw.train_images.shape[3]),
+        "mean": mean,
+        "std": std,
+        "stats_over": "the whole training set, pixels scaled to [0, 1]",
+        "counts": {
+            "train": int(len(raw.train_labels)),
+            "test": int(len(raw.test_labels)),
+            "train_per_class": _class_counts(raw.train_labels, np.arange(len(raw.train_labels)), raw.classes),
+            "test_per_class": _class_counts(raw.test_labels, np.arange(len(raw.test_labels)), raw.classes),
+        },
+        "splits": {
+            "seed": seed,
+            "train_per_class": train_per_class,
+            "test_per_class": test_per_class,
+            "test": {"count": len(split_index["test"]), "per_class": _class_counts(raw.test_labels, split_index["test"], raw.classes)},
+            "schemes": {
+                name: {
+                    key: {
+                        "count": len(scheme[key]),
+                        "per_class": _class_counts(raw.train_labels, scheme[key], raw.classes),
+                    }
+                    for key in SPLIT_NAMES
+                }
+                for name, scheme in split_index["schemes"].items()
+            },
+        },
+    }
+    with atomic_directory(out_dir) as scratch:
+        for name in ARRAYS:
+            np.save(scratch / f"{name}.npy", getattr(raw, name))
+        (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
+        (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest

@@ -1,0 +1,66 @@
+"""Class-balanced subsets and disjoint D_tr / D_val_alpha / D_val_beta index sets."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+SPLIT_NAMES = ("train", "val_alpha", "val_beta")
+
+
+class SplitError(ValueError):
+    pass
+
+
+def balanced_subset(labels: np.ndarray, per_class: int | None, rng: np.random.Generator, field: str) -> list[np.ndarray]:
+    """Per class, a shuffled array of `per_class` indices (all of them when None)."""
+    chosen = []
+    for cls in np.unique(labels):
+        members = np.flatnonzero(labels == cls)
+        if per_class is not None and per_class > len(members):
+            raise SplitError(
+                f"{field}: {per_class} images per class requested but class {int(cls)} has only {len(members)}"
+            )
+        members = rng.permutation(members)
+        chosen.append(members if per_class is None else members[:per_class])
+    return chosen
+
+
+def make_splits(
+    train_labels: np.ndarray,
+    test_labels: np.ndarray,
+    schemes: Mapping[str, Mapping[str, float]],
+    seed: int,
+    train_per_class: int | None,
+    test_per_class: int | None,
+) -> dict:
+    """Index sets into the prepared training/test arrays.
+
+    The per-class subset is drawn once, so every scheme cuts the same images;
+    each scheme's parts are taken per class (floor of fraction x class size),
+    so every part is class-balanced and the parts are disjoint by construction.
+    """
+    rng = np.random.default_rng(seed)
+    per_class_train = balanced_subset(train_labels, train_per_class, rng, "data.train_per_class")
+    per_class_test = balanced_subset(test_labels, test_per_class, rng, "data.test_per_class")
+    out = {
+        "seed": seed,
+        "train_per_class": train_per_class,
+        "test_per_class": test_per_class,
+        "schemes": {},
+        "test": sorted(int(i) for part in per_class_test for i in part),
+    }
+    for name, fractions in schemes.items():
+        parts = {key: [] for key in SPLIT_NAMES}
+        for members in per_class_train:
+            start = 0
+            for key in SPLIT_NAMES:
+                count = int(np.floor(fractions[key] * len(members) + 1e-9))
+                parts[key].extend(int(i) for i in members[start : start + count])
+                start += count
+        out["schemes"][name] = {
+            "fractions": {key: fractions[key] for key in SPLIT_NAMES},
+            **{key: sorted(parts[key]) for key in SPLIT_NAMES},
+        }
+    return out
