@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 import yaml
@@ -89,9 +90,7 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
     for name, split in data["splits"].items():
         total = split["train"] + split["val_alpha"] + split["val_beta"]
         if total > 1 + 1e-9:
-            errors.append(
-                (["data", "splits", name], f"fractions sum to {total:g}; they must sum to at most 1")
-            )
+            errors.append((["data", "splits", name], f"fractions sum to {total:g}; they must sum to at most 1"))
     sizes = KNOWN_CLASS_SIZES.get(data["dataset"])
     if sizes:
         for key, available in zip(("train_per_class", "test_per_class"), sizes):
@@ -100,8 +99,7 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                 errors.append(
                     (
                         ["data", key],
-                        f"{wanted} is more than the {available} images per class "
-                        f"that {data['dataset']} has",
+                        f"{wanted} is more than the {available} images per class that {data['dataset']} has",
                     )
                 )
     return errors
@@ -142,11 +140,9 @@ def read_params(path: str | os.PathLike) -> dict:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be a mapping at the top level")
-    extra = set((raw.get("scales") or {})) - set(SCALES)
+    extra = set(raw.get("scales") or {}) - set(SCALES)
     if extra:
-        raise ConfigError(
-            f"{path}: scales: unknown scale(s) {sorted(extra)}; allowed are {list(SCALES)}"
-        )
+        raise ConfigError(f"{path}: scales: unknown scale(s) {sorted(extra)}; allowed are {list(SCALES)}")
     return raw
 
 

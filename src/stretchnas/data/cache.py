@@ -26,7 +26,7 @@ class PreparedData:
     arrays: dict[str, np.ndarray]
 
     @classmethod
-    def open(cls, root: str | Path) -> "PreparedData":
+    def open(cls, root: str | Path) -> PreparedData:
         root = Path(root)
         for name in ("manifest.json", "splits.json", *(f"{a}.npy" for a in ARRAYS)):
             if not (root / name).exists():
@@ -51,7 +51,7 @@ class PreparedData:
             )
         return schemes[scheme][part]
 
-    def subset(self, scheme: str, part: str, transform=None) -> "ArraySubset":
+    def subset(self, scheme: str, part: str, transform=None) -> ArraySubset:
         prefix = "test" if part == "test" else "train"
         return ArraySubset(
             self.arrays[f"{prefix}_images"], self.arrays[f"{prefix}_labels"], self.indices(scheme, part), transform

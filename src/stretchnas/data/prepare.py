@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 
@@ -94,7 +94,10 @@ def prepare_data(
             "seed": seed,
             "train_per_class": train_per_class,
             "test_per_class": test_per_class,
-            "test": {"count": len(split_index["test"]), "per_class": _class_counts(raw.test_labels, split_index["test"], raw.classes)},
+            "test": {
+                "count": len(split_index["test"]),
+                "per_class": _class_counts(raw.test_labels, split_index["test"], raw.classes),
+            },
             "schemes": {
                 name: {
                     key: {

@@ -19,14 +19,15 @@ import pickle
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets import CIFAR10, CIFAR100
 from torchvision.datasets.utils import check_integrity
+from tqdm import tqdm
 
 from stretchnas.config import SOURCE_ENV_VARS
 
@@ -68,9 +69,7 @@ def read_source(source: str, dataset: str, verify_checksums: bool, download_root
         batches = _find_batches_folder(path, dataset)
         if batches is not None:
             return _read_cifar_batches(batches, dataset, verify_checksums, source_info={})
-        raise DataSourceError(
-            f"{path}: neither an ImageFolder tree (train/, test/) nor a CIFAR python folder"
-        )
+        raise DataSourceError(f"{path}: neither an ImageFolder tree (train/, test/) nor a CIFAR python folder")
     if _is_official_archive(path, dataset):
         return _read_official_archive(path, dataset, verify_checksums)
     if tarfile.is_tarfile(path):
@@ -158,9 +157,7 @@ def _read_cifar_batches(
         file = folder / name
         if verify and not check_integrity(str(file), md5):
             reason = "missing" if not file.exists() else f"MD5 does not match the official {md5}"
-            raise DataSourceError(
-                f"{file}: {reason} (set data.verify_checksums: false to use it anyway)"
-            )
+            raise DataSourceError(f"{file}: {reason} (set data.verify_checksums: false to use it anyway)")
         checked.append(name)
 
     def load(entries):
@@ -229,6 +226,7 @@ def _strip_common_root(rel: PurePosixPath) -> PurePosixPath:
 
 def read_imagefolder(path: Path) -> RawDataset:
     entries = _iter_tree(path) if path.is_dir() else _iter_tar(path)
+    entries = tqdm(entries, desc=f"reading {path.name}", unit=" files", disable=None, leave=False)
     images: dict[str, dict[str, list]] = {split: {} for split in SPLIT_FOLDERS}
     digest = hashlib.sha256()
     shape = None

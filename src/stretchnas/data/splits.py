@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -13,7 +13,9 @@ class SplitError(ValueError):
     pass
 
 
-def balanced_subset(labels: np.ndarray, per_class: int | None, rng: np.random.Generator, field: str) -> list[np.ndarray]:
+def balanced_subset(
+    labels: np.ndarray, per_class: int | None, rng: np.random.Generator, field: str
+) -> list[np.ndarray]:
     """Per class, a shuffled array of `per_class` indices (all of them when None)."""
     chosen = []
     for cls in np.unique(labels):
@@ -38,8 +40,10 @@ def make_splits(
     """Index sets into the prepared training/test arrays.
 
     The per-class subset is drawn once, so every scheme cuts the same images;
-    each scheme's parts are taken per class (floor of fraction x class size),
+    each scheme's parts are consecutive runs of each class's shuffled indices,
     so every part is class-balanced and the parts are disjoint by construction.
+    Boundaries are the rounded cumulative fractions, so thirds written as
+    0.3333333 cut 60 images 20/20/20 rather than losing one to truncation.
     """
     rng = np.random.default_rng(seed)
     per_class_train = balanced_subset(train_labels, train_per_class, rng, "data.train_per_class")
@@ -54,11 +58,12 @@ def make_splits(
     for name, fractions in schemes.items():
         parts = {key: [] for key in SPLIT_NAMES}
         for members in per_class_train:
-            start = 0
+            start, cumulative = 0, 0.0
             for key in SPLIT_NAMES:
-                count = int(np.floor(fractions[key] * len(members) + 1e-9))
-                parts[key].extend(int(i) for i in members[start : start + count])
-                start += count
+                cumulative += fractions[key]
+                stop = min(len(members), int(np.floor(cumulative * len(members) + 0.5)))
+                parts[key].extend(int(i) for i in members[start:stop])
+                start = stop
         out["schemes"][name] = {
             "fractions": {key: fractions[key] for key in SPLIT_NAMES},
             **{key: sorted(parts[key]) for key in SPLIT_NAMES},

@@ -1,0 +1,72 @@
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stretchnas.config import ConfigError, load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_params(tmp_path, mutate) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    mutate(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_every_scale_of_the_shipped_params_resolves():
+    for scale in ("smoke", "mini", "paper"):
+        settings = load_settings(REPO / "params.yaml", scale, environ={})
+        assert settings["scale"] == scale
+    assert load_settings(REPO / "params.yaml", "smoke", environ={})["loader"]["batch_size"] == 16
+    assert load_settings(REPO / "params.yaml", "paper", environ={})["data"]["train_per_class"] is None
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (
+            lambda r: r["scales"]["mini"]["loader"].update(batch_szie=3),
+            r"scales\.mini\.loader\.batch_szie: unknown key",
+        ),
+        (lambda r: r["loader"].update(batch_size=0), r"params\.yaml: loader\.batch_size: 0 is not allowed"),
+        (lambda r: r["scales"]["smoke"]["loader"].update(batch_size=0), r"scales\.smoke\.loader\.batch_size: 0"),
+        (lambda r: r["loader"].update(batch_size="64"), r"loader\.batch_size: '64' is not allowed.*integer"),
+        (lambda r: r["loader"].update(arch_batches="sometimes"), r"loader\.arch_batches: 'sometimes'.*persistent"),
+        (
+            lambda r: r["data"]["splits"]["two_way"].update(val_beta=0.2),
+            r"data\.splits\.two_way: fractions sum to 1\.2; they must sum to at most 1",
+        ),
+        (
+            lambda r: r["scales"]["mini"]["data"].update(train_per_class=6000),
+            r"scales\.mini\.data\.train_per_class: 6000 is more than the 5000 images per class",
+        ),
+        (lambda r: r.update(scale="huge"), r"scale: 'huge' is not allowed"),
+        (lambda r: r["scales"].update(tiny={}), r"scales: unknown scale\(s\) \['tiny'\]"),
+        (lambda r: r["data"].pop("seed"), r"'seed' is a required property"),
+    ],
+)
+def test_bad_values_fail_with_the_key_path_the_value_and_what_is_allowed(tmp_path, mutate, expected):
+    path = write_params(tmp_path, mutate)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    message = str(info.value)
+    assert message.startswith(str(path)), message
+    assert re.search(expected, message), message
+
+
+def test_a_broken_paper_overlay_is_caught_when_running_smoke(tmp_path):
+    path = write_params(tmp_path, lambda r: r["scales"]["paper"].update(loader={"num_workers": -1}))
+    with pytest.raises(ConfigError, match=r"scales\.paper\.loader\.num_workers: -1"):
+        load_settings(path, "smoke", environ={})
+
+
+def test_environment_variable_overrides_the_data_source():
+    settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_CIFAR10": "/data/c10.tar"})
+    assert settings["data"]["source"] == "/data/c10.tar"
+    assert "STRETCHNAS_CIFAR10" in settings["data"]["source_origin"]
+    settings = load_settings(REPO / "params.yaml", "smoke", environ={})
+    assert settings["data"]["source"] == "download"
