@@ -21,11 +21,11 @@ reproduce: setup
 	$(BIN)/snakemake --cores $(CORES)
 
 test: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check .
 
 clean-venv:
 	rm -rf $(VENV)

@@ -76,6 +76,26 @@ def prepare_data_cmd(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- measure
+
+
+def _measure_args(parser):
+    parser.add_argument("--genotype", required=True, help="a published name (e.g. DARTS_V2) or a genotype .json")
+    parser.add_argument("--layers", type=int, default=20)
+    parser.add_argument("--channels", type=int, default=36)
+    parser.add_argument("--imagenet", action="store_true", help="the ImageNet network (224x224 input, 1000 classes)")
+
+
+@command("measure", "params (M), FLOPs (M multiply-adds), depth and width of a genotype's network", _measure_args)
+def measure_cmd(args) -> int:
+    from stretchnas.measure import measure
+    from stretchnas.published import get_genotype
+
+    result = measure(get_genotype(args.genotype), args.layers, args.channels, imagenet=args.imagenet)
+    print(json.dumps({"genotype": args.genotype, **result}))
+    return 0
+
+
 # --------------------------------------------------------------------------- config
 
 
@@ -102,10 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     from stretchnas.data.cache import PreparedDataError
     from stretchnas.data.sources import DataSourceError
     from stretchnas.data.splits import SplitError
+    from stretchnas.genotype import GenotypeError
 
     try:
         return args.func(args)
-    except (ConfigError, DataSourceError, PreparedDataError, SplitError) as exc:
+    except (ConfigError, DataSourceError, PreparedDataError, SplitError, GenotypeError) as exc:
         print(f"stretchnas {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

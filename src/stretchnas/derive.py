@@ -1,0 +1,96 @@
+"""From architecture parameters to a genotype (METHOD.md §4).
+
+Topology modes: per node, keep the edges of the most likely subset argmax_S p_v(S);
+on each kept edge the argmax op (never `none`). DARTS modes: the hand rule, top-2
+edges per node by their strongest non-`none` op weight (incoming edges, or outgoing
+edges for the output-perspective ablation). Then intermediate nodes left without
+input are dropped, with their outgoing edges, until none remains; the rest are
+concatenated. The dropped nodes are reported: the regulariser's job is to keep
+that list empty.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from stretchnas.genotype import Cell, Genotype, GenotypeError
+from stretchnas.topology import TopologySpace
+
+
+def _best_op(alpha_row: torch.Tensor, op_names: list[str]) -> str:
+    probs = torch.softmax(alpha_row.detach().double(), dim=-1)
+    candidates = [k for k, name in enumerate(op_names) if name != "none"]
+    return op_names[max(candidates, key=lambda k: (probs[k].item(), -k))]
+
+
+def _strength(alpha_row: torch.Tensor, op_names: list[str]) -> float:
+    probs = torch.softmax(alpha_row.detach().double(), dim=-1)
+    return max(probs[k].item() for k, name in enumerate(op_names) if name != "none")
+
+
+def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor | None, op_names) -> list[int]:
+    """Indices (into space.edges) of the edges the current parameters select."""
+    edges = space.edges
+    if space.derive_rule == "subsets":
+        chosen = []
+        start = 0
+        for group in space.groups:
+            probs = beta.detach()[start : start + len(group.subsets)]
+            chosen.extend(group.subsets[int(torch.argmax(probs))])
+            start += len(group.subsets)
+        return sorted(set(chosen))
+    if space.derive_rule == "top2_input":
+        by_node = {j: [e for e, (_, jj) in enumerate(edges) if jj == j] for j in range(2, space.n_nodes + 2)}
+    elif space.derive_rule == "top2_output":
+        by_node = {i: [e for e, (ii, _) in enumerate(edges) if ii == i] for i in range(space.n_nodes + 2)}
+        by_node = {i: es for i, es in by_node.items() if len(es) >= 2}  # one successor: selects nothing
+    else:
+        raise ValueError(f"unknown derive rule {space.derive_rule!r}")
+    chosen = []
+    for candidates in by_node.values():
+        # sorted() is stable: ties keep edge order, as in DARTS's genotype()
+        ranked = sorted(candidates, key=lambda e: -_strength(alpha[e], op_names))
+        chosen.extend(ranked[:2])
+    return sorted(chosen)
+
+
+def prune_inputless(edges: list[tuple[int, int]], n_nodes: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """Drop intermediate nodes with no input, and their outgoing edges, until stable."""
+    alive = set(range(2, n_nodes + 2))
+    kept = list(edges)
+    while True:
+        fed = {j for i, j in kept if i < 2 or i in alive}
+        dead = {j for j in alive if j not in fed}
+        if not dead:
+            break
+        alive -= dead
+        kept = [(i, j) for i, j in kept if j in alive and (i < 2 or i in alive)]
+    dropped = sorted(set(range(2, n_nodes + 2)) - alive)
+    return kept, dropped
+
+
+def derive_cell(space: TopologySpace, alpha, beta, op_names) -> tuple[Cell, list[int]]:
+    edges = space.edges
+    chosen = selected_edges(space, alpha, beta, op_names)
+    kept, dropped = prune_inputless([edges[e] for e in chosen], space.n_nodes)
+    index = {edge: k for k, edge in enumerate(edges)}
+    cell_edges = [(_best_op(alpha[index[(i, j)]], op_names), i, j) for i, j in sorted(kept, key=lambda e: (e[1], e[0]))]
+    concat = sorted({j for _, _, j in cell_edges})
+    if not concat:
+        raise GenotypeError("derivation left no intermediate node with an input")
+    return Cell(tuple(cell_edges), tuple(concat)), dropped
+
+
+def derive(network) -> Genotype:
+    """The genotype a SearchNetwork's current alpha (and beta) encode."""
+    cells, dropped = {}, {}
+    for kind in ("normal", "reduce"):
+        beta = network.beta[kind] if network.topology.has_beta else None
+        cells[kind], dropped[kind] = derive_cell(network.topology, network.alpha[kind], beta, network.op_names)
+    meta = {
+        "topology": network.topology.mode,
+        "intermediate_nodes": network.topology.n_nodes,
+        "dropped_nodes": dropped,
+        "num_dropped": sum(len(v) for v in dropped.values()),
+    }
+    return Genotype(cells["normal"], cells["reduce"], meta).validate()

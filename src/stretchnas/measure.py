@@ -1,0 +1,80 @@
+"""Parameters, FLOPs, depth and width of an evaluation network (METHOD.md §8).
+
+* params_m: parameters in millions without the auxiliary head, as DARTS's
+  count_parameters_in_MB reports them.
+* flops_m: multiply-adds of convolutions and linear layers, from
+  torch.utils.flop_counter (which counts 2 FLOPs per multiply-add), one image.
+* thop_style_m: the same plus the rules of thop 0.1.1 (the counter DARTS-family
+  papers used): batch norm 2 per input element, doubled when affine; average
+  pooling 1 per output element; adaptive average pooling (window + 1) per
+  output element; max pooling and ReLU zero. This reproduces METHOD.md §8's
+  thop-style column, which matches the paper's Table 1 "FLOPs" within 0.6%.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from stretchnas.evalnet import EvalNetwork
+from stretchnas.genotype import Genotype
+
+
+def count_params_m(model: nn.Module) -> float:
+    return sum(p.numel() for name, p in model.named_parameters() if "auxiliary" not in name) / 1e6
+
+
+def _input(imagenet: bool) -> torch.Tensor:
+    return torch.randn(1, 3, 224, 224) if imagenet else torch.randn(1, 3, 32, 32)
+
+
+def count_macs_m(model: nn.Module, x: torch.Tensor) -> float:
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(x)
+    return counter.get_total_flops() / 2 / 1e6
+
+
+def _extra_thop_ops(module: nn.Module, inputs, output) -> float:
+    if isinstance(module, nn.BatchNorm2d):
+        return 2 * inputs[0].numel() * (2 if module.affine else 1)
+    if isinstance(module, nn.AvgPool2d):
+        return output.numel()
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        window = math.prod(inputs[0].shape[2:]) // math.prod(output.shape[2:])
+        return (window + 1) * output.numel()
+    return 0.0
+
+
+def count_thop_style_m(model: nn.Module, x: torch.Tensor) -> float:
+    extra = [0.0]
+
+    def hook(module, inputs, output):
+        extra[0] += _extra_thop_ops(module, inputs, output)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
+    try:
+        macs = count_macs_m(model, x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return macs + extra[0] / 1e6
+
+
+def measure(genotype: Genotype, layers: int, C: int, imagenet: bool = False, num_classes: int | None = None) -> dict:
+    num_classes = num_classes or (1000 if imagenet else 10)
+    model = EvalNetwork(genotype, C, num_classes, layers, auxiliary=True, imagenet=imagenet).eval()
+    x = _input(imagenet)
+    return {
+        "params_m": round(count_params_m(model), 6),
+        "flops_m": round(count_macs_m(model, x), 3),
+        "thop_style_m": round(count_thop_style_m(model, x), 3),
+        "depth": {"normal": genotype.normal.depth(), "reduce": genotype.reduce.depth()},
+        "width": {"normal": genotype.normal.width(), "reduce": genotype.reduce.width()},
+        "layers": layers,
+        "channels": C,
+        "input": list(x.shape[1:]),
+    }

@@ -1,0 +1,159 @@
+"""The search supernet: DARTS cells whose edges carry a mixed op scaled by s(e).
+
+Node j = sum_{i<j} s(i, j) * sum_o softmax(alpha_ij)_o * o(x_i)   (Eqs. 1, 2, 6, 9, 13).
+
+The product w[e, o] = s(e) * softmax(alpha_e)_o is formed once per forward and
+cell type, not per cell. What the straightforward implementation wastes is
+skipped without changing the result:
+  * `none` contributes exactly zero, so it is never run (it stays in the softmax);
+  * edges no topology subset can select (s = 0 identically) are not built;
+  * ReLU is applied once per node and shared by every ReLU-first op on every
+    edge leaving that node.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stretchnas.macro import CellSlot, Classifier, cell_slots, cifar_stem, preprocessors
+from stretchnas.ops import build_op, candidate_ops
+from stretchnas.topology import TopologySpace, TopologyWeights
+
+CELL_TYPES = ("normal", "reduce")
+
+
+class MixedEdge(nn.Module):
+    def __init__(self, op_names: list[str], C: int, stride: int, space: str):
+        super().__init__()
+        self.op_index = [k for k, name in enumerate(op_names) if name != "none"]
+        self.ops = nn.ModuleList(
+            build_op(op_names[k], C, stride, affine=False, search=True, space=space) for k in self.op_index
+        )
+        self.relu_first = [getattr(op, "relu_first", False) for op in self.ops]
+
+    def forward(self, x: torch.Tensor, x_relu: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        out = None
+        for k, op, relu_first in zip(self.op_index, self.ops, self.relu_first):
+            y = op.body(x_relu) if relu_first else op(x)
+            term = weights[k] * y
+            out = term if out is None else out + term
+        return out
+
+
+class SearchCell(nn.Module):
+    def __init__(self, slot: CellSlot, topology: TopologySpace, op_names: list[str], op_space: str):
+        super().__init__()
+        self.reduction = slot.reduction
+        self.pre0, self.pre1 = preprocessors(slot, affine=False)
+        self.n_nodes = topology.n_nodes
+        self.edge_list = topology.edges
+        active = topology.active_edges()
+        self.edges = nn.ModuleDict()
+        for e, (i, _) in enumerate(self.edge_list):
+            if active[e]:
+                stride = 2 if slot.reduction and i < 2 else 1
+                self.edges[str(e)] = MixedEdge(op_names, slot.C, stride, op_space)
+        self.incoming = {
+            j: [(e, i) for e, (i, jj) in enumerate(self.edge_list) if jj == j and str(e) in self.edges]
+            for j in range(2, self.n_nodes + 2)
+        }
+
+    def forward(self, s0, s1, weights: torch.Tensor):
+        states = [self.pre0(s0), self.pre1(s1)]
+        rectified: dict[int, torch.Tensor] = {}
+        for j in range(2, self.n_nodes + 2):
+            node = None
+            for e, i in self.incoming[j]:
+                if i not in rectified:
+                    rectified[i] = torch.relu(states[i])
+                y = self.edges[str(e)](states[i], rectified[i], weights[e])
+                node = y if node is None else node + y
+            if node is None:  # no selectable input: the node is a constant zero
+                node = torch.zeros_like(states[1] if not self.reduction else states[1][:, :, ::2, ::2])
+            states.append(node)
+        return torch.cat(states[2:], dim=1)
+
+
+class SearchNetwork(nn.Module):
+    """DARTS CIFAR supernet with one alpha (and beta, if the mode has one) per cell type."""
+
+    def __init__(
+        self,
+        topology: TopologySpace,
+        C: int = 16,
+        num_classes: int = 10,
+        layers: int = 8,
+        op_space: str = "darts",
+        stem_multiplier: int = 3,
+        arch_init_std: float = 1e-3,
+    ):
+        super().__init__()
+        self.topology = topology
+        self.config = dict(
+            C=C, num_classes=num_classes, layers=layers, op_space=op_space, stem_multiplier=stem_multiplier
+        )
+        self.op_names = candidate_ops(op_space, with_none=topology.with_none)
+        n_nodes = topology.n_nodes
+        self.stem = cifar_stem(stem_multiplier * C)
+        self.cells = nn.ModuleList(
+            SearchCell(slot, topology, self.op_names, op_space)
+            for slot in cell_slots(C, layers, stem_multiplier * C, lambda reduction: n_nodes)
+        )
+        C_out = n_nodes * C * 4  # two reductions doubled the channels twice
+        self.classifier = Classifier(C_out, num_classes)
+        self.topology_weights = TopologyWeights(topology)
+
+        num_edges, num_ops = len(topology.edges), len(self.op_names)
+        self.alpha = nn.ParameterDict(
+            {kind: nn.Parameter(arch_init_std * torch.randn(num_edges, num_ops)) for kind in CELL_TYPES}
+        )
+        self.beta = nn.ParameterDict(
+            {kind: nn.Parameter(arch_init_std * torch.randn(topology.num_subsets)) for kind in CELL_TYPES}
+            if topology.has_beta
+            else {}
+        )
+
+    # ------------------------------------------------------------------ parameters
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [*self.alpha.values(), *self.beta.values()]
+
+    def alpha_parameters(self) -> list[nn.Parameter]:
+        return list(self.alpha.values())
+
+    def beta_parameters(self) -> list[nn.Parameter]:
+        return list(self.beta.values())
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        arch = {id(p) for p in self.arch_parameters()}
+        return [p for p in self.parameters() if id(p) not in arch]
+
+    def named_weight_parameters(self):
+        arch = {id(p) for p in self.arch_parameters()}
+        return [(n, p) for n, p in self.named_parameters() if id(p) not in arch]
+
+    # ------------------------------------------------------------------ weights per edge
+
+    def edge_scale(self, kind: str) -> torch.Tensor | None:
+        """s(e) for one cell type, or None when the mode has no topology variables."""
+        return self.topology_weights(self.beta[kind]) if self.topology.has_beta else None
+
+    def mixed_weights(self, kind: str) -> torch.Tensor:
+        """w[e, o] = s(e) * softmax(alpha_e)_o, shape (edges, ops incl. `none` if present)."""
+        weights = torch.softmax(self.alpha[kind], dim=-1)
+        scale = self.edge_scale(kind)
+        return weights if scale is None else weights * scale[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weights = {kind: self.mixed_weights(kind) for kind in CELL_TYPES}
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, weights["reduce" if cell.reduction else "normal"])
+        return self.classifier(s1)
+
+    def new_like(self) -> "SearchNetwork":
+        """A fresh network with the same structure and arguments (for the unrolled step)."""
+        clone = SearchNetwork(self.topology, **self.config)
+        clone.load_state_dict(self.state_dict())
+        return clone

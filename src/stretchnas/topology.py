@@ -1,0 +1,197 @@
+"""Topology variables: families of edge subsets per node and their merged edge weights.
+
+A cell has nodes 0, 1 (outputs of the two previous cells) and intermediate nodes
+2 .. n+1; edge (i, j) exists for every i < j with j intermediate, in DARTS order
+(j ascending, then i ascending). A topology mode (METHOD.md §2) chooses, for each
+node v with a topology variable, a candidate edge set E_v, a family F_v of
+subsets of E_v and a scale c_v. With p_v = softmax(beta_v), the merged weight of
+an edge is
+
+    s(e) = c_v * sum_{S in F_v, e in S} p_v(S)  =  (c * p) @ M
+
+where M is the subset-membership matrix over all groups. An edge that no group
+can select has s = 0 and is not built at all. `darts` has no topology variables
+(s = 1 everywhere; `none` in the op set does the cutting).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+
+def cell_edges(n_nodes: int) -> list[tuple[int, int]]:
+    """All (from, to) edges of a cell with `n_nodes` intermediate nodes, DARTS order."""
+    return [(i, j) for j in range(2, n_nodes + 2) for i in range(j)]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One node's topology variable: the edges it chooses among and the allowed subsets."""
+
+    node: int
+    edges: tuple[int, ...]  # indices into cell_edges
+    subsets: tuple[tuple[int, ...], ...]  # each a tuple of edge indices (a subset of `edges`)
+    scale: float
+
+
+@dataclass(frozen=True)
+class TopologySpace:
+    mode: str
+    n_nodes: int
+    with_none: bool  # whether `none` is a candidate op (vanilla DARTS)
+    perspective: str  # 'input' or 'output': which side of a node its variable chooses
+    groups: tuple[Group, ...] = field(default=())
+    derive_rule: str = "subsets"  # 'subsets' (argmax subset) or 'top2_input' / 'top2_output' (DARTS hand rule)
+
+    @property
+    def edges(self) -> list[tuple[int, int]]:
+        return cell_edges(self.n_nodes)
+
+    @property
+    def num_subsets(self) -> int:
+        return sum(len(g.subsets) for g in self.groups)
+
+    @property
+    def has_beta(self) -> bool:
+        return bool(self.groups)
+
+    def active_edges(self) -> list[bool]:
+        """Edges some subset can select (all edges when there are no topology variables)."""
+        if not self.groups:
+            return [True] * len(self.edges)
+        active = [False] * len(self.edges)
+        for group in self.groups:
+            for subset in group.subsets:
+                for e in subset:
+                    active[e] = True
+        return active
+
+    def membership(self) -> torch.Tensor:
+        """M (total subsets x edges), each row already multiplied by its group's scale."""
+        rows = []
+        for group in self.groups:
+            for subset in group.subsets:
+                row = torch.zeros(len(self.edges), dtype=torch.float64)
+                row[list(subset)] = group.scale
+                rows.append(row)
+        return torch.stack(rows) if rows else torch.zeros(0, len(self.edges), dtype=torch.float64)
+
+    def group_slices(self) -> list[slice]:
+        slices, start = [], 0
+        for group in self.groups:
+            slices.append(slice(start, start + len(group.subsets)))
+            start += len(group.subsets)
+        return slices
+
+
+def successors(node: int, n_nodes: int) -> list[int]:
+    first = 2 if node < 2 else node + 1
+    return list(range(first, n_nodes + 2))
+
+
+def _edge_index(n_nodes: int) -> dict[tuple[int, int], int]:
+    return {edge: k for k, edge in enumerate(cell_edges(n_nodes))}
+
+
+def _subsets(items: tuple[int, ...], sizes) -> tuple[tuple[int, ...], ...]:
+    return tuple(c for k in sizes for c in itertools.combinations(items, k))
+
+
+def _scale_for(subsets, edges) -> float:
+    # |F_v| / #{S in F_v : e in S}: the same for every e by symmetry, and the value
+    # that makes s(e) = 1 under uniform p (Eqs. 9-10, 13; n/k for k-subsets).
+    containing = sum(1 for s in subsets if edges[0] in s)
+    return len(subsets) / containing
+
+
+def _output_groups(n_nodes: int, sizes_for: Callable[[int], list[int]]) -> tuple[Group, ...]:
+    index = _edge_index(n_nodes)
+    groups = []
+    for node in range(n_nodes + 1):  # the last node has no successors
+        edges = tuple(index[(node, j)] for j in successors(node, n_nodes))
+        sizes = [k for k in sizes_for(len(edges)) if 0 <= k <= len(edges)]
+        if not edges or not [k for k in sizes if k > 0]:
+            continue
+        subsets = _subsets(edges, sizes)
+        groups.append(Group(node, edges, subsets, _scale_for(subsets, edges)))
+    return tuple(groups)
+
+
+def _input_pair_groups(n_nodes: int) -> tuple[Group, ...]:
+    index = _edge_index(n_nodes)
+    groups = []
+    for j in range(2, n_nodes + 2):
+        edges = tuple(index[(i, j)] for i in range(j))
+        groups.append(Group(j, edges, _subsets(edges, [2]), 1.0))  # Eq. 6 has no scale
+    return tuple(groups)
+
+
+def build_space(mode: str, n_nodes: int, k: int = 2, allow_empty_output: bool = False) -> TopologySpace:
+    """The topology space `mode` for cells with `n_nodes` intermediate nodes."""
+    if n_nodes < 2:
+        raise ValueError(f"intermediate_nodes must be at least 2, got {n_nodes}")
+    if mode not in TOPOLOGY_MODES:
+        raise KeyError(f"unknown topology mode {mode!r}; known modes: {sorted(TOPOLOGY_MODES)}")
+    return TOPOLOGY_MODES[mode](n_nodes, k=k, allow_empty_output=allow_empty_output)
+
+
+def _darts(n_nodes, **_):
+    return TopologySpace("darts", n_nodes, True, "input", derive_rule="top2_input")
+
+
+def _darts_output(n_nodes, **_):
+    # Table 5's "DARTS, output perspective": DARTS's supernet, top-2 outgoing edges per node.
+    return TopologySpace("darts_output", n_nodes, True, "output", derive_rule="top2_output")
+
+
+def _input_pairs(n_nodes, **_):
+    return TopologySpace("input_pairs", n_nodes, False, "input", _input_pair_groups(n_nodes))
+
+
+def _output_pairs(n_nodes, **_):
+    return TopologySpace("output_pairs", n_nodes, False, "output", _output_groups(n_nodes, lambda n: [2]))
+
+
+def _output_k(n_nodes, k=2, **_):
+    if not 1 <= k <= 4:
+        raise ValueError(f"topology.k must be between 1 and 4, got {k}")
+    return TopologySpace(f"output_{k}", n_nodes, False, "output", _output_groups(n_nodes, lambda n: [k]))
+
+
+def _stretchable(n_nodes, allow_empty_output=False, **_):
+    first = 0 if allow_empty_output else 1
+    groups = _output_groups(n_nodes, lambda n: list(range(first, n + 1)))
+    return TopologySpace("stretchable", n_nodes, False, "output", groups)
+
+
+TOPOLOGY_MODES: dict[str, Callable[..., TopologySpace]] = {
+    "darts": _darts,
+    "darts_output": _darts_output,
+    "input_pairs": _input_pairs,
+    "output_pairs": _output_pairs,
+    "output_k": _output_k,
+    "stretchable": _stretchable,
+}
+
+
+class TopologyWeights(torch.nn.Module):
+    """Maps a flat beta (one entry per subset, all groups) to the edge weights s."""
+
+    def __init__(self, space: TopologySpace):
+        super().__init__()
+        self.space = space
+        self.register_buffer("membership", space.membership().float(), persistent=False)
+        self.slices = space.group_slices()
+
+    def probabilities(self, beta: torch.Tensor) -> list[torch.Tensor]:
+        return [torch.softmax(beta[s], dim=0) for s in self.slices]
+
+    def forward(self, beta: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.space.has_beta:
+            return None
+        p = torch.cat(self.probabilities(beta))
+        return p @ self.membership.to(p.dtype)

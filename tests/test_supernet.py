@@ -1,0 +1,108 @@
+"""The search supernet: runs in every mode and equals the straightforward DARTS computation."""
+
+import pytest
+import torch
+
+from stretchnas.ops import build_op
+from stretchnas.supernet import SearchNetwork
+from stretchnas.topology import build_space
+
+MODES = [
+    ("darts", {}),
+    ("darts_output", {}),
+    ("input_pairs", {}),
+    ("output_pairs", {}),
+    ("output_k", {"k": 1}),
+    ("output_k", {"k": 3}),
+    ("output_k", {"k": 4}),
+    ("stretchable", {}),
+    ("stretchable", {"allow_empty_output": True}),
+]
+
+
+def straightforward_forward(net: SearchNetwork, x: torch.Tensor) -> torch.Tensor:
+    """DARTS's MixedOp structure: every op (incl. `none`) runs with its own ReLU, node = sum s(e) * mixed op."""
+    s0 = s1 = net.stem(x)
+    for cell in net.cells:
+        kind = "reduce" if cell.reduction else "normal"
+        alpha = torch.softmax(net.alpha[kind], dim=-1)
+        scale = net.edge_scale(kind)
+        states = [cell.pre0(s0), cell.pre1(s1)]
+        for j in range(2, net.topology.n_nodes + 2):
+            node = 0
+            for e, (i, jj) in enumerate(net.topology.edges):
+                if jj != j:
+                    continue
+                stride = 2 if cell.reduction and i < 2 else 1
+                if str(e) not in cell.edges:  # never selectable: s(e) is 0
+                    assert scale is not None and scale[e].item() == 0
+                    continue
+                edge = cell.edges[str(e)]
+                mixed = 0
+                ops = dict(zip(edge.op_index, edge.ops))
+                for k, name in enumerate(net.op_names):
+                    op = ops.get(k) or build_op(name, 1, stride, affine=False, search=True).double()
+                    mixed = mixed + alpha[e, k] * op(states[i])
+                node = node + (mixed if scale is None else scale[e] * mixed)
+            states.append(node)
+        s0, s1 = s1, torch.cat(states[2:], dim=1)
+    return net.classifier(s1)
+
+
+@pytest.mark.parametrize("mode, kw", MODES)
+@pytest.mark.parametrize("n_nodes", [4, 6])
+def test_supernet_equals_the_straightforward_implementation(mode, kw, n_nodes):
+    torch.manual_seed(0)
+    net = SearchNetwork(build_space(mode, n_nodes, **kw), C=4, layers=3).double()
+    for p in net.arch_parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.randn(3, 3, 8, 8, dtype=torch.float64)
+    params = net.arch_parameters() + net.weight_parameters()
+
+    fast = net(x)
+    fast_grads = torch.autograd.grad(fast.square().sum(), params, allow_unused=True)
+    slow = straightforward_forward(net, x)
+    slow_grads = torch.autograd.grad(slow.square().sum(), params, allow_unused=True)
+
+    assert torch.allclose(fast, slow, atol=1e-10, rtol=1e-9)
+    for name_grad in zip(fast_grads, slow_grads):
+        a, b = name_grad
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            assert torch.allclose(a, b, atol=1e-10, rtol=1e-9)
+
+
+@pytest.mark.parametrize("mode, kw", MODES)
+@pytest.mark.parametrize("n_nodes", [4, 6])
+@pytest.mark.parametrize("layers", [8, 12, 16])
+def test_supernet_runs_forward_and_backward(mode, kw, n_nodes, layers):
+    torch.manual_seed(0)
+    net = SearchNetwork(build_space(mode, n_nodes, **kw), C=2, layers=layers, num_classes=3)
+    logits = net(torch.randn(2, 3, 8, 8))
+    assert logits.shape == (2, 3)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 2])).backward()
+    assert all(p.grad is not None for p in net.alpha_parameters())
+    assert all(p.grad is not None for p in net.beta_parameters())
+    assert len(net.beta_parameters()) == (0 if mode.startswith("darts") else 2)
+
+
+def test_none_and_unselectable_edges_are_not_built():
+    net = SearchNetwork(build_space("darts", 4), C=4, layers=3)
+    for cell in net.cells:
+        for edge in cell.edges.values():
+            assert len(edge.ops) == 7  # 8 candidates, `none` not instantiated
+    net = SearchNetwork(build_space("output_pairs", 4), C=4, layers=3)
+    assert all(len(cell.edges) == 13 for cell in net.cells)  # edge (4, 5) can never be selected
+
+
+def test_weight_and_arch_parameters_are_disjoint_and_complete():
+    net = SearchNetwork(build_space("stretchable", 4), C=4, layers=3)
+    arch = {id(p) for p in net.arch_parameters()}
+    weights = {id(p) for p in net.weight_parameters()}
+    assert not arch & weights
+    assert arch | weights == {id(p) for p in net.parameters()}
+    clone = net.new_like()
+    assert clone.topology == net.topology and clone.config == net.config
+    for a, b in zip(clone.state_dict().values(), net.state_dict().values()):
+        assert torch.equal(a, b)
