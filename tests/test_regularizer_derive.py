@@ -111,7 +111,7 @@ def test_darts_hand_rule_keeps_top_two_non_none_inputs():
     with torch.no_grad():
         alpha = torch.zeros_like(net.alpha["normal"])
         alpha[:, 0] = 10.0  # `none` dominates everywhere and must be ignored
-        for e, (i, j) in enumerate(net.topology.edges):
+        for e, (i, _) in enumerate(net.topology.edges):
             alpha[e, 1 + (e % 7)] = 1.0 + 0.1 * i  # later inputs are stronger
         net.alpha["normal"].copy_(alpha)
     genotype = derive(net)

@@ -60,7 +60,7 @@ def test_merged_weights_equal_the_explicit_sum_over_subsets(mode, kw, n_nodes):
     families = brute_force_families(mode, n_nodes, **kw)
     assert len(families) == len(space.groups)
     explicit = {j: torch.zeros(3, 5, 5, dtype=torch.float64) for j in range(2, n_nodes + 2)}
-    for (node, (edges, subsets, c)), group, p in zip(families.items(), space.groups, weights.probabilities(beta)):
+    for (node, (_, subsets, c)), group, p in zip(families.items(), space.groups, weights.probabilities(beta)):
         assert group.node == node and len(group.subsets) == len(subsets)
         assert group.scale == pytest.approx(c if mode != "input_pairs" else 1.0)
         for subset_tuple, prob in zip(group.subsets, p):

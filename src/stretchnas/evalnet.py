@@ -35,7 +35,7 @@ class EvalCell(nn.Module):
     def forward(self, s0, s1, drop_prob: float = 0.0):
         states = {0: self.pre0(s0), 1: self.pre1(s1)}
         rectified: dict[int, torch.Tensor] = {}
-        for k, ((_, i, j), op) in enumerate(zip(self.edge_list, self.ops)):
+        for (_, i, j), op in zip(self.edge_list, self.ops):
             if getattr(op, "relu_first", False):
                 if i not in rectified:
                     rectified[i] = torch.relu(states[i])

@@ -76,7 +76,7 @@ class Genotype:
     reduce: Cell
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
-    def validate(self) -> "Genotype":
+    def validate(self) -> Genotype:
         self.normal.validate("normal")
         self.reduce.validate("reduce")
         return self
@@ -90,7 +90,7 @@ class Genotype:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict, where: str = "genotype") -> "Genotype":
+    def from_dict(cls, data: dict, where: str = "genotype") -> Genotype:
         try:
             cells = {
                 kind: Cell(tuple(tuple(e) for e in data[kind]["edges"]), tuple(data[kind]["concat"]))
@@ -107,7 +107,7 @@ class Genotype:
         atomic_write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Genotype":
+    def load(cls, path: str | Path) -> Genotype:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
@@ -120,7 +120,7 @@ class Genotype:
     # ----------------------------------------------------------------- DARTS format
 
     @classmethod
-    def from_darts(cls, genotype) -> "Genotype":
+    def from_darts(cls, genotype) -> Genotype:
         def cell(pairs, concat):
             edges = [(op, int(i), 2 + k // 2) for k, (op, i) in enumerate(pairs)]
             return Cell(tuple(edges), tuple(concat))

@@ -12,7 +12,7 @@ xautodl cell_operations.py (NAS-Bench-201); see REFERENCE-IMPLEMENTATIONS §3.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

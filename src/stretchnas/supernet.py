@@ -152,7 +152,7 @@ class SearchNetwork(nn.Module):
             s0, s1 = s1, cell(s0, s1, weights["reduce" if cell.reduction else "normal"])
         return self.classifier(s1)
 
-    def new_like(self) -> "SearchNetwork":
+    def new_like(self) -> SearchNetwork:
         """A fresh network with the same structure and arguments (for the unrolled step)."""
         clone = SearchNetwork(self.topology, **self.config)
         clone.load_state_dict(self.state_dict())

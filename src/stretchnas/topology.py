@@ -17,8 +17,8 @@ can select has s = 0 and is not built at all. `darts` has no topology variables
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 
