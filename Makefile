@@ -17,12 +17,13 @@ $(BIN)/stretchnas: pyproject.toml constraints.txt
 
 setup: $(BIN)/stretchnas
 
+# The rules call `stretchnas`, so the venv's bin goes first on PATH.
 reproduce: setup
-	$(BIN)/snakemake --cores $(CORES)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .

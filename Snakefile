@@ -11,8 +11,10 @@ SETTINGS = load_settings("params.yaml", config.get("scale"))
 SCALE = SETTINGS["scale"]
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/tables.smk"
 
 
 rule all:
     input:
         f"data/prepared/{SCALE}",
+        "results/published_cells.csv",

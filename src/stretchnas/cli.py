@@ -96,6 +96,25 @@ def measure_cmd(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- published-table
+
+
+def _published_table_args(parser):
+    parser.add_argument("--out", required=True, help="CSV to write")
+    parser.add_argument("--layers", type=int, default=20)
+    parser.add_argument("--channels", type=int, default=36)
+
+
+@command("published-table", "params/FLOPs of the published cells beside the paper's Table 1", _published_table_args)
+def published_table_cmd(args) -> int:
+    from stretchnas.tables import published_cells_table, write_csv
+
+    table = published_cells_table(args.layers, args.channels)
+    write_csv(table, args.out)
+    print(table.to_string(index=False))
+    return 0
+
+
 # --------------------------------------------------------------------------- config
 
 
