@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Numbers as the papers print them. Every table that shows one labels its column `paper_*`."""
 
 # "Stretchable Cells Help DARTS Search Better", Table 1 (CIFAR-10; params M, FLOPs M) for the
