@@ -21,7 +21,7 @@ def test_every_scale_of_the_shipped_params_resolves():
     for scale in ("smoke", "mini", "paper"):
         settings = load_settings(REPO / "params.yaml", scale, environ={})
         assert settings["scale"] == scale
-    assert load_settings(REPO / "params.yaml", "smoke", environ={})["loader"]["batch_size"] == 16
+    assert load_settings(REPO / "params.yaml", "smoke", environ={})["search"]["batch_size"] == 8
     assert load_settings(REPO / "params.yaml", "paper", environ={})["data"]["train_per_class"] is None
 
 
@@ -29,13 +29,32 @@ def test_every_scale_of_the_shipped_params_resolves():
     "mutate, expected",
     [
         (
-            lambda r: r["scales"]["mini"]["loader"].update(batch_szie=3),
-            r"scales\.mini\.loader\.batch_szie: unknown key",
+            lambda r: r["scales"]["mini"]["search"].update(batch_szie=3),
+            r"scales\.mini\.search\.batch_szie: unknown key",
         ),
-        (lambda r: r["loader"].update(batch_size=0), r"params\.yaml: loader\.batch_size: 0 is not allowed"),
-        (lambda r: r["scales"]["smoke"]["loader"].update(batch_size=0), r"scales\.smoke\.loader\.batch_size: 0"),
-        (lambda r: r["loader"].update(batch_size="64"), r"loader\.batch_size: '64' is not allowed.*integer"),
-        (lambda r: r["loader"].update(arch_batches="sometimes"), r"loader\.arch_batches: 'sometimes'.*persistent"),
+        (lambda r: r["search"].update(batch_size=0), r"params\.yaml: search\.batch_size: 0 is not allowed"),
+        (lambda r: r["scales"]["smoke"]["search"].update(batch_size=0), r"scales\.smoke\.search\.batch_size: 0"),
+        (lambda r: r["search"].update(batch_size="64"), r"search\.batch_size: '64' is not allowed.*integer"),
+        (lambda r: r["search"].update(arch_batches="sometimes"), r"search\.arch_batches: 'sometimes'.*persistent"),
+        (lambda r: r["search"].update(channels=15), r"search\.channels: 15 is not allowed.*multiple of 2"),
+        (
+            lambda r: r["experiments"]["milenas_sc_L8"]["search"].update(layers=2),
+            r"experiments\.milenas_sc_L8\.search\.layers: 2 is not allowed",
+        ),
+        (
+            lambda r: r["experiments"]["milenas_sc_L8"]["search"].update(split="two_way"),
+            r"experiments\.milenas_sc_L8\.search\.arch_split: 'separate' needs a D_val_beta",
+        ),
+        (
+            lambda r: r["experiments"]["darts_1st_L8"]["search"].update(optimiser="adam"),
+            r"experiments\.darts_1st_L8\.search\.optimiser: unknown key",
+        ),
+        (lambda r: r["experiments"]["darts_1st_L8"].update(kind="walk"), r"experiments\.darts_1st_L8\.kind: 'walk'"),
+        (
+            lambda r: r["experiments"]["milenas_sc_L8_random_ops"].update(topology_from="nothing"),
+            r"topology_from: 'nothing' is not a search experiment",
+        ),
+        (lambda r: r["scales"]["smoke"]["search"].update(snapshot_epochs=[5]), r"snapshot_epochs: \[5\] lie beyond"),
         (
             lambda r: r["data"]["splits"]["two_way"].update(val_beta=0.2),
             r"data\.splits\.two_way: fractions sum to 1\.2; they must sum to at most 1",
@@ -59,8 +78,8 @@ def test_bad_values_fail_with_the_key_path_the_value_and_what_is_allowed(tmp_pat
 
 
 def test_a_broken_paper_overlay_is_caught_when_running_smoke(tmp_path):
-    path = write_params(tmp_path, lambda r: r["scales"]["paper"].update(loader={"num_workers": -1}))
-    with pytest.raises(ConfigError, match=r"scales\.paper\.loader\.num_workers: -1"):
+    path = write_params(tmp_path, lambda r: r["scales"]["paper"].update(search={"threads": 0}))
+    with pytest.raises(ConfigError, match=r"scales\.paper\.search\.threads: 0"):
         load_settings(path, "smoke", environ={})
 
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from stretchnas.data.cache import PreparedData, PreparedDataError
-from stretchnas.data.loaders import ArchBatches, make_loader
 from stretchnas.data.prepare import prepare_data
 from stretchnas.data.splits import SplitError, make_splits
+from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import Cutout, eval_transform, train_transform
 
 SCHEMES = {
@@ -88,19 +88,27 @@ def test_opening_an_unprepared_folder_says_what_to_run(tmp_path):
         PreparedData.open(tmp_path)
 
 
-def test_persistent_arch_batches_use_every_image_once_per_pass(prepared_tree):
+def test_persistent_stream_uses_every_image_once_per_pass_and_resumes(prepared_tree):
     part = prepared_tree.subset("two_way", "val_alpha")  # 9 images
-    batches = ArchBatches(make_loader(part, batch_size=3, shuffle=True, seed=0), "persistent")
-    seen = [int(x) for _ in range(3) for x in batches.next()[1]]
-    labels_in_split = sorted(int(part.labels[i]) for i in part.indices)
-    assert sorted(seen) == labels_in_split
+    stream = BatchStream(part, batch_size=4, seed=0, name="val_alpha", mode="persistent")
+    first_pass = [int(i) for _ in range(len(stream)) for i in stream.next_indices()]
+    assert sorted(first_pass) == list(range(9))
+    state = stream.state_dict()
+    after = [stream.next_indices().tolist() for _ in range(5)]
+    resumed = BatchStream(part, batch_size=4, seed=0, name="val_alpha", mode="persistent")
+    resumed.load_state_dict(state)
+    assert [resumed.next_indices().tolist() for _ in range(5)] == after
+    assert after[0] != first_pass[:4]  # a new pass is reshuffled
+    images, labels = stream.next()
+    assert images.dtype == torch.uint8 and images.shape[1:] == (3, 8, 8) and labels.dtype == torch.long
 
 
-def test_fresh_arch_batches_restart_the_loader_every_step(prepared_tree):
+def test_fresh_stream_draws_the_first_batch_of_a_new_shuffle_every_step(prepared_tree):
     part = prepared_tree.subset("two_way", "val_alpha")
-    loader = make_loader(part, batch_size=3, shuffle=False, seed=0)
-    fresh = ArchBatches(loader, "fresh")
-    first = fresh.next()[0]
-    assert all(torch.equal(fresh.next()[0], first) for _ in range(3))  # unshuffled: always the first batch
-    with pytest.raises(ValueError, match="loader.arch_batches"):
-        ArchBatches(loader, "sometimes")
+    stream = BatchStream(part, batch_size=4, seed=0, name="val_alpha", mode="fresh")
+    draws = [tuple(stream.next_indices().tolist()) for _ in range(30)]
+    assert len(set(draws)) > 20  # independent shuffles, not a walk through one order
+    seen = [i for d in draws for i in d]
+    assert len(seen) > len(set(seen))  # with replacement across steps
+    with pytest.raises(ValueError, match="stream mode 'sometimes'"):
+        BatchStream(part, 4, 0, "x", mode="sometimes")

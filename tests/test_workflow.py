@@ -57,8 +57,8 @@ def test_snakemake_and_dvc_define_the_same_outputs(tmp_path, scale):
 def test_snakemake_refuses_an_invalid_config_before_any_work(tmp_path):
     root = workflow_copy(tmp_path, "smoke")
     params = yaml.safe_load((root / "params.yaml").read_text())
-    params["loader"]["batch_size"] = 0
+    params["search"]["batch_size"] = 0
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     result = subprocess.run([BIN / "snakemake", "-n", "--cores", "1"], cwd=root, capture_output=True, text=True)
     assert result.returncode != 0
-    assert "loader.batch_size: 0 is not allowed" in result.stdout + result.stderr
+    assert "search.batch_size: 0 is not allowed" in result.stdout + result.stderr

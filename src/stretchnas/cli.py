@@ -115,6 +115,67 @@ def published_table_cmd(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- experiments / search
+
+
+@command("experiments", "print every experiment of params.yaml with its kind and resolved settings", _add_settings_args)
+def experiments_cmd(args) -> int:
+    from stretchnas.config import experiment_search
+
+    settings = load_settings(args.params, args.scale)
+    registry = {}
+    for name, experiment in settings["experiments"].items():
+        registry[name] = {
+            "kind": experiment["kind"],
+            "tables": experiment.get("tables", []),
+            "search": experiment_search(settings, name),
+            **{k: v for k, v in experiment.items() if k not in ("kind", "tables", "search")},
+        }
+    print(json.dumps({"scale": settings["scale"], "experiments": registry}, indent=2))
+    return 0
+
+
+def _search_args(parser):
+    _add_settings_args(parser)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--exp", help="an experiment of params.yaml (see `stretchnas experiments`)")
+    which.add_argument("--config", help="a YAML file with a `search:` block merged over params.yaml's defaults")
+    parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
+    parser.add_argument("--seed", type=int, help="default: the experiment's first seed")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command("search", "run (or resume) one supernet search", _search_args)
+def search_cmd(args) -> int:
+    from stretchnas.config import ConfigError, experiment_search, read_params, resolve_scale
+    from stretchnas.data.cache import PreparedData
+    from stretchnas.search.runner import SearchRun
+
+    settings = load_settings(args.params, args.scale)
+    if args.exp:
+        if args.exp not in settings["experiments"]:
+            raise ConfigError(
+                f"{args.params}: experiments: no experiment {args.exp!r}; known: {sorted(settings['experiments'])}"
+            )
+        if settings["experiments"][args.exp]["kind"] != "search":
+            raise ConfigError(
+                f"{args.params}: experiments.{args.exp}: kind is not 'search'; use `stretchnas random-search`"
+            )
+        name, search = args.exp, experiment_search(settings, args.exp)
+    else:
+        extra = read_params(args.config)
+        raw = read_params(args.params)
+        raw["experiments"] = {"from_file": {"kind": "search", "search": extra.get("search") or {}}}
+        resolved = resolve_scale(raw, settings["scale"], origin=f"{args.params} + {args.config}")
+        name, search = Path(args.config).stem, experiment_search(resolved, "from_file")
+    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    seed = args.seed if args.seed is not None else search["seeds"][0]
+    genotype = SearchRun(name, search, data, args.out, seed).run(show_progress=not args.quiet)
+    print(json.dumps({"out": args.out, "genotype": genotype.to_dict()}))
+    return 0
+
+
 # --------------------------------------------------------------------------- config
 
 
@@ -142,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     from stretchnas.data.sources import DataSourceError
     from stretchnas.data.splits import SplitError
     from stretchnas.genotype import GenotypeError
+    from stretchnas.search.runner import SearchError
 
     try:
         return args.func(args)
-    except (ConfigError, DataSourceError, PreparedDataError, SplitError, GenotypeError) as exc:
+    except (ConfigError, DataSourceError, PreparedDataError, SplitError, GenotypeError, SearchError) as exc:
         print(f"stretchnas {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

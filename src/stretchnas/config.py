@@ -84,6 +84,34 @@ def _error_path(error: jsonschema.ValidationError) -> list:
     return path
 
 
+def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[list, str]]:
+    errors = []
+    if search["split"] not in data["splits"]:
+        errors.append(
+            (path + ["split"], f"{search['split']!r} is not a split scheme; data.splits has {sorted(data['splits'])}")
+        )
+    elif (
+        search["arch_split"] == "separate"
+        and not search["topology"]["mode"].startswith("darts")
+        and data["splits"][search["split"]]["val_beta"] <= 0
+    ):
+        errors.append(
+            (
+                path + ["arch_split"],
+                f"'separate' needs a D_val_beta, but split {search['split']!r} has val_beta 0; "
+                "use a three-way split or arch_split: shared",
+            )
+        )
+    late = [e for e in search["snapshot_epochs"] if e > search["epochs"]]
+    if late:
+        errors.append((path + ["snapshot_epochs"], f"{late} lie beyond epochs: {search['epochs']}"))
+    if "k" in search["topology"] and search["topology"]["mode"] != "output_k":
+        errors.append((path + ["topology", "k"], "only topology mode output_k takes k"))
+    if search["topology"]["mode"] == "output_k" and "k" not in search["topology"]:
+        errors.append((path + ["topology"], "mode output_k needs k (1..4)"))
+    return errors
+
+
 def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
     errors = []
     data = settings["data"]
@@ -91,6 +119,13 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
         total = split["train"] + split["val_alpha"] + split["val_beta"]
         if total > 1 + 1e-9:
             errors.append((["data", "splits", name], f"fractions sum to {total:g}; they must sum to at most 1"))
+    errors += _search_errors(settings["search"], data, ["search"])
+    for name, experiment in settings["experiments"].items():
+        merged = experiment_search(settings, name)
+        errors += _search_errors(merged, data, ["experiments", name, "search"])
+        source = experiment.get("topology_from")
+        if source is not None and settings["experiments"].get(source, {}).get("kind") != "search":
+            errors.append((["experiments", name, "topology_from"], f"{source!r} is not a search experiment"))
     sizes = KNOWN_CLASS_SIZES.get(data["dataset"])
     if sizes:
         for key, available in zip(("train_per_class", "test_per_class"), sizes):
@@ -105,6 +140,31 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
     return errors
 
 
+def experiment_search(settings: Mapping, name: str) -> dict:
+    """The search settings of one experiment: the scale's defaults with the experiment's overrides."""
+    return deep_merge(settings["search"], settings["experiments"][name].get("search") or {})
+
+
+def _schema_problems(instance, schema: dict, prefix: list) -> list[tuple[list, str]]:
+    validator = jsonschema.Draft202012Validator(schema)
+    return [
+        (prefix + _error_path(e), _describe(e))
+        for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def _experiment_problems(settings: Mapping, schema: dict) -> list[tuple[list, str]]:
+    """Each experiment's merged search settings must be complete, valid search settings."""
+    search_schema = {"$ref": "#/$defs/search", "$defs": schema["$defs"]}
+    problems = []
+    for name, experiment in settings["experiments"].items():
+        if isinstance(experiment.get("search"), Mapping):
+            problems += _schema_problems(
+                experiment_search(settings, name), search_schema, ["experiments", name, "search"]
+            )
+    return problems
+
+
 def resolve_scale(raw: Mapping, scale: str, origin: str = "params.yaml") -> dict:
     """Merge one scale's overlay into the base and validate the result."""
     scales = raw.get("scales") or {}
@@ -117,11 +177,10 @@ def resolve_scale(raw: Mapping, scale: str, origin: str = "params.yaml") -> dict
     settings = deep_merge(base, overlay)
     settings["scale"] = scale
 
-    validator = jsonschema.Draft202012Validator(_schema())
-    problems = [
-        (_error_path(e), _describe(e))
-        for e in sorted(validator.iter_errors(settings), key=lambda e: list(e.absolute_path))
-    ]
+    schema = _schema()
+    problems = _schema_problems(settings, schema, [])
+    if not problems:
+        problems = _experiment_problems(settings, schema)
     if not problems:
         problems = _semantic_errors(settings)
     if problems:

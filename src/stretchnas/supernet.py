@@ -32,9 +32,12 @@ class MixedEdge(nn.Module):
         )
         self.relu_first = [getattr(op, "relu_first", False) for op in self.ops]
 
-    def forward(self, x: torch.Tensor, x_relu: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, x_relu: torch.Tensor, weights: torch.Tensor, only: int | None = None):
+        """Sum of weighted op outputs; `only` runs a single op (a clamped edge under EDAS)."""
         out = None
         for k, op, relu_first in zip(self.op_index, self.ops, self.relu_first):
+            if only is not None and k != only:
+                continue
             y = op.body(x_relu) if relu_first else op(x)
             term = weights[k] * y
             out = term if out is None else out + term
@@ -59,15 +62,23 @@ class SearchCell(nn.Module):
             for j in range(2, self.n_nodes + 2)
         }
 
-    def forward(self, s0, s1, weights: torch.Tensor):
+    def forward(self, s0, s1, weights: torch.Tensor, single_op: dict[int, int] | None = None):
+        """`single_op` maps edge -> the one op index it runs (EDAS); None means the full mixture.
+        An edge mapped to `none` contributes nothing and is skipped."""
         states = [self.pre0(s0), self.pre1(s1)]
         rectified: dict[int, torch.Tensor] = {}
         for j in range(2, self.n_nodes + 2):
             node = None
             for e, i in self.incoming[j]:
+                only = single_op.get(e) if single_op else None
+                edge = self.edges[str(e)]
+                if only is not None and only not in edge.op_index:
+                    continue  # clamped to `none`
                 if i not in rectified:
                     rectified[i] = torch.relu(states[i])
-                y = self.edges[str(e)](states[i], rectified[i], weights[e])
+                y = edge(states[i], rectified[i], weights[e], only)
+                if y is None:
+                    continue
                 node = y if node is None else node + y
             if node is None:  # no selectable input: the node is a constant zero
                 node = torch.zeros_like(states[1] if not self.reduction else states[1][:, :, ::2, ::2])
@@ -139,17 +150,37 @@ class SearchNetwork(nn.Module):
         """s(e) for one cell type, or None when the mode has no topology variables."""
         return self.topology_weights(self.beta[kind]) if self.topology.has_beta else None
 
-    def mixed_weights(self, kind: str) -> torch.Tensor:
-        """w[e, o] = s(e) * softmax(alpha_e)_o, shape (edges, ops incl. `none` if present)."""
-        weights = torch.softmax(self.alpha[kind], dim=-1)
+    def mixed_weights(self, kind: str, relaxed_edge: int | None = None) -> torch.Tensor:
+        """w[e, o] = s(e) * softmax(alpha_e)_o, shape (edges, ops incl. `none` if present).
+
+        With `relaxed_edge` (EDAS), every other edge is clamped to the one-hot of its
+        argmax op, a constant, so only that edge's alpha receives a gradient.
+        """
+        alpha = self.alpha[kind]
+        weights = torch.softmax(alpha, dim=-1)
+        if relaxed_edge is not None:
+            hard = torch.nn.functional.one_hot(alpha.detach().argmax(dim=-1), alpha.shape[-1]).to(alpha.dtype)
+            keep = torch.zeros(alpha.shape[0], 1, dtype=torch.bool, device=alpha.device)
+            keep[relaxed_edge] = True
+            weights = torch.where(keep, weights, hard)
         scale = self.edge_scale(kind)
         return weights if scale is None else weights * scale[:, None]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weights = {kind: self.mixed_weights(kind) for kind in CELL_TYPES}
+    def single_op_plan(self, kind: str, relaxed_edge: int) -> dict[int, int]:
+        """Edge -> its argmax op, for every edge but the relaxed one (EDAS)."""
+        argmax = self.alpha[kind].detach().argmax(dim=-1).tolist()
+        return {e: op for e, op in enumerate(argmax) if e != relaxed_edge}
+
+    def forward(self, x: torch.Tensor, arch_grad: bool = True, relaxed: dict[str, int] | None = None):
+        """`arch_grad=False` detaches alpha/beta (weight steps need no graph to them);
+        `relaxed` = {cell type: edge} switches to EDAS's one-relaxed-edge network."""
+        with torch.set_grad_enabled(arch_grad and torch.is_grad_enabled()):
+            weights = {kind: self.mixed_weights(kind, relaxed and relaxed[kind]) for kind in CELL_TYPES}
+        plans = {kind: self.single_op_plan(kind, relaxed[kind]) for kind in CELL_TYPES} if relaxed else {}
         s0 = s1 = self.stem(x)
         for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1, weights["reduce" if cell.reduction else "normal"])
+            kind = "reduce" if cell.reduction else "normal"
+            s0, s1 = s1, cell(s0, s1, weights[kind], plans.get(kind))
         return self.classifier(s1)
 
     def new_like(self) -> SearchNetwork:

@@ -1,0 +1,1 @@
+"""Supernet search: architecture gradients, optimisers by name, the resumable run loop."""

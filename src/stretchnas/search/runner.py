@@ -1,0 +1,356 @@
+"""One supernet search, resumable at any step with a bitwise-identical result on CPU.
+
+Writes into the output folder:
+  arch_epoch_NNN.pt        alpha and beta after every epoch
+  genotype_epoch_NNN.json  the derived genotype at each snapshot epoch
+  genotype.json            the final genotype
+  metrics.csv              one row per epoch
+  run.json                 resolved config, versions, data checksum, device, seed, status
+  checkpoint.pt            everything needed to continue (removed only by the user)
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import resource
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from stretchnas import __version__
+from stretchnas.atomic import atomic_write_json, atomic_write_text
+from stretchnas.data.cache import PreparedData
+from stretchnas.data.streams import BatchStream
+from stretchnas.data.transforms import train_transform
+from stretchnas.derive import derive
+from stretchnas.genotype import Genotype, GenotypeError
+from stretchnas.search.strategies import StepBatches, build_strategy
+from stretchnas.supernet import CELL_TYPES, SearchNetwork
+from stretchnas.topology import build_space
+
+
+class SearchError(RuntimeError):
+    pass
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _flatten(tree, prefix="") -> dict:
+    out = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def config_differences(old: dict, new: dict) -> list[str]:
+    a, b = _flatten(old), _flatten(new)
+    return [
+        f"{k}: {a.get(k, '<unset>')!r} (checkpoint) vs {b.get(k, '<unset>')!r} (now)"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
+
+
+def entropy(probs: torch.Tensor) -> float:
+    return float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
+
+
+def build_network(search: dict, num_classes: int = 10) -> SearchNetwork:
+    topo = search["topology"]
+    space = build_space(
+        topo["mode"],
+        search["intermediate_nodes"],
+        k=topo.get("k", 2),
+        allow_empty_output=topo.get("allow_empty_output", False),
+    )
+    return SearchNetwork(
+        space,
+        C=search["channels"],
+        num_classes=num_classes,
+        layers=search["layers"],
+        op_space=search["op_space"],
+        arch_init_std=search["arch"]["init_std"],
+    )
+
+
+@dataclass
+class Progress:
+    epoch: int = 0  # the epoch in progress (0-based)
+    step: int = 0  # steps of that epoch already done
+    sums: dict | None = None  # running sums of the epoch in progress
+    rows: list | None = None  # finished epochs' metrics
+    seconds: float = 0.0  # wall seconds spent in the epoch so far
+
+    def fresh_sums(self):
+        self.sums = {
+            k: 0.0
+            for k in (
+                "train_loss",
+                "train_correct",
+                "train_count",
+                "val_loss",
+                "val_correct",
+                "val_count",
+                "regularizer",
+                "steps",
+            )
+        }
+
+
+class SearchRun:
+    def __init__(self, name: str, search: dict, data: PreparedData, out: str | Path, seed: int):
+        self.name = name
+        self.search = search
+        self.data = data
+        self.out = Path(out)
+        self.seed = seed
+        self.identity = {
+            "experiment": name,
+            "seed": seed,
+            "search": search,
+            "data_manifest_sha256": data.manifest_sha256,
+        }
+
+    # ----------------------------------------------------------------- set-up
+
+    def _seed_everything(self) -> None:
+        random.seed(self.seed)
+        np.random.seed(self.seed)
+        torch.manual_seed(self.seed)
+
+    def _streams(self) -> dict[str, BatchStream | None]:
+        s = self.search
+        transform = train_transform(self.data.manifest["mean"], self.data.manifest["std"])
+        # DARTS wraps one dataset object for both queues, so architecture batches are
+        # augmented like training batches; we keep that.
+        part = lambda name: self.data.subset(s["split"], name, transform)  # noqa: E731
+        streams = {
+            "train": BatchStream(part("train"), s["batch_size"], self.seed, "train", mode="epoch"),
+            "val_alpha": BatchStream(part("val_alpha"), s["batch_size"], self.seed, "val_alpha", s["arch_batches"]),
+            "val_beta": None,
+        }
+        if self.net.topology.has_beta and s["arch_split"] == "separate":
+            streams["val_beta"] = BatchStream(
+                part("val_beta"), s["batch_size"], self.seed, "val_beta", s["arch_batches"]
+            )
+        return streams
+
+    def steps_per_epoch(self) -> int:
+        full = len(self.streams["train"])
+        cap = self.search["max_steps_per_epoch"]
+        return min(full, cap) if cap else full
+
+    # ----------------------------------------------------------------- checkpoint
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def _save_checkpoint(self, progress: Progress) -> None:
+        state = {
+            "identity": self.identity,
+            "progress": progress.__dict__,
+            "model": self.net.state_dict(),
+            "strategy": self.strategy.state_dict(),
+            "streams": {k: v.state_dict() for k, v in self.streams.items() if v is not None},
+            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+        }
+        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.checkpoint_path)
+
+    def _load_checkpoint(self) -> Progress | None:
+        if not self.checkpoint_path.exists():
+            return None
+        state = torch.load(self.checkpoint_path, weights_only=False)
+        if state["identity"] != self.identity:
+            diffs = config_differences(state["identity"], self.identity)
+            raise SearchError(
+                f"{self.checkpoint_path}: written by a different configuration; refusing to resume. "
+                "Differing fields: " + "; ".join(diffs) + ". Use another --out or delete the folder."
+            )
+        self.net.load_state_dict(state["model"])
+        self.strategy.load_state_dict(state["strategy"])
+        for key, stream_state in state["streams"].items():
+            self.streams[key].load_state_dict(stream_state)
+        random.setstate(state["rng"]["python"])
+        np.random.set_state(state["rng"]["numpy"])
+        torch.set_rng_state(state["rng"]["torch"])
+        return Progress(**state["progress"])
+
+    # ----------------------------------------------------------------- outputs
+
+    def _arch_state(self) -> dict:
+        return {
+            "alpha": {k: self.net.alpha[k].detach().clone() for k in CELL_TYPES},
+            "beta": {k: self.net.beta[k].detach().clone() for k in self.net.beta},
+            "op_names": self.net.op_names,
+            "topology": self.net.topology.mode,
+        }
+
+    def _genotype(self) -> tuple[Genotype | None, int]:
+        try:
+            genotype = derive(self.net)
+        except GenotypeError:
+            return None, self.net.topology.n_nodes * 2
+        return genotype, genotype.meta["num_dropped"]
+
+    def _epoch_row(self, progress: Progress, epoch: int, seconds: float, lr: float) -> dict:
+        s = progress.sums
+        _, dropped = self._genotype()
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": s["train_loss"] / max(s["steps"], 1),
+            "train_acc": s["train_correct"] / max(s["train_count"], 1),
+            "val_loss": s["val_loss"] / max(s["steps"], 1),
+            "val_acc": s["val_correct"] / max(s["val_count"], 1),
+            "lr": lr,
+            "arch_lr": self.search["arch"]["lr"],
+            "regularizer": s["regularizer"] / max(s["steps"], 1),
+            "dropped_nodes": dropped,
+            "seconds": seconds,
+            "peak_rss_mib": peak_rss_mib(),
+            "images_per_s": s["train_count"] / seconds if seconds > 0 else float("nan"),
+        }
+        with torch.no_grad():
+            for kind in CELL_TYPES:
+                row[f"alpha_entropy_{kind}"] = entropy(torch.softmax(self.net.alpha[kind], -1))
+                if self.net.topology.has_beta:
+                    probs = self.net.topology_weights.probabilities(self.net.beta[kind])
+                    row[f"beta_entropy_{kind}"] = float(np.mean([entropy(p) for p in probs]))
+        return row
+
+    def _write_run_json(self, status: str, extra: dict | None = None) -> None:
+        atomic_write_json(
+            self.out / "run.json",
+            {
+                "kind": "search",
+                "status": status,
+                "experiment": self.name,
+                "seed": self.seed,
+                "config": self.search,
+                "versions": {"stretchnas": __version__, "torch": torch.__version__, "git_commit": git_commit()},
+                "data": {
+                    "root": str(self.data.root),
+                    "manifest_sha256": self.data.manifest_sha256,
+                    "source": self.data.manifest["source"].get("location"),
+                },
+                "device": "cpu",
+                "threads": torch.get_num_threads(),
+                **(extra or {}),
+            },
+        )
+
+    # ----------------------------------------------------------------- loop
+
+    def run(self, show_progress: bool = True) -> Genotype:
+        s = self.search
+        if (self.out / "genotype.json").exists() and (self.out / "run.json").exists():
+            import json
+
+            if json.loads((self.out / "run.json").read_text()).get("status") == "complete":
+                print(f"{self.out}: search already complete; nothing to do")
+                return Genotype.load(self.out / "genotype.json")
+        self.out.mkdir(parents=True, exist_ok=True)
+        if s["threads"]:
+            torch.set_num_threads(s["threads"])
+        if s["deterministic"]:
+            torch.use_deterministic_algorithms(True)
+        self._seed_everything()
+        self.net = build_network(s, num_classes=len(self.data.manifest["classes"]))
+        self.strategy = build_strategy(s["optimizer"], self.net, s)
+        self.streams = self._streams()
+        progress = self._load_checkpoint() or Progress(rows=[])
+        if progress.sums is None:
+            progress.fresh_sums()
+        self._write_run_json("running")
+        steps = self.steps_per_epoch()
+
+        for epoch in range(progress.epoch, s["epochs"]):
+            if progress.step == 0:
+                self.streams["train"].start_pass(epoch)
+            lr = self.strategy.scheduler.get_last_lr()[0]
+            bar = tqdm(
+                total=steps,
+                initial=progress.step,
+                desc=f"{self.name} epoch {epoch + 1}/{s['epochs']}",
+                disable=not show_progress,
+                leave=False,
+            )
+            started = time.perf_counter() - progress.seconds
+            for step in range(progress.step, steps):
+                batches = StepBatches(
+                    self.streams["train"].next(),
+                    self.streams["val_alpha"].next(),
+                    self.streams["val_beta"].next() if self.streams["val_beta"] else None,
+                )
+                result = self.strategy.step(batches)
+                if not (math.isfinite(result.train_loss) and math.isfinite(result.val_loss)):
+                    raise SearchError(
+                        f"non-finite loss at epoch {epoch + 1}, step {step + 1} (train {result.train_loss}, "
+                        f"val {result.val_loss}); the last good checkpoint is kept in {self.checkpoint_path}"
+                    )
+                sums = progress.sums
+                for key in ("train_loss", "val_loss", "regularizer"):
+                    sums[key] += getattr(result, key)
+                for key in ("train_correct", "train_count", "val_correct", "val_count"):
+                    sums[key] += getattr(result, key)
+                sums["steps"] += 1
+                progress.step = step + 1
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{sums['train_loss'] / sums['steps']:.3f}",
+                    acc=f"{sums['train_correct'] / max(sums['train_count'], 1):.3f}",
+                )
+                if progress.step % s["checkpoint_every_steps"] == 0 and progress.step < steps:
+                    progress.seconds = time.perf_counter() - started
+                    self._save_checkpoint(progress)
+            bar.close()
+            seconds = time.perf_counter() - started
+            progress.rows.append(self._epoch_row(progress, epoch, seconds, lr))
+            self.strategy.scheduler.step()
+            self._write_epoch_outputs(epoch, progress.rows)
+            progress.epoch, progress.step, progress.seconds = epoch + 1, 0, 0.0
+            progress.fresh_sums()
+            self._save_checkpoint(progress)
+
+        genotype, _ = self._genotype()
+        if genotype is None:
+            raise SearchError("the final architecture has no intermediate node with an input")
+        genotype.save(self.out / "genotype.json")
+        self._write_run_json("complete", {"final_genotype": "genotype.json"})
+        return genotype
+
+    def _write_epoch_outputs(self, epoch: int, rows: list[dict]) -> None:
+        number = epoch + 1
+        tmp = self.out / f".arch_epoch_{number:03d}.pt.tmp"
+        torch.save(self._arch_state(), tmp)
+        tmp.replace(self.out / f"arch_epoch_{number:03d}.pt")
+        if number in self.search["snapshot_epochs"]:
+            genotype, _ = self._genotype()
+            if genotype is not None:
+                genotype.save(self.out / f"genotype_epoch_{number:03d}.json")
+        atomic_write_text(self.out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))

@@ -1,0 +1,221 @@
+"""Search optimisers by name: one search step = an architecture step and a weight step.
+
+Any optimiser combines with any topology mode: the strategies only see the
+network's architecture parameters (alpha, and beta when the mode has one).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from stretchnas.regularizer import passive_aggressive
+from stretchnas.search import architect
+from stretchnas.search.architect import ArchGroup, Batch
+from stretchnas.supernet import CELL_TYPES, SearchNetwork
+
+
+@dataclass
+class StepBatches:
+    train: Batch
+    val_alpha: Batch
+    val_beta: Batch | None  # None: beta shares D_val_alpha
+
+
+@dataclass
+class StepResult:
+    train_loss: float
+    train_correct: int
+    train_count: int
+    val_loss: float
+    val_correct: int
+    val_count: int
+    regularizer: float
+    extra: dict = field(default_factory=dict)
+
+
+class Strategy:
+    """First-order DARTS; subclasses change how the architecture gradient is formed."""
+
+    name = "darts_1st"
+
+    def __init__(self, net: SearchNetwork, settings: dict):
+        self.net = net
+        self.settings = settings
+        w = settings["weights"]
+        self.w_optimizer = torch.optim.SGD(
+            net.weight_parameters(), lr=w["lr"], momentum=w["momentum"], weight_decay=w["weight_decay"]
+        )
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.w_optimizer, T_max=settings["epochs"], eta_min=w["lr_min"]
+        )
+        self.alpha_optimizer = self._arch_optimizer(net.alpha_parameters())
+        self.beta_optimizer = self._arch_optimizer(net.beta_parameters()) if net.beta_parameters() else None
+
+    def _arch_optimizer(self, params):
+        a = self.settings["arch"]
+        return torch.optim.Adam(params, lr=a["lr"], betas=tuple(a["betas"]), weight_decay=a["weight_decay"])
+
+    # ----------------------------------------------------------------- pieces
+
+    def regularizer(self) -> torch.Tensor:
+        if not self.net.topology.has_beta:
+            return torch.zeros(())
+        reg = self.settings["regularizer"]
+        total = sum(
+            passive_aggressive(self.net.topology, self.net.topology_weights, self.net.beta[kind], reg["outer_sum"])
+            for kind in CELL_TYPES
+        )
+        return reg["lambda"] * total
+
+    def groups(self, batches: StepBatches) -> list[ArchGroup]:
+        alpha, beta = self.net.alpha_parameters(), self.net.beta_parameters()
+        if not beta:
+            return [ArchGroup(alpha, batches.val_alpha, regularized=False)]
+        if batches.val_beta is None:
+            return [ArchGroup(alpha + beta, batches.val_alpha, regularized=True)]
+        return [ArchGroup(alpha, batches.val_alpha, False), ArchGroup(beta, batches.val_beta, True)]
+
+    def arch_gradients(self, batches: StepBatches):
+        return architect.first_order(self.net, self.groups(batches), self.regularizer, self.forward_kw())
+
+    def forward_kw(self) -> dict:
+        return {}
+
+    def apply_arch_gradients(self, groups: list[ArchGroup], grads: list[list[torch.Tensor]]) -> None:
+        for group, group_grads in zip(groups, grads):
+            for p, g in zip(group.params, group_grads):
+                p.grad = g
+        self.alpha_optimizer.step()
+        if self.beta_optimizer is not None:
+            self.beta_optimizer.step()
+        for p in self.net.arch_parameters():
+            p.grad = None
+
+    def arch_step(self, batches: StepBatches) -> tuple[float, int, int]:
+        groups = self.groups(batches)
+        grads, stats = self.arch_gradients(batches)
+        self.apply_arch_gradients(groups, grads)
+        loss, logits, target = stats["val"]
+        return loss.item(), int((logits.argmax(1) == target).sum()), len(target)
+
+    def weight_step(self, batch: Batch) -> tuple[float, int, int]:
+        self.net.zero_grad(set_to_none=True)
+        logits = self.net(batch[0], arch_grad=False, **self.forward_kw())
+        loss = F.cross_entropy(logits, batch[1])
+        if not torch.isfinite(loss):
+            return float(loss.item()), 0, len(batch[1])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.net.weight_parameters(), self.settings["weights"]["grad_clip"])
+        self.w_optimizer.step()
+        return loss.item(), int((logits.detach().argmax(1) == batch[1]).sum()), len(batch[1])
+
+    def before_step(self) -> None:
+        """Per-step set-up (EDAS draws its relaxed edges here)."""
+
+    def step(self, batches: StepBatches) -> StepResult:
+        self.before_step()
+        if self.settings["update_order"] == "arch_first":
+            val = self.arch_step(batches)
+            train = self.weight_step(batches.train)
+        else:
+            train = self.weight_step(batches.train)
+            val = self.arch_step(batches)
+        with torch.no_grad():
+            reg = float(self.regularizer())
+        return StepResult(*train, *val, reg)
+
+    # ----------------------------------------------------------------- state
+
+    def state_dict(self) -> dict:
+        return {
+            "w_optimizer": self.w_optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "alpha_optimizer": self.alpha_optimizer.state_dict(),
+            "beta_optimizer": self.beta_optimizer.state_dict() if self.beta_optimizer else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.w_optimizer.load_state_dict(state["w_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        if self.beta_optimizer is not None:
+            self.beta_optimizer.load_state_dict(state["beta_optimizer"])
+
+
+class SecondOrder(Strategy):
+    name = "darts_2nd"
+
+    def arch_gradients(self, batches: StepBatches):
+        eta = self.scheduler.get_last_lr()[0]
+        return architect.unrolled(
+            self.net, self.groups(batches), batches.train, self.regularizer, self.w_optimizer, eta
+        )
+
+
+class MiLeNAS(Strategy):
+    name = "milenas"
+
+    def arch_gradients(self, batches: StepBatches):
+        m = self.settings["milenas"]
+        return architect.milenas(
+            self.net, self.groups(batches), batches.train, self.regularizer, m["lambda"], m["form"]
+        )
+
+
+class EDAS(Strategy):
+    """One uniformly drawn edge per cell type is relaxed each step; all others run their argmax op.
+
+    Only that edge's alpha row is updated: alpha uses a lazy Adam (torch's SparseAdam)
+    fed a sparse gradient holding that row alone, with the L2 term of Adam's
+    weight_decay added to the row by hand (SparseAdam has none).
+    """
+
+    name = "edas"
+
+    def __init__(self, net: SearchNetwork, settings: dict):
+        self.relaxed: dict[str, int] = {}
+        self.edge_choices = [e for e, active in enumerate(net.topology.active_edges()) if active]
+        super().__init__(net, settings)
+
+    def _arch_optimizer(self, params):
+        if params and params[0] is self.net.alpha["normal"]:
+            a = self.settings["arch"]
+            return torch.optim.SparseAdam(params, lr=a["lr"], betas=tuple(a["betas"]))
+        return super()._arch_optimizer(params)
+
+    def before_step(self) -> None:
+        self.relaxed = {kind: random.choice(self.edge_choices) for kind in CELL_TYPES}
+
+    def forward_kw(self) -> dict:
+        return {"relaxed": self.relaxed}
+
+    def apply_arch_gradients(self, groups, grads) -> None:
+        wd = self.settings["arch"]["weight_decay"]
+        for group, group_grads in zip(groups, grads):
+            for p, g in zip(group.params, group_grads):
+                kind = next((k for k in CELL_TYPES if self.net.alpha[k] is p), None)
+                if kind is None:
+                    p.grad = g
+                    continue
+                row = self.relaxed[kind]
+                values = (g[row] + wd * p.detach()[row]).unsqueeze(0)
+                p.grad = torch.sparse_coo_tensor(torch.tensor([[row]]), values, p.shape)
+        self.alpha_optimizer.step()
+        if self.beta_optimizer is not None:
+            self.beta_optimizer.step()
+        for p in self.net.arch_parameters():
+            p.grad = None
+
+
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Strategy, SecondOrder, MiLeNAS, EDAS)}
+
+
+def build_strategy(name: str, net: SearchNetwork, settings: dict) -> Strategy:
+    try:
+        return STRATEGIES[name](net, settings)
+    except KeyError:
+        raise KeyError(f"unknown search optimizer {name!r}; known: {sorted(STRATEGIES)}") from None
