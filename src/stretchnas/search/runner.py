@@ -143,7 +143,8 @@ class SearchRun:
 
     def _streams(self) -> dict[str, BatchStream | None]:
         s = self.search
-        transform = train_transform(self.data.manifest["mean"], self.data.manifest["std"])
+        manifest = self.data.manifest
+        transform = train_transform(manifest["mean"], manifest["std"], crop=manifest["image_size"][0])
         # DARTS wraps one dataset object for both queues, so architecture batches are
         # augmented like training batches; we keep that.
         part = lambda name: self.data.subset(s["split"], name, transform)  # noqa: E731

@@ -203,7 +203,7 @@ class EDAS(Strategy):
                     continue
                 row = self.relaxed[kind]
                 values = (g[row] + wd * p.detach()[row]).unsqueeze(0)
-                p.grad = torch.sparse_coo_tensor(torch.tensor([[row]]), values, p.shape)
+                p.grad = torch.sparse_coo_tensor(torch.tensor([[row]]), values, p.shape, check_invariants=True)
         self.alpha_optimizer.step()
         if self.beta_optimizer is not None:
             self.beta_optimizer.step()
