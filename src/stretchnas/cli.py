@@ -203,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     from stretchnas.data.sources import DataSourceError
     from stretchnas.data.splits import SplitError
     from stretchnas.genotype import GenotypeError
-    from stretchnas.search.runner import SearchError
+    from stretchnas.runstate import RunError
 
     try:
         return args.func(args)
-    except (ConfigError, DataSourceError, PreparedDataError, SplitError, GenotypeError, SearchError) as exc:
+    except (ConfigError, DataSourceError, PreparedDataError, SplitError, GenotypeError, RunError) as exc:
         print(f"stretchnas {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

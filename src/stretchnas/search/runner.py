@@ -12,9 +12,6 @@ Writes into the output folder:
 from __future__ import annotations
 
 import math
-import random
-import resource
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,54 +21,31 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from stretchnas import __version__
 from stretchnas.atomic import atomic_write_json, atomic_write_text
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import train_transform
 from stretchnas.derive import derive
 from stretchnas.genotype import Genotype, GenotypeError
+from stretchnas.runstate import (
+    RunError,
+    capture_rng,
+    configure_torch,
+    is_complete,
+    load_checkpoint,
+    peak_rss_mib,
+    restore_rng,
+    save_checkpoint,
+    seed_everything,
+    versions,
+)
 from stretchnas.search.strategies import StepBatches, build_strategy
 from stretchnas.supernet import CELL_TYPES, SearchNetwork
 from stretchnas.topology import build_space
 
 
-class SearchError(RuntimeError):
+class SearchError(RunError):
     pass
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-
-
-def _flatten(tree, prefix="") -> dict:
-    out = {}
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flatten(value, path + "."))
-        else:
-            out[path] = value
-    return out
-
-
-def config_differences(old: dict, new: dict) -> list[str]:
-    a, b = _flatten(old), _flatten(new)
-    return [
-        f"{k}: {a.get(k, '<unset>')!r} (checkpoint) vs {b.get(k, '<unset>')!r} (now)"
-        for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k)
-    ]
 
 
 def entropy(probs: torch.Tensor) -> float:
@@ -136,11 +110,6 @@ class SearchRun:
 
     # ----------------------------------------------------------------- set-up
 
-    def _seed_everything(self) -> None:
-        random.seed(self.seed)
-        np.random.seed(self.seed)
-        torch.manual_seed(self.seed)
-
     def _streams(self) -> dict[str, BatchStream | None]:
         s = self.search
         manifest = self.data.manifest
@@ -177,29 +146,19 @@ class SearchRun:
             "model": self.net.state_dict(),
             "strategy": self.strategy.state_dict(),
             "streams": {k: v.state_dict() for k, v in self.streams.items() if v is not None},
-            "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+            "rng": capture_rng(),
         }
-        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        tmp.replace(self.checkpoint_path)
+        save_checkpoint(self.checkpoint_path, state)
 
     def _load_checkpoint(self) -> Progress | None:
-        if not self.checkpoint_path.exists():
+        state = load_checkpoint(self.checkpoint_path, self.identity)
+        if state is None:
             return None
-        state = torch.load(self.checkpoint_path, weights_only=False)
-        if state["identity"] != self.identity:
-            diffs = config_differences(state["identity"], self.identity)
-            raise SearchError(
-                f"{self.checkpoint_path}: written by a different configuration; refusing to resume. "
-                "Differing fields: " + "; ".join(diffs) + ". Use another --out or delete the folder."
-            )
         self.net.load_state_dict(state["model"])
         self.strategy.load_state_dict(state["strategy"])
         for key, stream_state in state["streams"].items():
             self.streams[key].load_state_dict(stream_state)
-        random.setstate(state["rng"]["python"])
-        np.random.set_state(state["rng"]["numpy"])
-        torch.set_rng_state(state["rng"]["torch"])
+        restore_rng(state["rng"])
         return Progress(**state["progress"])
 
     # ----------------------------------------------------------------- outputs
@@ -253,7 +212,7 @@ class SearchRun:
                 "experiment": self.name,
                 "seed": self.seed,
                 "config": self.search,
-                "versions": {"stretchnas": __version__, "torch": torch.__version__, "git_commit": git_commit()},
+                "versions": versions(),
                 "data": {
                     "root": str(self.data.root),
                     "manifest_sha256": self.data.manifest_sha256,
@@ -269,18 +228,12 @@ class SearchRun:
 
     def run(self, show_progress: bool = True) -> Genotype:
         s = self.search
-        if (self.out / "genotype.json").exists() and (self.out / "run.json").exists():
-            import json
-
-            if json.loads((self.out / "run.json").read_text()).get("status") == "complete":
-                print(f"{self.out}: search already complete; nothing to do")
-                return Genotype.load(self.out / "genotype.json")
+        if is_complete(self.out, "genotype.json"):
+            print(f"{self.out}: search already complete; nothing to do")
+            return Genotype.load(self.out / "genotype.json")
         self.out.mkdir(parents=True, exist_ok=True)
-        if s["threads"]:
-            torch.set_num_threads(s["threads"])
-        if s["deterministic"]:
-            torch.use_deterministic_algorithms(True)
-        self._seed_everything()
+        configure_torch(s["threads"], s["deterministic"])
+        seed_everything(self.seed)
         self.net = build_network(s, num_classes=len(self.data.manifest["classes"]))
         self.strategy = build_strategy(s["optimizer"], self.net, s)
         self.streams = self._streams()
