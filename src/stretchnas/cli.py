@@ -176,6 +176,50 @@ def search_cmd(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- train
+
+
+def _train_args(parser):
+    _add_settings_args(parser)
+    parser.add_argument("--genotype", required=True, help="a published name or a genotype .json (e.g. a search's)")
+    parser.add_argument("--layers", type=int, required=True)
+    size = parser.add_mutually_exclusive_group(required=True)
+    size.add_argument("--channels", type=int, help="initial channels C (even)")
+    size.add_argument("--target-params", type=float, help="choose the even C whose params (M) are closest")
+    parser.add_argument("--imagenet", action="store_true", help="ImageNet network and recipe (train_imagenet)")
+    parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
+    parser.add_argument("--seed", type=int, help="default: the recipe's first seed")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command("train", "train a genotype's network from scratch (or resume) and report its test error", _train_args)
+def train_cmd(args) -> int:
+    from stretchnas.data.cache import PreparedData
+    from stretchnas.published import get_genotype
+    from stretchnas.training import TrainRun, choose_channels
+
+    settings = load_settings(args.params, args.scale)
+    recipe = settings["train_imagenet" if args.imagenet else "train"]
+    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    genotype = get_genotype(args.genotype)
+    num_classes = len(data.manifest["classes"])
+    choice = None
+    if args.target_params is not None:
+        channels, params = choose_channels(genotype, args.layers, args.target_params, args.imagenet, num_classes)
+        choice = {"target_params_m": args.target_params, "chosen_channels": channels, "params_m": round(params, 6)}
+        print(json.dumps({"channel_choice": choice}))
+    else:
+        if args.channels % 2:
+            raise ConfigError(f"--channels {args.channels}: must be even (FactorizedReduce halves it)")
+        channels = args.channels
+    seed = args.seed if args.seed is not None else recipe["seeds"][0]
+    name = Path(args.genotype).stem if args.genotype.endswith(".json") else args.genotype
+    run = TrainRun(genotype, name, args.layers, channels, recipe, data, args.out, seed, args.imagenet, choice)
+    print(json.dumps(run.run(show_progress=not args.quiet)))
+    return 0
+
+
 # --------------------------------------------------------------------------- config
 
 

@@ -49,7 +49,8 @@ class EvalCell(nn.Module):
 
 
 class AuxiliaryHead(nn.Module):
-    """DARTS's auxiliary classifier; CIFAR expects 8x8 input, ImageNet 14x14 (no BN after the 768 conv)."""
+    """DARTS's auxiliary classifier on the second reduction cell: 8x8 on CIFAR, 7x7 on ImageNet
+    (where the BN after the 768 conv is omitted, as in DARTS)."""
 
     def __init__(self, C: int, num_classes: int, imagenet: bool):
         super().__init__()

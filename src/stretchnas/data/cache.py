@@ -41,9 +41,10 @@ class PreparedData:
         return hashlib.sha256((self.root / "manifest.json").read_bytes()).hexdigest()
 
     def indices(self, scheme: str, part: str) -> list[int]:
-        """Indices of one part ('train', 'val_alpha', 'val_beta') of a split scheme, or of 'test'."""
-        if part == "test":
-            return self.splits["test"]
+        """Indices of one part ('train', 'val_alpha', 'val_beta') of a split scheme, of 'test',
+        or of 'pool' (every selected training image, for evaluation training)."""
+        if part in ("test", "pool"):
+            return self.splits[part]
         schemes = self.splits["schemes"]
         if scheme not in schemes:
             raise PreparedDataError(

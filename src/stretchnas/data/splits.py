@@ -53,6 +53,8 @@ def make_splits(
         "train_per_class": train_per_class,
         "test_per_class": test_per_class,
         "schemes": {},
+        # every selected training image: what evaluation training uses (D_tr + D_val)
+        "pool": sorted(int(i) for part in per_class_train for i in part),
         "test": sorted(int(i) for part in per_class_test for i in part),
     }
     for name, fractions in schemes.items():

@@ -1,0 +1,128 @@
+"""Evaluation training: channel choice, outputs, resume after SIGKILL, ImageNet path."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import REPO, write_image
+from PIL import Image
+
+from stretchnas.data.prepare import prepare_data
+from stretchnas.published import get_genotype
+from stretchnas.training import choose_channels
+
+STRETCHNAS = Path(sys.executable).parent / "stretchnas"
+TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
+
+
+def run(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+
+
+def train_cmd(out, data, *extra, params=REPO / "params.yaml"):
+    return [STRETCHNAS, "train", "--params", params, "--scale", "smoke", "--out", out,
+            "--data", data, "--quiet", *extra]  # fmt: skip
+
+
+def params_with_longer_smoke_training(tmp_path) -> Path:
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["scales"]["smoke"]["train"].update(epochs=2, max_steps_per_epoch=8, checkpoint_every_steps=2, batch_size=2)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_target_params_picks_the_darts_channel_count():
+    channels, params = choose_channels(get_genotype("DARTS_V2"), 20, 3.3)
+    assert channels == 36 and params == pytest.approx(3.349342, rel=1e-6)
+    channels, _ = choose_channels(get_genotype("DARTS_V2"), 14, 4.7, imagenet=True, num_classes=1000)
+    assert channels == 48
+
+
+@pytest.fixture(scope="module")
+def tiny32(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny32")
+    seed = 0
+    for split, count in (("train", 8), ("test", 2)):
+        for cls in ("a", "b"):
+            for i in range(count):
+                seed += 1
+                write_image(root / "tree" / split / cls / f"{i}.png", size=(32, 32), seed=seed)
+    prepare_data(str(root / "tree"), root / "prepared", "imagefolder", TWO_WAY, 0, None, None)
+    return root / "prepared"
+
+
+def test_killed_training_resumes_to_bitwise_identical_metrics(tiny32, tmp_path):
+    args = ("--genotype", "PC_DARTS_cifar", "--layers", "3", "--channels", "4", "--seed", "1")
+    params = params_with_longer_smoke_training(tmp_path)
+    reference = tmp_path / "reference"
+    assert run(train_cmd(reference, tiny32, *args, params=params)).returncode == 0
+    out = tmp_path / "killed"
+    cmd = [str(c) for c in train_cmd(out, tiny32, *args, params=params)]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.pt").exists():
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["progress"]["epoch"] == 0  # mid-epoch
+    resumed = run(cmd)
+    assert resumed.returncode == 0, resumed.stderr
+    timing = ["seconds", "peak_rss_mib"]
+    a = pd.read_csv(out / "metrics.csv").drop(columns=timing)
+    b = pd.read_csv(reference / "metrics.csv").drop(columns=timing)
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    ra, rb = (json.loads((d / "result.json").read_text()) for d in (out, reference))
+    assert ra["test_error"] == rb["test_error"]
+    ma = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+    mb = torch.load(reference / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(ma[k], mb[k]) for k in mb)
+
+
+@pytest.mark.realdata
+def test_darts_v2_trains_at_smoke_scale_on_real_cifar10(prepared_cifar10, tmp_path):
+    out = tmp_path / "run"
+    result = run(train_cmd(out, prepared_cifar10, "--genotype", "DARTS_V2", "--layers", "20", "--channels", "36"))
+    assert result.returncode == 0, result.stderr
+    assert {"metrics.csv", "result.json", "run.json", "checkpoint.pt"} <= {p.name for p in out.iterdir()}
+    res = json.loads((out / "result.json").read_text())
+    assert res["params_m"] == pytest.approx(3.349342, rel=1e-6) and res["channels"] == 36 and res["layers"] == 20
+    assert 0 <= res["test_error"] <= 100 and "best_epoch_test_error" in res and res["test_images"] == 200
+    metrics = pd.read_csv(out / "metrics.csv")
+    expected = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "drop_path_prob", "seconds"]
+    assert set(expected) <= set(metrics.columns)
+    again = run(train_cmd(out, prepared_cifar10, "--genotype", "DARTS_V2", "--layers", "20", "--channels", "36"))
+    assert "already complete" in again.stdout
+
+
+@pytest.mark.realdata
+def test_imagenet_path_runs_a_smoke_epoch_on_upscaled_cifar(prepared_cifar10, tmp_path):
+    images = np.load(prepared_cifar10 / "train_images.npy", mmap_mode="r")
+    labels = np.load(prepared_cifar10 / "train_labels.npy")
+    tree = tmp_path / "imagenet_like"
+    for cls in (0, 1, 2):
+        members = np.flatnonzero(labels == cls)[:6]
+        for n, index in enumerate(members):
+            split = "train" if n < 4 else "test"
+            path = tree / split / f"class{cls}" / f"{n}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.array(images[index])).resize((256, 256), Image.BILINEAR).save(path)
+    data = tmp_path / "prepared"
+    prepare_data(str(tree), data, "imagefolder", TWO_WAY, 0, None, None)
+    out = tmp_path / "run"
+    args = ("--genotype", "DARTS_V2", "--layers", "6", "--channels", "8", "--imagenet")
+    result = run(train_cmd(out, data, *args))
+    assert result.returncode == 0, result.stderr
+    res = json.loads((out / "result.json").read_text())
+    assert res["num_classes"] == 3 and res["test_images"] == 6
+    assert json.loads((out / "run.json").read_text())["recipe"]["label_smoothing"] == 0.1
