@@ -1,5 +1,4 @@
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -64,9 +63,25 @@ def imagefolder(tmp_path) -> Path:
     return root
 
 
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
+@pytest.fixture(scope="session")
+def tiny_search_data(tmp_path_factory):
+    """3 classes of 32x32 random images, prepared with two- and three-way splits."""
+    from stretchnas.data.cache import PreparedData
+    from stretchnas.data.prepare import prepare_data
+
+    root = tmp_path_factory.mktemp("tiny_search")
+    seed = 0
+    for split, count in (("train", 12), ("test", 3)):
+        for cls in ("a", "b", "c"):
+            for i in range(count):
+                seed += 1
+                write_image(root / "tree" / split / cls / f"{i}.png", size=(32, 32), seed=seed)
+    schemes = {
+        "two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0},
+        "three_way": {"train": 1 / 3, "val_alpha": 1 / 3, "val_beta": 1 / 3},
+    }
+    prepare_data(str(root / "tree"), root / "prepared", "imagefolder", schemes, 0, None, None)
+    return PreparedData.open(root / "prepared")
 
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -176,6 +176,46 @@ def search_cmd(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- random baselines
+
+
+def _random_args(parser):
+    _add_settings_args(parser)
+    parser.add_argument("--exp", required=True, help="a random_search or random_ops experiment of params.yaml")
+    parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
+    parser.add_argument("--topology-from", help="random_ops: the genotype.json whose topology is kept")
+    parser.add_argument("--seed", type=int, help="default: the experiment's first seed")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command("random-search", "random baseline: sample genotypes, short-train each, keep the best on D_val", _random_args)
+def random_search_cmd(args) -> int:
+    from stretchnas.config import experiment_search
+    from stretchnas.data.cache import PreparedData
+    from stretchnas.genotype import Genotype
+    from stretchnas.random_baselines import run_random_baseline
+
+    settings = load_settings(args.params, args.scale)
+    experiment = settings["experiments"].get(args.exp)
+    if experiment is None or experiment["kind"] not in ("random_search", "random_ops"):
+        raise ConfigError(f"{args.params}: experiments.{args.exp}: not a random_search or random_ops experiment")
+    topology = None
+    if experiment["kind"] == "random_ops":
+        if not args.topology_from:
+            raise ConfigError(f"experiments.{args.exp} keeps a searched topology: pass --topology-from genotype.json")
+        topology = Genotype.load(args.topology_from)
+    search = experiment_search(settings, args.exp)
+    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    seed = args.seed if args.seed is not None else search["seeds"][0]
+    chosen = run_random_baseline(
+        args.exp, experiment["kind"], search, experiment["random"], settings["train"], data, args.out, seed,
+        topology=topology, show_progress=not args.quiet,
+    )  # fmt: skip
+    print(json.dumps({"out": args.out, "genotype": chosen.to_dict()}))
+    return 0
+
+
 # --------------------------------------------------------------------------- train
 
 

@@ -113,7 +113,11 @@ class TrainRun:
         seed: int,
         imagenet: bool = False,
         channel_choice: dict | None = None,
+        train_part: tuple[str, str] = ("", "pool"),
+        eval_part: tuple[str, str] = ("", "test"),
     ):
+        """`train_part` / `eval_part` are (split scheme, part): evaluation training uses every
+        selected training image and the test set; random search trains on D_tr and ranks on D_val."""
         self.genotype = genotype
         self.genotype_name = genotype_name
         self.layers = layers
@@ -124,7 +128,11 @@ class TrainRun:
         self.seed = seed
         self.imagenet = imagenet
         self.channel_choice = channel_choice
+        self.train_part, self.eval_part = train_part, eval_part
+        self.eval_name = "test" if eval_part[1] == "test" else "val"
         self.identity = {
+            "train_part": list(train_part),
+            "eval_part": list(eval_part),
             "genotype": genotype.to_dict() | {"meta": {}},
             "layers": layers,
             "channels": channels,
@@ -145,7 +153,7 @@ class TrainRun:
         else:
             train_t = train_transform(m["mean"], m["std"], crop=m["image_size"][0], cutout=self.recipe["cutout"])
             test_t = eval_transform(m["mean"], m["std"])
-        return self.data.subset("", "pool", train_t), self.data.subset("", "test", test_t)
+        return self.data.subset(*self.train_part, train_t), self.data.subset(*self.eval_part, test_t)
 
     def _scheduler(self, optimizer):
         r = self.recipe
@@ -271,8 +279,8 @@ class TrainRun:
                     "epoch": epoch + 1,
                     "train_loss": sums["loss"] / max(sums["steps"], 1),
                     "train_acc": sums["correct"] / max(sums["count"], 1),
-                    "test_loss": test_loss,
-                    "test_acc": test_acc,
+                    f"{self.eval_name}_loss": test_loss,
+                    f"{self.eval_name}_acc": test_acc,
                     "lr": lr,
                     "drop_path_prob": model.drop_path_prob,
                     "seconds": time.perf_counter() - started,
@@ -294,14 +302,15 @@ class TrainRun:
         size = self.recipe["crop"] if self.imagenet else self.data.manifest["image_size"][0]
         x = torch.randn(1, 3, size, size)
         final = rows[-1]
-        best = max(rows, key=lambda row: row["test_acc"])
+        acc = f"{self.eval_name}_acc"
+        best = max(rows, key=lambda row: row[acc])
         return {
             "genotype": self.genotype_name,
-            "test_error": round(100 * (1 - final["test_acc"]), 4),
-            "test_error_note": "final epoch; the headline number",
-            "best_epoch_test_error": round(100 * (1 - best["test_acc"]), 4),
+            f"{self.eval_name}_error": round(100 * (1 - final[acc]), 4),
+            f"{self.eval_name}_error_note": "final epoch; the headline number",
+            f"best_epoch_{self.eval_name}_error": round(100 * (1 - best[acc]), 4),
             "best_epoch": best["epoch"],
-            "best_epoch_note": "selected on the test set: for diagnosis only, never a result",
+            "best_epoch_note": f"selected on the {self.eval_name} set: for diagnosis only, never a result",
             "params_m": round(count_params_m(model), 6),
             "flops_m": round(count_macs_m(model, x), 3),
             "thop_style_flops_m": round(count_thop_style_m(model, x), 3),
@@ -311,8 +320,8 @@ class TrainRun:
             "seed": self.seed,
             "epochs": len(rows),
             "wall_seconds": round(sum(row["seconds"] for row in rows), 2),
-            "test_images": len(self.data.indices("", "test")),
-            "train_images": len(self.data.indices("", "pool")),
+            f"{self.eval_name}_images": len(self.data.indices(*self.eval_part)),
+            "train_images": len(self.data.indices(*self.train_part)),
             "data_source": self.data.manifest["source"].get("location"),
             "data_checksums_verified": self.data.manifest.get("checksums_verified"),
             "num_classes": num_classes,

@@ -1,0 +1,52 @@
+import copy
+
+import pandas as pd
+from conftest import REPO
+
+from stretchnas.config import experiment_search, load_settings
+from stretchnas.genotype import Genotype
+from stretchnas.published import get_genotype
+from stretchnas.random_baselines import random_ops_on, run_random_baseline, sample_from_space
+
+
+def smoke_settings():
+    return load_settings(REPO / "params.yaml", "smoke", environ={})
+
+
+def test_space_samples_are_seeded_valid_and_varied():
+    search = experiment_search(smoke_settings(), "milenas_sc_L8")
+    a = [sample_from_space(search, 0, i) for i in range(6)]
+    b = [sample_from_space(search, 0, i) for i in range(6)]
+    assert a == b
+    assert len({g.normal.edges for g in a}) == 6
+    darts = experiment_search(smoke_settings(), "darts_1st_L8")
+    for g in (sample_from_space(darts, 1, i) for i in range(5)):
+        assert all(len(g.normal.inputs_of(j)) == 2 for j in g.normal.nodes)  # DARTS space: two inputs per node
+
+
+def test_random_ops_keep_the_topology_and_never_draw_none():
+    topology = get_genotype("PC_DARTS_cifar")
+    draws = [random_ops_on(topology, "darts", 3, i) for i in range(8)]
+    for g in draws:
+        for mine, theirs in ((g.normal, topology.normal), (g.reduce, topology.reduce)):
+            assert [(i, j) for _, i, j in mine.edges] == [(i, j) for _, i, j in theirs.edges]
+            assert mine.concat == theirs.concat
+            assert "none" not in {op for op, _, _ in mine.edges}
+    assert len({g.normal.edges for g in draws}) == 8
+
+
+def test_random_search_keeps_the_sample_with_the_lowest_val_error(tmp_path, request):
+    tiny = request.getfixturevalue("tiny_search_data")
+    settings = smoke_settings()
+    search = copy.deepcopy(experiment_search(settings, "random_search"))
+    search.update(split="three_way", intermediate_nodes=4)
+    recipe = {**settings["train"], "batch_size": 4, "max_steps_per_epoch": 2}
+    chosen = run_random_baseline(
+        "rs", "random_search", search, {"samples": 3, "train_epochs": 1, "channels": 4, "layers": 3}, recipe,
+        tiny, tmp_path / "rs", seed=0, show_progress=False,
+    )  # fmt: skip
+    table = pd.read_csv(tmp_path / "rs" / "candidates.csv")
+    assert list(table["sample"]) == [0, 1, 2]
+    best = int(table.sort_values(["val_error", "sample"]).iloc[0]["sample"])
+    assert chosen == Genotype.load(tmp_path / "rs" / "samples" / f"{best:03d}" / "genotype.json")
+    assert chosen == Genotype.load(tmp_path / "rs" / "genotype.json")
