@@ -51,7 +51,7 @@ def test_every_scale_of_the_shipped_params_resolves():
         ),
         (lambda r: r["experiments"]["darts_1st_L8"].update(kind="walk"), r"experiments\.darts_1st_L8\.kind: 'walk'"),
         (
-            lambda r: r["experiments"]["milenas_sc_L8_random_ops"].update(topology_from="nothing"),
+            lambda r: r["followups"]["milenas_sc_L8_random_ops"].update(topology_from="nothing"),
             r"topology_from: 'nothing' is not a search experiment",
         ),
         (lambda r: r["scales"]["smoke"]["search"].update(snapshot_epochs=[5]), r"snapshot_epochs: \[5\] lie beyond"),
@@ -64,6 +64,10 @@ def test_every_scale_of_the_shipped_params_resolves():
             r"scales\.mini\.data\.train_per_class: 6000 is more than the 5000 images per class",
         ),
         (lambda r: r.update(scale="huge"), r"scale: 'huge' is not allowed"),
+        (
+            lambda r: r["scales"]["mini"]["experiments"].update(nonexistent={"random": {}}),
+            r"scales\.mini\.experiments: \['nonexistent'\] are not in experiments",
+        ),
         (lambda r: r["scales"].update(tiny={}), r"scales: unknown scale\(s\) \['tiny'\]"),
         (lambda r: r["data"].pop("seed"), r"'seed' is a required property"),
     ],

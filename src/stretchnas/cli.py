@@ -120,13 +120,14 @@ def published_table_cmd(args) -> int:
 
 @command("experiments", "print every experiment of params.yaml with its kind and resolved settings", _add_settings_args)
 def experiments_cmd(args) -> int:
-    from stretchnas.config import experiment_search
+    from stretchnas.config import all_experiments, experiment_search
 
     settings = load_settings(args.params, args.scale)
     registry = {}
-    for name, experiment in settings["experiments"].items():
+    for name, experiment in all_experiments(settings).items():
         registry[name] = {
-            "kind": experiment["kind"],
+            "kind": "train" if experiment["kind"] != "search" else "search",
+            "method": experiment["kind"],
             "tables": experiment.get("tables", []),
             "search": experiment_search(settings, name),
             **{k: v for k, v in experiment.items() if k not in ("kind", "tables", "search")},
@@ -167,6 +168,7 @@ def search_cmd(args) -> int:
         extra = read_params(args.config)
         raw = read_params(args.params)
         raw["experiments"] = {"from_file": {"kind": "search", "search": extra.get("search") or {}}}
+        raw["followups"] = {}
         resolved = resolve_scale(raw, settings["scale"], origin=f"{args.params} + {args.config}")
         name, search = Path(args.config).stem, experiment_search(resolved, "from_file")
     data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
@@ -191,13 +193,13 @@ def _random_args(parser):
 
 @command("random-search", "random baseline: sample genotypes, short-train each, keep the best on D_val", _random_args)
 def random_search_cmd(args) -> int:
-    from stretchnas.config import experiment_search
+    from stretchnas.config import all_experiments, experiment_search
     from stretchnas.data.cache import PreparedData
     from stretchnas.genotype import Genotype
     from stretchnas.random_baselines import run_random_baseline
 
     settings = load_settings(args.params, args.scale)
-    experiment = settings["experiments"].get(args.exp)
+    experiment = all_experiments(settings).get(args.exp)
     if experiment is None or experiment["kind"] not in ("random_search", "random_ops"):
         raise ConfigError(f"{args.params}: experiments.{args.exp}: not a random_search or random_ops experiment")
     topology = None
@@ -213,6 +215,47 @@ def random_search_cmd(args) -> int:
         topology=topology, show_progress=not args.quiet,
     )  # fmt: skip
     print(json.dumps({"out": args.out, "genotype": chosen.to_dict()}))
+    return 0
+
+
+# --------------------------------------------------------------------------- experiment (workflow unit)
+
+
+def _experiment_args(parser):
+    _add_settings_args(parser)
+    parser.add_argument("--exp", required=True, help="an experiment or followup of params.yaml")
+    parser.add_argument("--out", required=True, help="working folder (searches, trainings, checkpoints)")
+    parser.add_argument("--summary", required=True, help="JSON listing every result, written last")
+    parser.add_argument("--after", help="followups: the summary JSON of the experiment named by topology_from")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+@command(
+    "experiment", "run one experiment end to end: searches or sampling, then evaluation training", _experiment_args
+)
+def experiment_cmd(args) -> int:
+    from stretchnas.config import all_experiments
+    from stretchnas.data.cache import PreparedData
+    from stretchnas.experiment import run_experiment, write_summary
+
+    settings = load_settings(args.params, args.scale)
+    experiments = all_experiments(settings)
+    if args.exp not in experiments:
+        raise ConfigError(f"{args.params}: no experiment {args.exp!r}; known: {sorted(experiments)}")
+    topology_from = None
+    if experiments[args.exp]["kind"] == "random_ops":
+        if not args.after:
+            raise ConfigError(f"followups.{args.exp}: pass --after with the summary of its topology_from experiment")
+        before = json.loads(Path(args.after).read_text())
+        finals = [r["genotype_file"] for r in before["results"] if r["genotype"] == "final"]
+        if before["experiment"] != experiments[args.exp]["topology_from"] or not finals:
+            raise ConfigError(f"{args.after}: not a finished summary of {experiments[args.exp]['topology_from']!r}")
+        topology_from = finals[0]
+    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    summary = run_experiment(settings, args.exp, args.out, data, quiet=args.quiet, topology_from=topology_from)
+    write_summary(summary, args.summary)
+    print(json.dumps({"experiment": args.exp, "results": len(summary["results"]), "summary": args.summary}))
     return 0
 
 
@@ -257,6 +300,31 @@ def train_cmd(args) -> int:
     name = Path(args.genotype).stem if args.genotype.endswith(".json") else args.genotype
     run = TrainRun(genotype, name, args.layers, channels, recipe, data, args.out, seed, args.imagenet, choice)
     print(json.dumps(run.run(show_progress=not args.quiet)))
+    return 0
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _tables_args(parser):
+    _add_settings_args(parser)
+    parser.add_argument("--summaries", nargs="+", required=True, help="experiment summary JSONs, or folders of them")
+    parser.add_argument("--out", required=True, help="folder for the tables and figures (results/<scale>)")
+
+
+@command("tables", "build the paper's tables and figures from experiment summaries", _tables_args)
+def tables_cmd(args) -> int:
+    from stretchnas.tables import build_tables
+
+    settings = load_settings(args.params, args.scale)
+    files = []
+    for item in map(Path, args.summaries):
+        files.extend(sorted(item.glob("*.json")) if item.is_dir() else [item])
+    try:
+        tables = build_tables(files, Path(args.out), settings["scale"])
+    except ValueError as exc:
+        raise ConfigError(f"stretchnas tables: {exc}") from None
+    print(json.dumps({name: len(table) for name, table in tables.items()}))
     return 0
 
 

@@ -120,12 +120,17 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
         if total > 1 + 1e-9:
             errors.append((["data", "splits", name], f"fractions sum to {total:g}; they must sum to at most 1"))
     errors += _search_errors(settings["search"], data, ["search"])
-    for name, experiment in settings["experiments"].items():
-        merged = experiment_search(settings, name)
-        errors += _search_errors(merged, data, ["experiments", name, "search"])
+    for name, experiment in all_experiments(settings).items():
+        section = experiment_section(settings, name)
+        errors += _search_errors(experiment_search(settings, name), data, [section, name, "search"])
         source = experiment.get("topology_from")
         if source is not None and settings["experiments"].get(source, {}).get("kind") != "search":
-            errors.append((["experiments", name, "topology_from"], f"{source!r} is not a search experiment"))
+            errors.append(([section, name, "topology_from"], f"{source!r} is not a search experiment"))
+        if (experiment["kind"] == "random_ops") != (section == "followups"):
+            errors.append(([section, name, "kind"], "random_ops experiments, and only they, belong under followups"))
+    overlap = set(settings["experiments"]) & set(settings.get("followups", {}))
+    if overlap:
+        errors.append((["followups"], f"names also used under experiments: {sorted(overlap)}"))
     sizes = KNOWN_CLASS_SIZES.get(data["dataset"])
     if sizes:
         for key, available in zip(("train_per_class", "test_per_class"), sizes):
@@ -140,9 +145,17 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
     return errors
 
 
+def all_experiments(settings: Mapping) -> dict:
+    return {**settings["experiments"], **settings.get("followups", {})}
+
+
+def experiment_section(settings: Mapping, name: str) -> str:
+    return "followups" if name in settings.get("followups", {}) else "experiments"
+
+
 def experiment_search(settings: Mapping, name: str) -> dict:
     """The search settings of one experiment: the scale's defaults with the experiment's overrides."""
-    return deep_merge(settings["search"], settings["experiments"][name].get("search") or {})
+    return deep_merge(settings["search"], all_experiments(settings)[name].get("search") or {})
 
 
 def _schema_problems(instance, schema: dict, prefix: list) -> list[tuple[list, str]]:
@@ -157,11 +170,10 @@ def _experiment_problems(settings: Mapping, schema: dict) -> list[tuple[list, st
     """Each experiment's merged search settings must be complete, valid search settings."""
     search_schema = {"$ref": "#/$defs/search", "$defs": schema["$defs"]}
     problems = []
-    for name, experiment in settings["experiments"].items():
+    for name, experiment in all_experiments(settings).items():
         if isinstance(experiment.get("search"), Mapping):
-            problems += _schema_problems(
-                experiment_search(settings, name), search_schema, ["experiments", name, "search"]
-            )
+            path = [experiment_section(settings, name), name, "search"]
+            problems += _schema_problems(experiment_search(settings, name), search_schema, path)
     return problems
 
 
@@ -174,6 +186,12 @@ def resolve_scale(raw: Mapping, scale: str, origin: str = "params.yaml") -> dict
     if not isinstance(overlay, Mapping):
         raise ConfigError(f"{origin}: scales.{scale}: must be a mapping, got {overlay!r}")
     base = {k: v for k, v in raw.items() if k != "scales"}
+    for section in ("experiments", "followups"):
+        unknown = sorted(set(overlay.get(section) or {}) - set(base.get(section) or {}))
+        if unknown:
+            raise ConfigError(
+                f"{origin}: scales.{scale}.{section}: {unknown} are not in {section}; an overlay can only refine them"
+            )
     settings = deep_merge(base, overlay)
     settings["scale"] = scale
 
