@@ -167,8 +167,12 @@ def search_cmd(args) -> int:
     else:
         extra = read_params(args.config)
         raw = read_params(args.params)
+        # the file's search is the only experiment; overlays keep their scale defaults only
         raw["experiments"] = {"from_file": {"kind": "search", "search": extra.get("search") or {}}}
         raw["followups"] = {}
+        for overlay in (raw.get("scales") or {}).values():
+            for section in ("experiments", "followups"):
+                (overlay or {}).pop(section, None)
         resolved = resolve_scale(raw, settings["scale"], origin=f"{args.params} + {args.config}")
         name, search = Path(args.config).stem, experiment_search(resolved, "from_file")
     data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
