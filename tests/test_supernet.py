@@ -106,3 +106,22 @@ def test_weight_and_arch_parameters_are_disjoint_and_complete():
     assert clone.topology == net.topology and clone.config == net.config
     for a, b in zip(clone.state_dict().values(), net.state_dict().values()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("option", [{"channels_last": True}, {"recompute": "cells"}, {"recompute": "alternate"}])
+def test_layout_and_recomputation_do_not_change_the_mathematics(option):
+    space = build_space("stretchable", 4)
+    torch.manual_seed(0)
+    plain = SearchNetwork(space, C=4, layers=4).double()
+    torch.manual_seed(0)
+    other = SearchNetwork(space, C=4, layers=4, **option).double()
+    other.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    outs, grads = [], []
+    for net in (plain, other):
+        out = net(x)
+        outs.append(out)
+        grads.append(torch.autograd.grad(out.square().sum(), net.arch_parameters() + net.weight_parameters()))
+    assert torch.allclose(outs[0], outs[1], atol=1e-10)
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-10)

@@ -332,6 +332,57 @@ def tables_cmd(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- bench
+
+BENCH_KEYS = ("impl", "space", "topology", "optimizer", "channels", "layers", "nodes", "batch", "threads", "steps",
+              "warmup", "channels_last", "recompute", "arch_split")  # fmt: skip
+
+
+def _bench_args(parser):
+    parser.add_argument("--params", default="params.yaml", help="optimiser constants come from its paper scale")
+    parser.add_argument("--impl", choices=["stretchnas", "reference"], default="stretchnas")
+    parser.add_argument("--space", choices=["darts", "nb201"], default="darts")
+    parser.add_argument("--topology", default="darts")
+    parser.add_argument("--optimizer", default="darts_1st")
+    parser.add_argument("--simplify", action="store_true", help="the 2024 topological simplification")
+    parser.add_argument("--channels", type=int, default=16)
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--nodes", type=int, default=4, help="intermediate nodes")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=torch_threads())
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--channels-last", type=int, choices=[0, 1], default=1, help="NHWC layout (stretchnas only)")
+    parser.add_argument("--recompute", choices=["none", "alternate", "cells"], default="none")
+    parser.add_argument("--arch-split", choices=["separate", "shared"], default="separate",
+                        help="beta on its own batch (a second architecture pass) or on alpha's")  # fmt: skip
+    parser.add_argument("--peak", action="store_true", help="measure dense-convolution GFLOP/s instead")
+    parser.add_argument("--compare", nargs="+", metavar="KEY=VALUE,...", help="variants of this configuration")
+
+
+def torch_threads() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0))
+
+
+@command("bench", "time one search step (or compare several), with peak memory and GFLOP/s", _bench_args)
+def bench_cmd(args) -> int:
+    from stretchnas import bench
+
+    if args.peak:
+        print(json.dumps(bench.peak_gflops(args.threads)))
+        return 0
+    cfg = {key: getattr(args, key) for key in BENCH_KEYS} | {"simplify": args.simplify}
+    if args.compare:
+        base = ["--params", args.params] + [f"--{k.replace('_', '-')}={v}" for k, v in cfg.items() if k != "simplify"]
+        bench.compare(base, args.compare)
+        return 0
+    search = load_settings(args.params, "paper", environ={})["search"]
+    print(json.dumps(bench.measure(cfg, search)))
+    return 0
+
+
 # --------------------------------------------------------------------------- config
 
 

@@ -8,19 +8,29 @@ skipped without changing the result:
   * `none` contributes exactly zero, so it is never run (it stays in the softmax);
   * edges no topology subset can select (s = 0 identically) are not built;
   * ReLU is applied once per node and shared by every ReLU-first op on every
-    edge leaving that node.
+    edge leaving that node;
+  * parameter-free ops (pooling followed by affine-free batch norm) give the same
+    output on every edge that leaves one node with one stride, so each runs once
+    per (node, stride) and its output is shared. In training mode this is exact;
+    only the first of those edges' BN modules tracks running statistics, which the
+    search never reads.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from stretchnas.macro import CellSlot, Classifier, cell_slots, cifar_stem, preprocessors
-from stretchnas.ops import build_op, candidate_ops
+from stretchnas.ops import Identity, build_op, candidate_ops
 from stretchnas.topology import TopologySpace, TopologyWeights
 
 CELL_TYPES = ("normal", "reduce")
+
+
+def _has_parameters(module: nn.Module) -> bool:
+    return any(True for _ in module.parameters())
 
 
 class MixedEdge(nn.Module):
@@ -31,14 +41,32 @@ class MixedEdge(nn.Module):
             build_op(op_names[k], C, stride, affine=False, search=True, space=space) for k in self.op_index
         )
         self.relu_first = [getattr(op, "relu_first", False) for op in self.ops]
+        # ops whose output depends only on (input, stride): shareable across a node's edges
+        self.share_key = [
+            None if _has_parameters(op) or isinstance(op, Identity) else (op_names[k], stride)
+            for k, op in zip(self.op_index, self.ops)
+        ]
 
-    def forward(self, x: torch.Tensor, x_relu: torch.Tensor, weights: torch.Tensor, only: int | None = None):
-        """Sum of weighted op outputs; `only` runs a single op (a clamped edge under EDAS)."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        x_relu: torch.Tensor,
+        weights: torch.Tensor,
+        only: int | None = None,
+        shared: dict | None = None,
+    ):
+        """Sum of weighted op outputs; `only` runs a single op (a clamped edge under EDAS);
+        `shared` caches parameter-free op outputs among the edges leaving one node."""
         out = None
-        for k, op, relu_first in zip(self.op_index, self.ops, self.relu_first):
+        for k, op, relu_first, key in zip(self.op_index, self.ops, self.relu_first, self.share_key):
             if only is not None and k != only:
                 continue
-            y = op.body(x_relu) if relu_first else op(x)
+            if key is not None and shared is not None and key in shared:
+                y = shared[key]
+            else:
+                y = op.body(x_relu) if relu_first else op(x)
+                if key is not None and shared is not None:
+                    shared[key] = y
             term = weights[k] * y
             out = term if out is None else out + term
         return out
@@ -67,6 +95,7 @@ class SearchCell(nn.Module):
         An edge mapped to `none` contributes nothing and is skipped."""
         states = [self.pre0(s0), self.pre1(s1)]
         rectified: dict[int, torch.Tensor] = {}
+        shared: dict[int, dict] = {}
         for j in range(2, self.n_nodes + 2):
             node = None
             for e, i in self.incoming[j]:
@@ -76,7 +105,7 @@ class SearchCell(nn.Module):
                     continue  # clamped to `none`
                 if i not in rectified:
                     rectified[i] = torch.relu(states[i])
-                y = edge(states[i], rectified[i], weights[e], only)
+                y = edge(states[i], rectified[i], weights[e], only, shared.setdefault(i, {}))
                 if y is None:
                     continue
                 node = y if node is None else node + y
@@ -98,11 +127,21 @@ class SearchNetwork(nn.Module):
         op_space: str = "darts",
         stem_multiplier: int = 3,
         arch_init_std: float = 1e-3,
+        channels_last: bool = False,
+        recompute: str = "none",
     ):
         super().__init__()
         self.topology = topology
+        self.channels_last = channels_last
+        self.recompute = recompute
         self.config = dict(
-            C=C, num_classes=num_classes, layers=layers, op_space=op_space, stem_multiplier=stem_multiplier
+            C=C,
+            num_classes=num_classes,
+            layers=layers,
+            op_space=op_space,
+            stem_multiplier=stem_multiplier,
+            channels_last=channels_last,
+            recompute=recompute,
         )
         self.op_names = candidate_ops(op_space, with_none=topology.with_none)
         n_nodes = topology.n_nodes
@@ -124,6 +163,9 @@ class SearchNetwork(nn.Module):
             if topology.has_beta
             else {}
         )
+        if channels_last:
+            # NHWC: oneDNN's depthwise and 1x1 convolutions run several times faster on CPU
+            self.to(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------ parameters
 
@@ -177,11 +219,25 @@ class SearchNetwork(nn.Module):
         with torch.set_grad_enabled(arch_grad and torch.is_grad_enabled()):
             weights = {kind: self.mixed_weights(kind, relaxed and relaxed[kind]) for kind in CELL_TYPES}
         plans = {kind: self.single_op_plan(kind, relaxed[kind]) for kind in CELL_TYPES} if relaxed else {}
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         s0 = s1 = self.stem(x)
-        for cell in self.cells:
+        for index, cell in enumerate(self.cells):
             kind = "reduce" if cell.reduction else "normal"
-            s0, s1 = s1, cell(s0, s1, weights[kind], plans.get(kind))
+            if self._recompute(index) and torch.is_grad_enabled():
+                # keep only the cell's inputs; its activations are recomputed during backward
+                out = checkpoint(cell, s0, s1, weights[kind], plans.get(kind), use_reentrant=False)
+            else:
+                out = cell(s0, s1, weights[kind], plans.get(kind))
+            s0, s1 = s1, out
         return self.classifier(s1)
+
+    def _recompute(self, index: int) -> bool:
+        if self.recompute == "cells":
+            return True
+        if self.recompute == "alternate":
+            return index % 2 == 0
+        return False
 
     def new_like(self) -> SearchNetwork:
         """A fresh network with the same structure and arguments (for the unrolled step)."""

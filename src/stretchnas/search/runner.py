@@ -67,6 +67,8 @@ def build_network(search: dict, num_classes: int = 10) -> SearchNetwork:
         layers=search["layers"],
         op_space=search["op_space"],
         arch_init_std=search["arch"]["init_std"],
+        channels_last=search["channels_last"],
+        recompute=search["recompute"],
     )
 
 
