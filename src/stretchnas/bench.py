@@ -63,7 +63,8 @@ def build_step(cfg: dict, search_defaults: dict):
                   arch_split=cfg["arch_split"])  # fmt: skip
     net = build_network(search)
     strategy = build_strategy(cfg["optimizer"], net, search)
-    batches = StepBatches(train, val, val_beta if net.topology.has_beta else None)
+    separate = net.topology.has_beta and cfg["arch_split"] == "separate"
+    batches = StepBatches(train, val, val_beta if separate else None)
     return (lambda: strategy.step(batches)), sum(p.numel() for p in net.weight_parameters())
 
 

@@ -379,7 +379,11 @@ def bench_cmd(args) -> int:
         bench.compare(base, args.compare)
         return 0
     search = load_settings(args.params, "paper", environ={})["search"]
-    print(json.dumps(bench.measure(cfg, search)))
+    try:
+        result = bench.measure(cfg, search)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"bench: {exc}") from None
+    print(json.dumps(result))
     return 0
 
 

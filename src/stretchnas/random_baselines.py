@@ -19,7 +19,7 @@ from stretchnas.data.cache import PreparedData
 from stretchnas.derive import derive
 from stretchnas.genotype import Cell, Genotype
 from stretchnas.ops import candidate_ops
-from stretchnas.runstate import versions
+from stretchnas.runstate import provenance
 from stretchnas.search.runner import build_network
 from stretchnas.training import TrainRun
 
@@ -105,8 +105,7 @@ def run_random_baseline(
             "search": search,
             "recipe": short,
             "selected_sample": best,
-            "versions": versions(),
-            "data": {"root": str(data.root), "manifest_sha256": data.manifest_sha256},
+            **provenance(data),
         },
     )
     return chosen

@@ -86,6 +86,20 @@ def versions() -> dict:
     return {"stretchnas": __version__, "torch": torch.__version__, "git_commit": git_commit()}
 
 
+def provenance(data) -> dict:
+    """What run.json records about where a run ran and on which data."""
+    return {
+        "versions": versions(),
+        "data": {
+            "root": str(data.root),
+            "manifest_sha256": data.manifest_sha256,
+            "source": data.manifest["source"].get("location"),
+        },
+        "device": "cpu",
+        "threads": torch.get_num_threads(),
+    }
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 

@@ -34,10 +34,10 @@ from stretchnas.runstate import (
     is_complete,
     load_checkpoint,
     peak_rss_mib,
+    provenance,
     restore_rng,
     save_checkpoint,
     seed_everything,
-    versions,
 )
 
 
@@ -174,14 +174,7 @@ class TrainRun:
                 "imagenet": self.imagenet,
                 "seed": self.seed,
                 "recipe": self.recipe,
-                "versions": versions(),
-                "data": {
-                    "root": str(self.data.root),
-                    "manifest_sha256": self.data.manifest_sha256,
-                    "source": self.data.manifest["source"].get("location"),
-                },
-                "device": "cpu",
-                "threads": torch.get_num_threads(),
+                **provenance(self.data),
             },
         )
 

@@ -34,10 +34,10 @@ from stretchnas.runstate import (
     is_complete,
     load_checkpoint,
     peak_rss_mib,
+    provenance,
     restore_rng,
     save_checkpoint,
     seed_everything,
-    versions,
 )
 from stretchnas.search.strategies import StepBatches, build_strategy
 from stretchnas.supernet import CELL_TYPES, SearchNetwork
@@ -214,14 +214,7 @@ class SearchRun:
                 "experiment": self.name,
                 "seed": self.seed,
                 "config": self.search,
-                "versions": versions(),
-                "data": {
-                    "root": str(self.data.root),
-                    "manifest_sha256": self.data.manifest_sha256,
-                    "source": self.data.manifest["source"].get("location"),
-                },
-                "device": "cpu",
-                "threads": torch.get_num_threads(),
+                **provenance(self.data),
                 **(extra or {}),
             },
         )
