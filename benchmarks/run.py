@@ -150,7 +150,7 @@ WHAT_WAS_DONE = """## What the supernet does differently (same mathematics, test
 
 About the misses and the yardstick:
 
-* The reference here takes 28.6 s per step; PERFORMANCE-NOTES.md measured quark0/darts itself at
+* The reference here takes 28.6 s per step; quark0/darts itself, measured earlier on this machine type, takes
   21.75 s (9.8 GB) on this kind of machine. Against that anchor `recompute=cells` is 10.76 / 21.75 =
   0.49x the time and 3798 / 9800 = 0.39x the memory; the default without recomputation is 0.40x the time
   but 0.73x the memory. That is why `search.recompute: cells` is the default at paper scale.
@@ -162,7 +162,7 @@ About the misses and the yardstick:
 * Stretchable cells: 1.07x the step time of the same 27-edge supernet without topology variables (minimum
   over steps: 1.09x), same memory. The topology arithmetic itself (merge, regulariser and its gradient)
   measures about 8 ms per step, so the difference is not explained by it; it is within the run-to-run
-  spread of 5-8% that PERFORMANCE-NOTES.md reports, and was not resolved.
+  spread of 5-8% seen between separate processes of one configuration, and was not resolved.
 
 Tried and dropped: polyphase decomposition of the dilated depthwise convolutions (exact, but slower than
 oneDNN's dilated kernel here); turning oneDNN off (native depthwise kernels are 5-15x slower). Not tried yet:
