@@ -150,8 +150,8 @@ WHAT_WAS_DONE = """## What the supernet does differently (same mathematics, test
 
 About the misses and the yardstick:
 
-* The reference here takes 28.6 s per step; quark0/darts itself, measured earlier on this machine type, takes
-  21.75 s (9.8 GB) on this kind of machine. Against that anchor `recompute=cells` is 10.76 / 21.75 =
+* The reference here takes 28.6 s per step; quark0/darts itself takes 21.75 s (9.8 GB) on this
+  kind of machine (measured separately, not in this run). Against that anchor `recompute=cells` is 10.76 / 21.75 =
   0.49x the time and 3798 / 9800 = 0.39x the memory; the default without recomputation is 0.40x the time
   but 0.73x the memory. That is why `search.recompute: cells` is the default at paper scale.
 * Second order: 2.7x first order. Our first-order step dropped the discarded weight gradients of the
