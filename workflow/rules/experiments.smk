@@ -9,6 +9,8 @@ rule experiment:
         "runs/{scale}/summaries/{exp}.json",
     wildcard_constraints:
         exp="|".join(EXPERIMENTS),
+    conda:
+        "../../environment.yml"
     shell:
         "stretchnas experiment --scale {wildcards.scale} --exp {wildcards.exp}"
         " --out runs/{wildcards.scale}/{wildcards.exp} --summary {output} --quiet"
@@ -22,6 +24,8 @@ rule followup:
         "runs/{scale}/summaries/{exp}.json",
     wildcard_constraints:
         exp="|".join(sorted(FOLLOWUPS)) or "^$",
+    conda:
+        "../../environment.yml"
     shell:
         "stretchnas experiment --scale {wildcards.scale} --exp {wildcards.exp} --after {input.after}"
         " --out runs/{wildcards.scale}/{wildcards.exp} --summary {output} --quiet"
