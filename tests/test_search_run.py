@@ -11,15 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import REPO, write_image
-
-from stretchnas.data.prepare import prepare_data
+from conftest import REPO
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
-SCHEMES = {
-    "two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0},
-    "three_way": {"train": 1 / 3, "val_alpha": 1 / 3, "val_beta": 1 / 3},
-}
 TINY = {
     "layers": 3,
     "channels": 4,
@@ -37,16 +31,8 @@ TINY = {
 
 
 @pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    seed = 0
-    for split, count in (("train", 12), ("test", 3)):
-        for cls in ("a", "b", "c"):
-            for i in range(count):
-                seed += 1
-                write_image(root / "tree" / split / cls / f"{i}.png", size=(8, 8), seed=seed)
-    prepare_data(str(root / "tree"), root / "prepared", "imagefolder", SCHEMES, 0, None, None)
-    return root / "prepared"
+def tiny_data(tiny_search_data):
+    return tiny_search_data.root
 
 
 def search_config(tmp_path, **overrides) -> Path:

@@ -26,6 +26,20 @@ def _add_settings_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=["smoke", "mini", "paper"], help="overrides the file's `scale` key")
 
 
+def _add_run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:
+    """What every resumable run takes: where to write, which seed and data, whether to show progress."""
+    parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
+    parser.add_argument("--seed", type=int, help=f"default: {seed_default}")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _open_data(args, settings):
+    from stretchnas.data.cache import PreparedData
+
+    return PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+
+
 # --------------------------------------------------------------------------- prepare-data
 
 
@@ -141,16 +155,12 @@ def _search_args(parser):
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--exp", help="an experiment of params.yaml (see `stretchnas experiments`)")
     which.add_argument("--config", help="a YAML file with a `search:` block merged over params.yaml's defaults")
-    parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
-    parser.add_argument("--seed", type=int, help="default: the experiment's first seed")
-    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_args(parser, "the experiment's first seed")
 
 
 @command("search", "run (or resume) one supernet search", _search_args)
 def search_cmd(args) -> int:
     from stretchnas.config import ConfigError, experiment_search, read_params, resolve_scale
-    from stretchnas.data.cache import PreparedData
     from stretchnas.search.runner import SearchRun
 
     settings = load_settings(args.params, args.scale)
@@ -175,7 +185,7 @@ def search_cmd(args) -> int:
                 (overlay or {}).pop(section, None)
         resolved = resolve_scale(raw, settings["scale"], origin=f"{args.params} + {args.config}")
         name, search = Path(args.config).stem, experiment_search(resolved, "from_file")
-    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    data = _open_data(args, settings)
     seed = args.seed if args.seed is not None else search["seeds"][0]
     genotype = SearchRun(name, search, data, args.out, seed).run(show_progress=not args.quiet)
     print(json.dumps({"out": args.out, "genotype": genotype.to_dict()}))
@@ -198,7 +208,6 @@ def _random_args(parser):
 @command("random-search", "random baseline: sample genotypes, short-train each, keep the best on D_val", _random_args)
 def random_search_cmd(args) -> int:
     from stretchnas.config import all_experiments, experiment_search
-    from stretchnas.data.cache import PreparedData
     from stretchnas.genotype import Genotype
     from stretchnas.random_baselines import run_random_baseline
 
@@ -212,7 +221,7 @@ def random_search_cmd(args) -> int:
             raise ConfigError(f"experiments.{args.exp} keeps a searched topology: pass --topology-from genotype.json")
         topology = Genotype.load(args.topology_from)
     search = experiment_search(settings, args.exp)
-    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    data = _open_data(args, settings)
     seed = args.seed if args.seed is not None else search["seeds"][0]
     chosen = run_random_baseline(
         args.exp, experiment["kind"], search, experiment["random"], settings["train"], data, args.out, seed,
@@ -240,7 +249,6 @@ def _experiment_args(parser):
 )
 def experiment_cmd(args) -> int:
     from stretchnas.config import all_experiments
-    from stretchnas.data.cache import PreparedData
     from stretchnas.experiment import run_experiment, write_summary
 
     settings = load_settings(args.params, args.scale)
@@ -256,7 +264,7 @@ def experiment_cmd(args) -> int:
         if before["experiment"] != experiments[args.exp]["topology_from"] or not finals:
             raise ConfigError(f"{args.after}: not a finished summary of {experiments[args.exp]['topology_from']!r}")
         topology_from = finals[0]
-    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    data = _open_data(args, settings)
     summary = run_experiment(settings, args.exp, args.out, data, quiet=args.quiet, topology_from=topology_from)
     write_summary(summary, args.summary)
     print(json.dumps({"experiment": args.exp, "results": len(summary["results"]), "summary": args.summary}))
@@ -274,21 +282,17 @@ def _train_args(parser):
     size.add_argument("--channels", type=int, help="initial channels C (even)")
     size.add_argument("--target-params", type=float, help="choose the even C whose params (M) are closest")
     parser.add_argument("--imagenet", action="store_true", help="ImageNet network and recipe (train_imagenet)")
-    parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
-    parser.add_argument("--seed", type=int, help="default: the recipe's first seed")
-    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_args(parser, "the recipe's first seed")
 
 
 @command("train", "train a genotype's network from scratch (or resume) and report its test error", _train_args)
 def train_cmd(args) -> int:
-    from stretchnas.data.cache import PreparedData
     from stretchnas.published import get_genotype
     from stretchnas.training import TrainRun, choose_channels
 
     settings = load_settings(args.params, args.scale)
     recipe = settings["train_imagenet" if args.imagenet else "train"]
-    data = PreparedData.open(args.data or f"data/prepared/{settings['scale']}")
+    data = _open_data(args, settings)
     genotype = get_genotype(args.genotype)
     num_classes = len(data.manifest["classes"])
     choice = None
