@@ -12,7 +12,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-WORKFLOW_FILES = ("Snakefile", "dvc.yaml", "params.yaml", "workflow")
+WORKFLOW_FILES = ("Snakefile", "dvc.yaml", "params.yaml", "environment.yml", "workflow")
 
 
 def workflow_copy(tmp_path: Path, scale: str) -> Path:
