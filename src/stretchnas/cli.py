@@ -198,11 +198,8 @@ def search_cmd(args) -> int:
 def _random_args(parser):
     _add_settings_args(parser)
     parser.add_argument("--exp", required=True, help="a random_search or random_ops experiment of params.yaml")
-    parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
     parser.add_argument("--topology-from", help="random_ops: the genotype.json whose topology is kept")
-    parser.add_argument("--seed", type=int, help="default: the experiment's first seed")
-    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_args(parser, "the experiment's first seed")
 
 
 @command("random-search", "random baseline: sample genotypes, short-train each, keep the best on D_val", _random_args)

@@ -88,22 +88,27 @@ def _tagged(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return frame[frame["tables"].str.split(",").apply(lambda tags: table in tags)]
 
 
+def _final(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Evaluations of the final genotypes of the experiments that feed `table`."""
+    tagged = _tagged(frame, table)
+    return tagged[tagged["genotype"] == "final"]
+
+
+def _with_paper(table: pd.DataFrame, paper_rows: dict) -> pd.DataFrame:
+    paper = pd.DataFrame([{"experiment": k, **v} for k, v in paper_rows.items()])
+    return table.merge(paper, on="experiment", how="left")
+
+
 def table1(frame: pd.DataFrame) -> pd.DataFrame:
     from stretchnas.paper_values import TABLE1_EXPERIMENTS
 
-    final = _tagged(frame, "table1")
-    final = final[final["genotype"] == "final"]
-    table = _summarise(final, ["experiment"])
-    paper = pd.DataFrame([{"experiment": k, **v} for k, v in TABLE1_EXPERIMENTS.items()])
-    return table.merge(paper, on="experiment", how="left")
+    return _with_paper(_summarise(_final(frame, "table1"), ["experiment"]), TABLE1_EXPERIMENTS)
 
 
 def table3(frame: pd.DataFrame) -> pd.DataFrame:
     from stretchnas.paper_values import TABLE3
 
-    final = _tagged(frame, "table3")
-    final = final[final["genotype"] == "final"]
-    table = _summarise(final, ["experiment", "intermediate_nodes", "search_layers"])
+    table = _summarise(_final(frame, "table3"), ["experiment", "intermediate_nodes", "search_layers"])
     method = table["experiment"].map(lambda e: "MiLeNAS-SC" if e.startswith("milenas_sc") else "DARTS (2nd order)")
     nodes = table["intermediate_nodes"] + 3  # the paper counts the two inputs and the output
     paper = [
@@ -125,11 +130,7 @@ def table4(frame: pd.DataFrame) -> pd.DataFrame:
 def table5(frame: pd.DataFrame) -> pd.DataFrame:
     from stretchnas.paper_values import TABLE5
 
-    final = _tagged(frame, "table5")
-    final = final[final["genotype"] == "final"]
-    table = _summarise(final, ["experiment"])
-    paper = pd.DataFrame([{"experiment": k, **v} for k, v in TABLE5.items()])
-    return table.merge(paper, on="experiment", how="left")
+    return _with_paper(_summarise(_final(frame, "table5"), ["experiment"]), TABLE5)
 
 
 def figure5(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
@@ -138,9 +139,7 @@ def figure5(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    final = _tagged(frame, "figure5")
-    final = final[final["genotype"] == "final"]
-    table = _summarise(final, ["experiment"])
+    table = _summarise(_final(frame, "figure5"), ["experiment"])
     table["inputs"] = table["experiment"].map(lambda e: e.removeprefix("darts_sc_in") if "_in" in e else "arbitrary")
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.errorbar(table["inputs"], table["test_error_mean"], yerr=table["test_error_std"].fillna(0), fmt="o-")

@@ -180,9 +180,8 @@ class SearchRun:
             return None, self.net.topology.n_nodes * 2
         return genotype, genotype.meta["num_dropped"]
 
-    def _epoch_row(self, progress: Progress, epoch: int, seconds: float, lr: float) -> dict:
+    def _epoch_row(self, progress: Progress, epoch: int, seconds: float, lr: float, dropped: int) -> dict:
         s = progress.sums
-        _, dropped = self._genotype()
         row = {
             "epoch": epoch + 1,
             "train_loss": s["train_loss"] / max(s["steps"], 1),
@@ -279,9 +278,10 @@ class SearchRun:
                     self._save_checkpoint(progress)
             bar.close()
             seconds = time.perf_counter() - started
-            progress.rows.append(self._epoch_row(progress, epoch, seconds, lr))
+            genotype, dropped = self._genotype()
+            progress.rows.append(self._epoch_row(progress, epoch, seconds, lr, dropped))
             self.strategy.scheduler.step()
-            self._write_epoch_outputs(epoch, progress.rows)
+            self._write_epoch_outputs(epoch, progress.rows, genotype)
             progress.epoch, progress.step, progress.seconds = epoch + 1, 0, 0.0
             progress.fresh_sums()
             self._save_checkpoint(progress)
@@ -293,13 +293,12 @@ class SearchRun:
         self._write_run_json("complete", {"final_genotype": "genotype.json"})
         return genotype
 
-    def _write_epoch_outputs(self, epoch: int, rows: list[dict]) -> None:
+    def _write_epoch_outputs(self, epoch: int, rows: list[dict], genotype: Genotype | None) -> None:
         number = epoch + 1
         tmp = self.out / f".arch_epoch_{number:03d}.pt.tmp"
         torch.save(self._arch_state(), tmp)
         tmp.replace(self.out / f"arch_epoch_{number:03d}.pt")
         if number in self.search["snapshot_epochs"]:
-            genotype, _ = self._genotype()
             if genotype is not None:
                 genotype.save(self.out / f"genotype_epoch_{number:03d}.json")
         atomic_write_text(self.out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
