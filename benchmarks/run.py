@@ -1,37 +1,48 @@
 """Run the benchmark suite and write benchmarks/README.md (figures and ratios, one run, this machine).
 
-python benchmarks/run.py            # full size (C=16, batch 64, 8 cells): ~10 minutes on 2 cores
-python benchmarks/run.py --tiny     # seconds; CI runs this to check the harness works
+python benchmarks/run.py             # full size (C=16, batch 64, 8 cells): ~10 minutes on 2 cores
+python benchmarks/run.py --write     # the same, then save results.json and write README.md
+python benchmarks/run.py --tiny      # C=4, batch 8, 1 step: checks the harness only, writes nothing
+python benchmarks/run.py --render    # only re-render README.md from results.json
+
+Each configuration is measured by `stretchnas.bench.compare`, in its own process.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
-import subprocess
-import sys
+import textwrap
 from pathlib import Path
+
+from stretchnas import bench
 
 HERE = Path(__file__).resolve().parent
 
-# (title, base configuration, variants compared against the first variant)
+# (title, changes to the base configuration, variants compared against the first variant)
 SUITES = [
     ("DARTS supernet: straightforward reference vs stretchnas", {},
      ["impl=reference", "impl=stretchnas,channels_last=0", "impl=stretchnas",
       "impl=stretchnas,recompute=alternate", "impl=stretchnas,recompute=cells"]),
-    ("Topology variables: 6 intermediate nodes, same optimiser and batches", {"nodes": 6, "arch_split": "shared"},
+    ("Topology variables: 6 intermediate nodes, same optimiser and batches", {"nodes": 6, "beta_data": "shared"},
      ["topology=darts", "topology=stretchable"]),
     ("EDAS vs full DARTS step", {}, ["optimizer=darts_1st", "optimizer=edas"]),
     ("Second vs first order", {}, ["optimizer=darts_1st", "optimizer=darts_2nd"]),
 ]  # fmt: skip
 
-
-def stretchnas(*args) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "stretchnas.cli", "bench", *args], capture_output=True, text=True,
-                         check=True, cwd=HERE.parent)  # fmt: skip
-    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+# The public quark0/darts code itself is not run by this script (it is not a dependency).
+# Its first-order search step was measured once, separately; the README quotes it as an
+# anchor and computes this run's ratios against it.
+QUARK0_DARTS = {
+    "s_per_step": 21.75,
+    "peak_rss_mib": 9800,
+    "peak_quoted": "9.8 GB",  # compared with this run's MiB figures as 9800 MiB, as before
+    "source": "one first-order search step at C=16, batch 64, 8 cells, measured once on a 2-core x86_64 "
+    "machine with torch 2.14.1",
+}
 
 
 def main() -> None:
@@ -41,35 +52,60 @@ def main() -> None:
     parser.add_argument("--render", action="store_true", help="only re-render README.md from results.json")
     args = parser.parse_args()
     if args.render:
-        saved = json.loads((HERE / "results.json").read_text())
-        write_readme(saved["peak"], saved["sections"])
+        saved = _upgrade(json.loads((HERE / "results.json").read_text()))
+        write_readme(saved["peak"], saved["sections"], saved.get("machine"))
         return
-    size = (
-        ["--channels", "4", "--batch", "8", "--steps", "1", "--warmup", "1"]
-        if args.tiny
-        else ["--steps", "3", "--warmup", "1"]
-    )
-    peak = stretchnas("--peak")[0]
-    print(json.dumps(peak))
+    if args.tiny:
+        size = bench.BenchConfig(channels=4, batch=8, steps=1, warmup=1)
+    else:
+        size = bench.BenchConfig(steps=3, warmup=1)
+    search = bench.load_search_defaults(HERE.parent / "params.yaml")
+    peak = bench.peak_gflops(size.threads)
+    print(json.dumps(peak), flush=True)
     sections = []
-    for title, base, variants in SUITES:
-        base_args = size + [f"--{k.replace('_', '-')}={v}" for k, v in base.items()]
-        results = stretchnas(*base_args, "--compare", *variants)
-        for r in results:
-            print(json.dumps(r))
-        sections.append({"title": title, "base": base, "results": results})
+    for title, changes, variants in SUITES:
+        base = dataclasses.replace(size, **changes)
+        results = bench.compare(base, variants, search, on_result=lambda r: print(json.dumps(r), flush=True))
+        sections.append({"title": title, "base": changes, "results": results})
     if args.write and not args.tiny:
-        (HERE / "results.json").write_text(json.dumps({"peak": peak, "sections": sections}, indent=1) + "\n")
-        write_readme(peak, sections)
+        machine = {"cpus": os.cpu_count(), "arch": platform.machine()}
+        saved = {"machine": machine, "peak": peak, "sections": sections}
+        (HERE / "results.json").write_text(json.dumps(saved, indent=1) + "\n")
+        write_readme(peak, sections, machine)
 
 
-def _ratio(sections, title_start: str, variant: str, key: str = "time_ratio") -> float | None:
+def _upgrade(saved: dict) -> dict:
+    """results.json of an older harness, in today's names: `arch_split` is now `beta_data`."""
+    for section in saved["sections"]:
+        for row in [section["base"], *section["results"]]:
+            if "arch_split" in row:
+                row["beta_data"] = row.pop("arch_split")
+        if section.get("note"):
+            section["note"] = section["note"].replace("arch_split", "beta_data")
+    return saved
+
+
+# --------------------------------------------------------------------------- reading results
+
+
+def _row(sections, title_start: str, variant: str) -> dict | None:
     for section in sections:
         if section["title"].startswith(title_start):
             for r in section["results"]:
                 if r["variant"] == variant:
-                    return r.get(key)
+                    return r
     return None
+
+
+def _ratio(sections, title_start: str, variant: str, key: str = "time_ratio") -> float | None:
+    row = _row(sections, title_start, variant)
+    return None if row is None else row.get(key)
+
+
+def _config(row: dict) -> tuple:
+    """What a row measured (its BenchConfig fields), to find one configuration measured in several processes."""
+    names = [f.name for f in dataclasses.fields(bench.BenchConfig)]
+    return tuple(row.get(name) for name in names)
 
 
 def _verdict(value, limit) -> str:
@@ -80,22 +116,42 @@ def _verdict(value, limit) -> str:
     return f"**missed** ({value:.3f} > {limit}, by {100 * (value / limit - 1):.0f}%)"
 
 
-def write_readme(peak: dict, sections: list[dict]) -> None:
-    import torch
+def _x(value: float | None, digits: int = 2) -> str:
+    return "(not measured)" if value is None else f"{value:.{digits}f}x"
 
-    ref = "DARTS supernet"
+
+def _edges(nodes: int) -> int:
+    return sum(2 + i for i in range(nodes))
+
+
+# --------------------------------------------------------------------------- README
+
+
+DARTS = "DARTS supernet"
+
+
+def write_readme(peak: dict, sections: list[dict], machine: dict | None = None) -> None:
+    first = sections[0]["results"][0]
+    if machine:
+        where = f"{machine['cpus']} cores ({machine['arch']})"
+    else:
+        where = "cores and architecture not recorded in results.json"
     lines = [
         "# Benchmarks",
         "",
-        "Generated by `python benchmarks/run.py --write` from `results.json` (every figure below was",
-        "measured in one run of that script; `stretchnas bench` runs single configurations). One search",
-        "step = architecture step + weight step on random 32x32 data, CIFAR supernet, C=16, batch 64,",
-        "8 cells, 4 intermediate nodes unless stated; median of 3 timed steps after 1 warm-up; every",
-        "configuration in its own process, so peak RSS (from the OS) is its own, including about",
-        "1.1 GB for importing this torch build. Ratios are against the first row of the table, same run.",
+        _wrap(
+            "Generated by `python benchmarks/run.py --write` from `results.json`. Every figure below was measured "
+            "by that script in one run (unless a section's note says otherwise) or is computed from those "
+            "measurements; the one exception is the quark0/darts anchor, quoted and marked as such. "
+            "`stretchnas bench` runs single configurations. One search step = architecture step + weight step on "
+            f"random 32x32 data, CIFAR supernet, C={first['channels']}, batch {first['batch']}, {first['layers']} "
+            f"cells, {first['nodes']} intermediate nodes unless stated; median of {first['steps']} timed steps after "
+            f"{first['warmup']} warm-up; every configuration in its own process, so peak RSS (from the OS) is its "
+            "own, including what importing torch takes. Ratios are against the first row of the table, same run.",
+            bullet=False,
+        ),
         "",
-        f"Machine: {os.cpu_count()} cores ({platform.machine()}), torch {torch.__version__}, "
-        f"{peak['threads']} threads;",
+        f"Machine: {where}, torch {peak['torch']}, {peak['threads']} threads;",
         f"a dense 3x3 convolution reaches {peak['gflops']} GFLOP/s here (the ceiling for the GFLOP/s column).",
         "",
         "## Targets",
@@ -104,18 +160,19 @@ def write_readme(peak: dict, sections: list[dict]) -> None:
         "|---|---|",
     ]
     for variant in ("impl=stretchnas", "impl=stretchnas,recompute=alternate", "impl=stretchnas,recompute=cells"):
-        t, m = _ratio(sections, ref, variant), _ratio(sections, ref, variant, "memory_ratio")
+        t, m = _ratio(sections, DARTS, variant), _ratio(sections, DARTS, variant, "memory_ratio")
         lines.append(f"| DARTS step vs reference, `{variant}`: time <= 0.5x | {_verdict(t, 0.5)} |")
         lines.append(f"| DARTS step vs reference, `{variant}`: memory <= 0.5x | {_verdict(m, 0.5)} |")
-    stretch = _ratio(sections, "Topology", "topology=stretchable")
+    stretch = _row(sections, "Topology", "topology=stretchable")
+    edges = f"same {_edges(stretch['nodes'])} edges" if stretch else "same edges"
     lines.append(
-        "| stretchable cells, 6 nodes: <= 5% more per edge than without topology variables (same 27 edges) | "
-        f"{_verdict(stretch, 1.05)} |"
+        f"| stretchable cells, {stretch['nodes'] if stretch else 'N'} nodes: <= 5% more per edge than without "
+        f"topology variables ({edges}) | {_verdict(stretch and stretch.get('time_ratio'), 1.05)} |"
     )
     lines.append(f"| EDAS step <= 0.25x DARTS step | {_verdict(_ratio(sections, 'EDAS', 'optimizer=edas'), 0.25)} |")
     second = _ratio(sections, "Second", "optimizer=darts_2nd")
     lines.append(f"| second-order step <= 2.2x first-order | {_verdict(second, 2.2)} |")
-    lines += ["", WHAT_WAS_DONE, ""]
+    lines += ["", what_was_done(sections), ""]
     columns = ["variant", "s/step (median)", "min", "max", "images/s", "peak RSS (MiB)", "GFLOP/step",
                "GFLOP/s", "time ratio", "memory ratio"]  # fmt: skip
     for section in sections:
@@ -135,39 +192,107 @@ def write_readme(peak: dict, sections: list[dict]) -> None:
     (HERE / "README.md").write_text("\n".join(lines) + "\n")
 
 
-WHAT_WAS_DONE = """## What the supernet does differently (same mathematics, tested)
+def _wrap(text: str, bullet: bool = True) -> str:
+    if bullet:
+        return textwrap.fill(text, 110, initial_indent="* ", subsequent_indent="  ", break_on_hyphens=False)
+    return textwrap.fill(text, 110, break_on_hyphens=False)
 
-* `none` is never computed (it only enters the softmax); edges no topology subset can select are not built.
-* ReLU once per node, shared by every ReLU-first op on every edge leaving it.
-* Pooling + affine-free BN depends only on (node, stride): computed once and shared by all edges leaving the node.
-* The architecture step takes `torch.autograd.grad` with respect to alpha/beta only, so no weight gradient is
-  computed and thrown away; the weight step runs with alpha/beta detached, so the mixing products keep no
-  tensors for an alpha gradient.
-* `channels_last` (NHWC): oneDNN's depthwise and 1x1 convolutions run 3-6x faster than in NCHW on this CPU
-  (the largest single gain); `search.channels_last`, on by default.
-* `search.recompute: alternate | cells` keeps only cell inputs for every other cell, or every cell, and
-  recomputes their activations in backward: memory for time.
 
-About the misses and the yardstick:
+def what_was_done(sections: list[dict]) -> str:
+    """The prose between the targets and the tables; every figure in it is computed from `sections`,
+    except the quoted QUARK0_DARTS anchor."""
+    ref = _row(sections, DARTS, "impl=reference")
+    fast = _row(sections, DARTS, "impl=stretchnas")
+    nchw = _row(sections, DARTS, "impl=stretchnas,channels_last=0")
+    cells = _row(sections, DARTS, "impl=stretchnas,recompute=cells")
+    nhwc = "not measured in this run"
+    if fast and nchw:
+        nhwc = f"in this run the whole step is {nchw['s_median'] / fast['s_median']:.2f}x faster with it than without"
+    done = [
+        "`none` is never computed (it only enters the softmax); edges no topology subset can select are not built.",
+        "ReLU once per node, shared by every ReLU-first op on every edge leaving it.",
+        "Pooling + affine-free BN depends only on (node, stride): computed once and shared by all edges leaving "
+        "the node.",
+        "The architecture step takes `torch.autograd.grad` with respect to alpha/beta only, so no weight gradient "
+        "is computed and thrown away; the weight step runs with alpha/beta detached, so the mixing products keep "
+        "no tensors for an alpha gradient.",
+        f"`channels_last` (NHWC): oneDNN's depthwise and 1x1 convolutions run faster than in NCHW on this CPU; "
+        f"{nhwc} (`search.channels_last`, on by default).",
+        "`search.recompute: alternate | cells` keeps only cell inputs for every other cell, or every cell, and "
+        "recomputes their activations in backward: memory for time.",
+    ]
+    misses = []
+    if ref and fast and cells:
+        a_s, a_mib = QUARK0_DARTS["s_per_step"], QUARK0_DARTS["peak_rss_mib"]
+        misses.append(
+            f"The reference here takes {ref['s_median']:.1f} s per step and {ref['peak_rss_mib']:.0f} MiB. "
+            f"The public quark0/darts code took {a_s} s and {QUARK0_DARTS['peak_quoted']} (taken as {a_mib} MiB) "
+            f"per step (quoted, not re-measured by this script: {QUARK0_DARTS['source']}). "
+            "Against that anchor `recompute=cells` is "
+            f"{cells['s_median']:.2f} / {a_s} = {cells['s_median'] / a_s:.2f}x the time and "
+            f"{cells['peak_rss_mib']:.0f} / {a_mib} = {cells['peak_rss_mib'] / a_mib:.2f}x the memory; the "
+            f"default without recomputation is {fast['s_median'] / a_s:.2f}x the time and "
+            f"{fast['peak_rss_mib'] / a_mib:.2f}x the memory. `search.recompute: cells` is the default at paper "
+            "scale for its memory."
+        )
+    second = _row(sections, "Second", "optimizer=darts_2nd")
+    if second and second.get("time_ratio"):
+        misses.append(
+            f"Second order: {second['time_ratio']:.1f}x first order. Our first-order step dropped the discarded "
+            "weight gradients of the architecture step; the unrolled step cannot (the virtual step and "
+            "grad_w' L_val are full backward passes), so the ratio grew. An earlier, separate measurement (not by "
+            "this script) found the reference's own second-order / first-order ratio lower than ours. An exact "
+            "Hessian-vector product by double backward would replace two passes but changes DARTS's "
+            "finite-difference approximation; not done."
+        )
+    darts6, stretch = _row(sections, "Topology", "topology=darts"), _row(sections, "Topology", "topology=stretchable")
+    if darts6 and stretch:
+        excess = stretch["s_median"] / darts6["s_median"] - 1
+        misses.append(
+            f"Stretchable cells: {1 + excess:.2f}x the step time of the same {_edges(stretch['nodes'])}-edge "
+            f"supernet without topology variables (minimum over steps: {stretch['s_min'] / darts6['s_min']:.2f}x), "
+            f"{stretch['peak_rss_mib'] / darts6['peak_rss_mib']:.2f}x the memory. An earlier, separate profile "
+            "found the topology arithmetic itself (merge, regulariser and its gradient) too small to explain the "
+            f"difference. {_spread(sections, excess)}"
+        )
+    return "\n".join(
+        ["## What the supernet does differently (same mathematics, tested)", ""]
+        + [_wrap(item) for item in done]
+        + ["", "About the misses and the yardstick:", ""]
+        + [_wrap(item) for item in misses]
+        + [
+            "",
+            _wrap(
+                "Tried and dropped (earlier, separate measurements): polyphase decomposition of the dilated "
+                "depthwise convolutions (exact, but slower than oneDNN's dilated kernel here); turning oneDNN off "
+                "(its native depthwise kernels were much slower). Not tried yet: horizontal fusion of the "
+                "convolutions of all edges leaving one node into grouped convolutions, torch.compile. In an earlier "
+                "profile the dilated 5x5 depthwise backward was the most expensive kernel per FLOP.",
+                bullet=False,
+            ),
+        ]
+    )
 
-* The reference here takes 28.6 s per step; quark0/darts itself takes 21.75 s (9.8 GB) on this
-  kind of machine (measured separately, not in this run). Against that anchor `recompute=cells` is 10.76 / 21.75 =
-  0.49x the time and 3798 / 9800 = 0.39x the memory; the default without recomputation is 0.40x the time
-  but 0.73x the memory. That is why `search.recompute: cells` is the default at paper scale.
-* Second order: 2.7x first order. Our first-order step dropped the discarded weight gradients of the
-  architecture step; the unrolled step cannot (the virtual step and grad_w' L_val are full backward
-  passes), so the ratio grew. The reference's own ratio is about 2.4x (41.2 s architecture step alone).
-  An exact Hessian-vector product by double backward would replace two passes but changes DARTS's
-  finite-difference approximation; not done.
-* Stretchable cells: 1.07x the step time of the same 27-edge supernet without topology variables (minimum
-  over steps: 1.09x), same memory. The topology arithmetic itself (merge, regulariser and its gradient)
-  measures about 8 ms per step, so the difference is not explained by it; it is within the run-to-run
-  spread of 5-8% seen between separate processes of one configuration, and was not resolved.
 
-Tried and dropped: polyphase decomposition of the dilated depthwise convolutions (exact, but slower than
-oneDNN's dilated kernel here); turning oneDNN off (native depthwise kernels are 5-15x slower). Not tried yet:
-horizontal fusion of the convolutions of all edges leaving one node into grouped convolutions, torch.compile.
-The dilated 5x5 depthwise backward remains the most expensive kernel per FLOP."""
+def _spread(sections: list[dict], excess: float) -> str:
+    """The run-to-run spread of one configuration measured in several processes of this run, against `excess`."""
+    runs: dict[tuple, list[dict]] = {}
+    for section in sections:
+        for r in section["results"]:
+            if all(f.name in r for f in dataclasses.fields(bench.BenchConfig)):  # rows of an older harness may not
+                runs.setdefault(_config(r), []).append(r)
+    repeated = max(runs.values(), key=len, default=[])
+    if len(repeated) < 2:
+        return "This run measured no configuration twice, so its run-to-run spread is unknown; not resolved."
+    medians = [r["s_median"] for r in repeated]
+    spread = max(medians) / min(medians) - 1
+    rows = ", ".join(f"`{r['variant']}`" for r in repeated)
+    within = "within" if excess <= spread else "larger than"
+    return (
+        f"One configuration ran in {len(repeated)} separate processes of this run (rows {rows}), with medians "
+        f"from {min(medians)} to {max(medians)} s, a spread of {100 * spread:.1f}%; the {100 * excess:.1f}% "
+        f"difference is {within} that spread. Not resolved."
+    )
 
 
 if __name__ == "__main__":

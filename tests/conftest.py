@@ -34,7 +34,7 @@ def prepared_cifar10(cifar10_source, tmp_path_factory):
         cifar10_source,
         out,
         "cifar10",
-        data["splits"],
+        data["split_schemes"],
         data["seed"],
         data["train_per_class"],
         data["test_per_class"],

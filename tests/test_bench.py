@@ -1,11 +1,16 @@
 """The benchmark harness at a tiny size: it runs and reports what it promises (not its numbers)."""
 
+import argparse
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO
+
+from stretchnas import bench as bench_module
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TINY = ["--channels", "4", "--batch", "4", "--layers", "5", "--steps", "1", "--warmup", "1"]
@@ -20,6 +25,7 @@ def test_compare_prints_one_line_per_configuration_with_ratios_against_the_first
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["impl"] for line in lines] == ["reference", "stretchnas"]
+    assert [line["variant"] for line in lines] == ["impl=reference", "impl=stretchnas,recompute=cells"]
     for line in lines:
         for key in ("s_median", "s_min", "s_max", "images_per_s", "peak_rss_mib", "params", "gflop_per_step",
                     "gflops_achieved"):  # fmt: skip
@@ -27,6 +33,30 @@ def test_compare_prints_one_line_per_configuration_with_ratios_against_the_first
         assert line["s_min"] <= line["s_median"] <= line["s_max"]
     assert lines[0]["params"] == lines[1]["params"]  # the same supernet, two implementations
     assert lines[1]["time_ratio"] == round(lines[1]["s_median"] / lines[0]["s_median"], 3)
+    assert lines[1]["memory_ratio"] == round(lines[1]["peak_rss_mib"] / lines[0]["peak_rss_mib"], 3)
+
+
+def test_compare_measures_each_variant_in_a_fresh_process():
+    # Two identical variants: only a new process per variant gives them different pids.
+    variant = "topology=stretchable,beta_data=shared"
+    result = bench(*TINY, "--compare", variant, variant)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["beta_data"] for line in lines] == ["shared", "shared"]
+    assert lines[0]["pid"] != lines[1]["pid"]
+
+
+@pytest.mark.parametrize(
+    ("variant", "named"),
+    [("chanels=8", "chanels"), ("channels=eight", "channels"), ("recompute=sometimes", "recompute"),
+     ("impl=stretchnas,beta_data=both", "beta_data"), ("channels_last=2", "channels_last"), ("layers", "layers")],
+)  # fmt: skip
+def test_compare_refuses_a_bad_key_or_value_before_measuring_anything(variant, named):
+    result = bench(*TINY, "--compare", "impl=stretchnas", variant)
+    assert result.returncode == 2, result.stderr
+    assert named in result.stderr and variant in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1  # one line, no traceback
+    assert result.stdout == ""  # the valid first variant did not run either
 
 
 def test_peak_mode_reports_dense_convolution_gflops():
@@ -35,6 +65,22 @@ def test_peak_mode_reports_dense_convolution_gflops():
     assert json.loads(result.stdout)["gflops"] > 0
 
 
-def test_unimplemented_configurations_are_refused_clearly():
-    result = bench(*TINY, "--simplify")
-    assert result.returncode != 0 and "not implemented" in result.stderr
+@pytest.mark.parametrize("args", [["--simplify"], ["--space", "nb201"], ["--impl", "reference", "--optimizer", "edas"]])
+def test_unimplemented_configurations_are_refused_clearly(args):
+    result = bench(*TINY, *args)
+    assert result.returncode == 2 and "not implemented" in result.stderr
+
+
+def test_every_config_field_is_an_option_and_a_compare_key():
+    parser = argparse.ArgumentParser()
+    bench_module.add_arguments(parser)
+    options = {action.dest for action in parser._actions}
+    names = [field.name for field in dataclasses.fields(bench_module.BenchConfig)]
+    assert set(names) <= options
+    assert bench_module.config_from_args(parser.parse_args([])) == bench_module.BenchConfig()
+    args = parser.parse_args(["--beta-data", "shared", "--channels-last", "0", "--simplify"])
+    assert bench_module.config_from_args(args) == bench_module.BenchConfig(
+        beta_data="shared", channels_last=False, simplify=True
+    )
+    varied = bench_module.vary(bench_module.BenchConfig(), "channels=8,channels_last=0,simplify=1")
+    assert (varied.channels, varied.channels_last, varied.simplify) == (8, False, True)

@@ -42,22 +42,26 @@ def test_every_scale_of_the_shipped_params_resolves():
             r"experiments\.milenas_sc_L8\.search\.layers: 2 is not allowed",
         ),
         (
-            lambda r: r["experiments"]["milenas_sc_L8"]["search"].update(split="two_way"),
-            r"experiments\.milenas_sc_L8\.search\.arch_split: 'separate' needs a D_val_beta",
+            lambda r: r["experiments"]["milenas_sc_L8"]["search"].update(split_scheme="two_way"),
+            r"experiments\.milenas_sc_L8\.search\.beta_data: 'separate' needs a D_val_beta",
         ),
         (
             lambda r: r["experiments"]["darts_1st_L8"]["search"].update(optimiser="adam"),
             r"experiments\.darts_1st_L8\.search\.optimiser: unknown key",
         ),
-        (lambda r: r["experiments"]["darts_1st_L8"].update(kind="walk"), r"experiments\.darts_1st_L8\.kind: 'walk'"),
+        (
+            lambda r: r["experiments"]["darts_1st_L8"].update(procedure="walk"),
+            r"experiments\.darts_1st_L8\.procedure: 'walk'",
+        ),
+        (lambda r: r["experiments"]["darts_1st_L8"].pop("method"), r"'method' is a required property"),
         (
             lambda r: r["followups"]["milenas_sc_L8_random_ops"].update(topology_from="nothing"),
             r"topology_from: 'nothing' is not a search experiment",
         ),
         (lambda r: r["scales"]["smoke"]["search"].update(snapshot_epochs=[5]), r"snapshot_epochs: \[5\] lie beyond"),
         (
-            lambda r: r["data"]["splits"]["two_way"].update(val_beta=0.2),
-            r"data\.splits\.two_way: fractions sum to 1\.2; they must sum to at most 1",
+            lambda r: r["data"]["split_schemes"]["two_way"].update(val_beta=0.2),
+            r"data\.split_schemes\.two_way: fractions sum to 1\.2; they must sum to at most 1",
         ),
         (
             lambda r: r["scales"]["mini"]["data"].update(train_per_class=6000),
@@ -93,3 +97,32 @@ def test_environment_variable_overrides_the_data_source():
     assert "STRETCHNAS_CIFAR10" in settings["data"]["source_origin"]
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
     assert settings["data"]["source"] == "download"
+
+
+def test_schema_defaults_are_filled_in_and_only_there():
+    """Code reads optional keys directly: the loader writes the schema's defaults into the settings."""
+    settings = load_settings(REPO / "params.yaml", "smoke", environ={})
+    assert settings["train_imagenet"]["gamma"] == 0.97  # set in params.yaml
+    assert settings["train"]["gamma"] == 0.97  # not in params.yaml: the schema's default
+    assert settings["search"]["topology"]["allow_empty_output"] is False
+    assert "k" not in settings["search"]["topology"]  # no default: only output_k takes k
+
+
+def test_schema_dataset_names_are_the_known_datasets():
+    from stretchnas.config import _schema
+    from stretchnas.datasets import DATASETS
+
+    assert set(_schema()["properties"]["data"]["properties"]["dataset"]["enum"]) == set(DATASETS)
+
+
+def test_experiments_are_looked_up_with_one_clear_error():
+    from stretchnas.config import get_experiment
+
+    settings = load_settings(REPO / "params.yaml", "smoke", environ={})
+    experiment = get_experiment(settings, "darts_sc_out3")
+    assert (experiment.method, experiment.optimizer, experiment.topology_mode, experiment.k) == (
+        "DARTS-SC (1st order)", "darts_1st", "output_k", 3)  # fmt: skip
+    with pytest.raises(ConfigError, match=r"params\.yaml: no experiment 'nope'; known: \["):
+        get_experiment(settings, "nope")
+    with pytest.raises(ConfigError, match=r"experiments\.random_search: procedure is 'random_search'"):
+        get_experiment(settings, "random_search", procedures=("search",))

@@ -18,7 +18,7 @@ TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
 
 
 def prepare(source, out, **kw):
-    args = dict(dataset="imagefolder", splits=TWO_WAY, seed=0, train_per_class=None, test_per_class=None)
+    args = dict(dataset="imagefolder", split_schemes=TWO_WAY, seed=0, train_per_class=None, test_per_class=None)
     args.update(kw)
     return prepare_data(str(source), out, **args)
 
@@ -188,9 +188,8 @@ def test_download_failure_says_how_to_use_a_local_copy(tmp_path, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(
-        "stretchnas.data.sources.TORCHVISION_CLASSES", {"cifar10": type("C", (), {"__init__": offline})}
-    )
+    offline_class = type("C", (), {"__init__": offline})
+    monkeypatch.setattr("stretchnas.data.sources.torchvision_class", lambda name: offline_class)
     out = tmp_path / "prepared"
     with pytest.raises(DataSourceError) as info:
         prepare("download", out, dataset="cifar10")

@@ -104,11 +104,18 @@ def test_persistent_stream_uses_every_image_once_per_pass_and_resumes(prepared_t
 
 
 def test_fresh_stream_draws_the_first_batch_of_a_new_shuffle_every_step(prepared_tree):
-    part = prepared_tree.subset("two_way", "val_alpha")
-    stream = BatchStream(part, batch_size=4, seed=0, name="val_alpha", mode="fresh")
-    draws = [tuple(stream.next_indices().tolist()) for _ in range(30)]
-    assert len(set(draws)) > 20  # independent shuffles, not a walk through one order
-    seen = [i for d in draws for i in d]
-    assert len(seen) > len(set(seen))  # with replacement across steps
+    """`fresh` samples with replacement across steps: consecutive batches are independent draws of 4 of 9
+    images, so they share an image with probability 1 - C(5,4)/C(9,4) = 0.96; `persistent` walks one
+    shuffled pass, where consecutive batches share one only across a pass boundary (1 step in 3)."""
+    part = prepared_tree.subset("two_way", "val_alpha")  # 9 images
+
+    def shared_fraction(mode):
+        stream = BatchStream(part, batch_size=4, seed=0, name="val_alpha", mode=mode)
+        draws = [set(stream.next_indices().tolist()) for _ in range(300)]
+        assert all(len(d) in (4, 1) for d in draws)  # no image twice within one batch
+        return sum(bool(a & b) for a, b in zip(draws, draws[1:])) / (len(draws) - 1)
+
+    assert shared_fraction("fresh") > 0.9
+    assert shared_fraction("persistent") < 0.4
     with pytest.raises(ValueError, match="stream mode 'sometimes'"):
         BatchStream(part, 4, 0, "x", mode="sometimes")

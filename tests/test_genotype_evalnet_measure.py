@@ -11,9 +11,9 @@ import torch
 from stretchnas.evalnet import EvalNetwork, drop_path
 from stretchnas.genotype import Cell, Genotype, GenotypeError
 from stretchnas.measure import measure
-from stretchnas.published import DARTS_FORMAT, get_genotype
+from stretchnas.published_genotypes import DARTS_FORMAT, get_genotype
 
-# REFERENCE-IMPLEMENTATIONS §2.4 (counted with DARTS's count_parameters_in_MB) and METHOD.md §8.
+# docs/reference-settings.md §6 (counted with DARTS's count_parameters_in_MB) and docs/method.md §8.
 PUBLISHED_PARAMS = {
     "DARTS_V1": 3.169414,
     "DARTS_V2": 3.349342,
@@ -21,7 +21,7 @@ PUBLISHED_PARAMS = {
     "MILENAS_2_34": 3.874222,
     "MILENAS_2_50": 2.857942,
 }
-# The paper's Table 1 "FLOPs" (M) and METHOD.md §8's conv+linear multiply-adds.
+# The paper's Table 1 "FLOPs" (M) and the conv+linear multiply-adds of docs/method.md §8.
 PAPER_FLOPS = {"DARTS_V1": 519, "DARTS_V2": 547, "PC_DARTS_cifar": 576, "MILENAS_2_34": 629}
 CONV_LINEAR_MACS = {"DARTS_V1": 501.0, "DARTS_V2": 528.4, "PC_DARTS_cifar": 556.7, "MILENAS_2_34": 607.5}
 
@@ -63,18 +63,33 @@ def test_variable_arity_genotype_round_trips_and_refuses_the_darts_format(tmp_pa
     "normal, message",
     [
         ({"edges": [["sep_conv_3x3", 0, 2]], "concat": [3]}, "concat names node 3, which has no input edge"),
-        ({"edges": [["sep_conv_3x3", 3, 2]], "concat": [2]}, r"edge \(sep_conv_3x3, 3, 2\) does not go forward"),
-        ({"edges": [["none", 0, 2]], "concat": [2]}, "cannot contain the op 'none'"),
-        ({"edges": [["skip_connect", 0, 2], ["skip_connect", 3, 4]], "concat": [2, 4]}, "starts at node 3"),
+        ({"edges": [["sep_conv_3x3", 3, 2]], "concat": [2]}, r"edge 0 \['sep_conv_3x3', 3, 2\]: does not go forward"),
+        ({"edges": [["none", 0, 2]], "concat": [2]}, r"edge 0 \['none', 0, 2\]: .*cannot contain the op 'none'"),
+        ({"edges": [["skip_connect", 0, 2], ["skip_connect", 3, 4]], "concat": [2, 4]}, "edge 1 .* starts at node 3"),
         ({"edges": [["skip_connect", 0]], "concat": [2]}, "expected"),
+        ({"edges": [["sep_conv_9x9", 0, 2]], "concat": [2]}, r"edge 0 .*unknown op 'sep_conv_9x9'; the darts space"),
+        ({"edges": [["skip_connect", -1, 2]], "concat": [2]}, r"edge 0 .*non-negative integers"),
+        ({"edges": [["skip_connect", 0, 2.7]], "concat": [2]}, r"edge 0 .*non-negative integers"),
+        ({"edges": [["skip_connect", 1.0, 2]], "concat": [2]}, r"edge 0 .*non-negative integers"),
+        ({"edges": [["skip_connect", True, 2]], "concat": [2]}, r"edge 0 .*non-negative integers"),
+        (
+            {"edges": [["skip_connect", 0, 2], ["sep_conv_3x3", 1, 3]], "concat": [2]},
+            r"edges \[1\] go into node 3, which is neither concatenated nor feeds a node that is",
+        ),
     ],
 )
-def test_bad_genotype_files_are_refused_with_the_file_name(tmp_path, normal, message):
+def test_bad_genotype_files_are_refused_with_the_file_name_and_the_edge(tmp_path, normal, message):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"normal": normal, "reduce": VARIABLE.reduce.to_dict()}))
     with pytest.raises(GenotypeError, match=message) as info:
         Genotype.load(path)
-    assert "bad.json" in str(info.value) or "normal" in str(info.value)
+    assert str(info.value).startswith(f"{path}: normal cell"), str(info.value)
+
+
+def test_a_node_feeding_a_concatenated_node_need_not_be_concatenated():
+    cell = {"edges": [["skip_connect", 0, 2], ["sep_conv_3x3", 2, 3]], "concat": [3]}
+    genotype = Genotype.from_dict({"normal": cell, "reduce": cell})
+    assert genotype.normal.concat == (3,)
 
 
 def test_depth_and_width():
@@ -118,8 +133,8 @@ def test_published_parameter_counts(name):
 @pytest.mark.parametrize("name", sorted(PAPER_FLOPS))
 def test_flops_against_the_paper_and_method_notes(name):
     result = measure(get_genotype(name), layers=20, C=36)
-    assert result["thop_style_m"] == pytest.approx(PAPER_FLOPS[name], rel=0.01)
-    assert result["flops_m"] == pytest.approx(CONV_LINEAR_MACS[name], abs=0.1)
+    assert result["thop_style_flops_m"] == pytest.approx(PAPER_FLOPS[name], rel=0.01)
+    assert result["conv_linear_macs_m"] == pytest.approx(CONV_LINEAR_MACS[name], abs=0.1)
 
 
 def test_imagenet_darts_network_has_the_published_size():
@@ -138,5 +153,5 @@ def test_measure_command_prints_one_json_object(tmp_path):
             check=True,
         )
         out = json.loads(result.stdout)
-        assert {"params_m", "flops_m", "depth", "width"} <= set(out)
+        assert {"params_m", "conv_linear_macs_m", "thop_style_flops_m", "depth", "width"} <= set(out)
         assert set(out["depth"]) == set(out["width"]) == {"normal", "reduce"}

@@ -1,12 +1,16 @@
 import copy
+import dataclasses
+import json
 
 import pandas as pd
+import pytest
 from conftest import REPO
 
-from stretchnas.config import experiment_search, load_settings
+from stretchnas.config import experiment_search, get_experiment, load_settings
 from stretchnas.genotype import Genotype
-from stretchnas.published import get_genotype
+from stretchnas.published_genotypes import get_genotype
 from stretchnas.random_baselines import random_ops_on, run_random_baseline, sample_from_space
+from stretchnas.runstate import RunError
 
 
 def smoke_settings():
@@ -38,15 +42,23 @@ def test_random_ops_keep_the_topology_and_never_draw_none():
 def test_random_search_keeps_the_sample_with_the_lowest_val_error(tmp_path, request):
     tiny = request.getfixturevalue("tiny_search_data")
     settings = smoke_settings()
-    search = copy.deepcopy(experiment_search(settings, "random_search"))
-    search.update(split="three_way", intermediate_nodes=4)
+    experiment = get_experiment(settings, "random_search")
+    search = {**copy.deepcopy(experiment.search), "split_scheme": "three_way", "intermediate_nodes": 4}
+    random_cfg = {"samples": 3, "train_epochs": 1, "channels": 4, "layers": 3}
+    experiment = dataclasses.replace(experiment, search=search, random=random_cfg)
     recipe = {**settings["train"], "batch_size": 4, "max_steps_per_epoch": 2}
-    chosen = run_random_baseline(
-        "rs", "random_search", search, {"samples": 3, "train_epochs": 1, "channels": 4, "layers": 3}, recipe,
-        tiny, tmp_path / "rs", seed=0, show_progress=False,
-    )  # fmt: skip
+    chosen = run_random_baseline(experiment, recipe, tiny, tmp_path / "rs", seed=0, show_progress=False)
     table = pd.read_csv(tmp_path / "rs" / "candidates.csv")
     assert list(table["sample"]) == [0, 1, 2]
     best = int(table.sort_values(["val_error", "sample"]).iloc[0]["sample"])
     assert chosen == Genotype.load(tmp_path / "rs" / "samples" / f"{best:03d}" / "genotype.json")
     assert chosen == Genotype.load(tmp_path / "rs" / "genotype.json")
+
+    run_json = json.loads((tmp_path / "rs" / "run.json").read_text())
+    assert run_json["status"] == "complete" and run_json["selected_sample"] == best
+
+    # a finished baseline is returned as it is, and one of another configuration is refused
+    again = run_random_baseline(experiment, recipe, tiny, tmp_path / "rs", seed=0, show_progress=False)
+    assert again == chosen
+    with pytest.raises(RunError, match=r"different configuration.*seed: 0 \(recorded\) vs 1 \(now\)"):
+        run_random_baseline(experiment, recipe, tiny, tmp_path / "rs", seed=1, show_progress=False)

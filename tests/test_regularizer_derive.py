@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from stretchnas.derive import derive, prune_inputless
-from stretchnas.genotype import Cell
 from stretchnas.regularizer import passive_aggressive
 from stretchnas.supernet import SearchNetwork
 from stretchnas.topology import TopologyWeights, build_space
@@ -130,14 +129,53 @@ def test_pruning_is_repeated_until_stable():
     assert sorted(kept) == [(0, 5), (1, 2)]
 
 
+def brute_force_cell(space, alpha, beta, op_names):
+    """Derivation written out independently: every node's most likely subset (or DARTS's top-2 rule), nodes
+    without input dropped until none is left, the strongest non-`none` op on every kept edge."""
+    probs = torch.softmax(alpha.double(), -1).tolist()
+    strength = [max(p for p, name in zip(row, op_names) if name != "none") for row in probs]
+    edges = space.edges
+    if space.has_beta:
+        kept, start = set(), 0
+        for group in space.groups:
+            scores = beta[start : start + len(group.subsets)].tolist()
+            start += len(group.subsets)
+            kept |= {edges[e] for e in group.subsets[scores.index(max(scores))]}
+    else:
+        side = 1 if space.perspective == "input" else 0
+        kept = set()
+        for node in range(space.n_nodes + 2):
+            mine = [e for e in range(len(edges)) if edges[e][side] == node]
+            if len(mine) >= 2:  # one candidate selects nothing (output side)
+                best = sorted(mine, key=lambda e: (-strength[e], e))[:2]
+                kept |= {edges[e] for e in best}
+    alive = set(range(2, space.n_nodes + 2))
+    while True:
+        dead = {j for j in alive if not any(jj == j and (i < 2 or i in alive) for i, jj in kept)}
+        if not dead:
+            break
+        alive -= dead
+    kept = {(i, j) for i, j in kept if j in alive and (i < 2 or i in alive)}
+    ops = {}
+    for i, j in kept:
+        row = probs[edges.index((i, j))]
+        ops[(i, j)] = max((p, -k, name) for k, (p, name) in enumerate(zip(row, op_names)) if name != "none")[2]
+    return {(ops[e], *e) for e in kept}, sorted(alive & {j for _, j in kept})
+
+
 @pytest.mark.parametrize("mode", ["stretchable", "output_pairs", "input_pairs", "darts", "darts_output"])
-def test_random_parameters_derive_valid_genotypes(mode):
+def test_random_parameters_derive_what_a_brute_force_derivation_derives(mode):
     for seed, n_nodes in itertools.product(range(3), (4, 6)):
         torch.manual_seed(seed)
         net = SearchNetwork(build_space(mode, n_nodes), C=4, layers=3)
         for p in net.arch_parameters():
             torch.nn.init.normal_(p, std=1.0)
         genotype = derive(net)  # validate() inside
-        assert isinstance(genotype.normal, Cell)
+        for cell_type in ("normal", "reduce"):
+            beta = net.beta[cell_type].detach() if net.topology.has_beta else None
+            edges, concat = brute_force_cell(net.topology, net.alpha[cell_type].detach(), beta, net.op_names)
+            cell = getattr(genotype, cell_type)
+            assert set(cell.edges) == edges, (mode, seed, n_nodes, cell_type)
+            assert list(cell.concat) == concat
         if mode in ("darts", "input_pairs"):
             assert all(len(genotype.normal.inputs_of(j)) == 2 for j in genotype.normal.nodes)

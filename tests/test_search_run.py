@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -22,7 +23,7 @@ TINY = {
     "max_steps_per_epoch": 6,
     "checkpoint_every_steps": 2,
     "snapshot_epochs": [1, 2],
-    "split": "three_way",
+    "split_scheme": "three_way",
     "intermediate_nodes": 4,
     "topology": {"mode": "stretchable"},
     "optimizer": "milenas",
@@ -33,6 +34,12 @@ TINY = {
 @pytest.fixture(scope="module")
 def tiny_data(tiny_search_data):
     return tiny_search_data.root
+
+
+def current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def search_config(tmp_path, **overrides) -> Path:
@@ -62,8 +69,6 @@ def test_search_writes_every_output(tiny_data, tmp_path):
     assert run_json["status"] == "complete" and run_json["seed"] == 2
     assert run_json["config"]["optimizer"] == "milenas"
     assert len(run_json["data"]["manifest_sha256"]) == 64 and run_json["versions"]["torch"] == torch.__version__
-    import pandas as pd
-
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics["epoch"]) == [1, 2]
     columns = ["train_loss", "train_acc", "val_loss", "val_acc", "lr", "regularizer", "dropped_nodes"]
@@ -71,10 +76,17 @@ def test_search_writes_every_output(tiny_data, tmp_path):
     for column in columns:
         assert column in metrics and metrics[column].notna().all(), column
     arch = torch.load(out / "arch_epoch_002.pt")
+    assert oct((out / "metrics.csv").stat().st_mode & 0o777) == oct(0o666 & ~current_umask())  # not mkstemp's 0600
     assert set(arch["alpha"]) == set(arch["beta"]) == {"normal", "reduce"}
 
     again = run(search_cmd(search_config(tmp_path), out, tiny_data))
     assert again.returncode == 0 and "already complete" in again.stdout
+    # a finished folder is never reported as the result of another configuration or seed
+    other = run(search_cmd(search_config(tmp_path, batch_size=3), out, tiny_data))
+    assert other.returncode == 2 and "search.batch_size: 2 (recorded) vs 3 (now)" in other.stderr
+    other_seed = run(search_cmd(search_config(tmp_path), out, tiny_data, "--seed", "5"))
+    assert other_seed.returncode == 2 and "seed: 2 (recorded) vs 5 (now)" in other_seed.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"  # untouched
 
 
 def test_killed_search_resumes_to_the_same_result(tiny_data, tmp_path):
@@ -98,6 +110,12 @@ def test_killed_search_resumes_to_the_same_result(tiny_data, tmp_path):
     resumed = run(cmd)
     assert resumed.returncode == 0, resumed.stderr
     assert (out / "genotype.json").read_text() == (reference / "genotype.json").read_text()
+    timing = ["seconds", "peak_rss_mib", "images_per_s"]
+    pd.testing.assert_frame_equal(
+        pd.read_csv(out / "metrics.csv").drop(columns=timing),
+        pd.read_csv(reference / "metrics.csv").drop(columns=timing),
+        check_exact=True,
+    )
     for epoch in (1, 2):
         a = torch.load(out / f"arch_epoch_{epoch:03d}.pt")
         b = torch.load(reference / f"arch_epoch_{epoch:03d}.pt")
@@ -132,7 +150,7 @@ PAPER_COMBINATIONS = sorted(
     {
         (e["search"].get("optimizer", "darts_1st"), e["search"].get("topology", {"mode": "darts"})["mode"])
         for e in yaml.safe_load((REPO / "params.yaml").read_text())["experiments"].values()
-        if e["kind"] == "search"
+        if e["procedure"] == "search"
     }
 )
 
@@ -143,7 +161,7 @@ def test_smoke_search_on_real_cifar10(prepared_cifar10, tmp_path, optimizer, mod
     topology = {"mode": mode, **({"k": 2} if mode == "output_k" else {})}
     split = "two_way" if mode.startswith("darts") else "three_way"
     config = search_config(tmp_path, layers=5, channels=4, batch_size=4, epochs=1, max_steps_per_epoch=2,
-                           snapshot_epochs=[1], optimizer=optimizer, topology=topology, split=split)  # fmt: skip
+                           snapshot_epochs=[1], optimizer=optimizer, topology=topology, split_scheme=split)  # fmt: skip
     out = tmp_path / "run"
     result = run(search_cmd(config, out, prepared_cifar10))
     assert result.returncode == 0, result.stderr

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
+from torch.nn import functional as F
 
-from stretchnas.ops import build_op
 from stretchnas.supernet import SearchNetwork
 from stretchnas.topology import build_space
 
@@ -20,13 +20,65 @@ MODES = [
 ]
 
 
+def _bn(x):
+    return F.batch_norm(x, None, None, training=True)  # search BN: affine-free, batch statistics
+
+
+def _dw_pw(x, depthwise, pointwise, stride, padding, dilation=1):
+    x = F.conv2d(x, depthwise, stride=stride, padding=padding, dilation=dilation, groups=x.shape[1])
+    return _bn(F.conv2d(x, pointwise))
+
+
+def reference_op(name: str, module, x, stride: int):
+    """DARTS's candidate ops written out with torch.nn.functional, reading only the module's weights."""
+    if name == "none":
+        return torch.zeros_like(x[:, :, ::stride, ::stride])
+    if name == "max_pool_3x3":
+        return _bn(F.max_pool2d(x, 3, stride, 1))
+    if name == "avg_pool_3x3":
+        return _bn(F.avg_pool2d(x, 3, stride, 1, count_include_pad=False))
+    if name == "skip_connect":
+        if stride == 1:
+            return x
+        r = F.relu(x)
+        halves = [
+            F.conv2d(r, module.conv_1.weight, stride=2),
+            F.conv2d(r[:, :, 1:, 1:], module.conv_2.weight, stride=2),
+        ]
+        return _bn(torch.cat(halves, dim=1))
+    w = [m.weight for m in module.body if isinstance(m, torch.nn.Conv2d)]
+    if name.startswith("sep_conv"):
+        pad = 1 if name.endswith("3x3") else 2
+        y = _dw_pw(F.relu(x), w[0], w[1], stride, pad)
+        return _dw_pw(F.relu(y), w[2], w[3], 1, pad)
+    if name.startswith("dil_conv"):
+        pad = 2 if name.endswith("3x3") else 4
+        return _dw_pw(F.relu(x), w[0], w[1], stride, pad, dilation=2)
+    raise AssertionError(name)
+
+
+def reference_edge_scale(space, beta):
+    """s(e) as the explicit sum over subsets (Eq. 4 form): c_v * sum_{S in F_v, e in S} p_v(S)."""
+    scale = [beta.new_zeros(()) for _ in space.edges]
+    start = 0
+    for group in space.groups:
+        p = torch.softmax(beta[start : start + len(group.subsets)], dim=0)
+        start += len(group.subsets)
+        for subset, p_subset in zip(group.subsets, p):
+            for e in subset:
+                scale[e] = scale[e] + group.scale * p_subset
+    return scale
+
+
 def straightforward_forward(net: SearchNetwork, x: torch.Tensor) -> torch.Tensor:
-    """DARTS's MixedOp structure: every op (incl. `none`) runs with its own ReLU, node = sum s(e) * mixed op."""
+    """DARTS's MixedOp structure, independent of the fast path's op code and edge weights: every op
+    (`none` included) runs on its own from functional calls, node = sum_e s(e) * sum_o softmax(alpha_e)_o o(x)."""
     s0 = s1 = net.stem(x)
     for cell in net.cells:
-        kind = "reduce" if cell.reduction else "normal"
-        alpha = torch.softmax(net.alpha[kind], dim=-1)
-        scale = net.edge_scale(kind)
+        cell_type = "reduce" if cell.reduction else "normal"
+        alpha = torch.softmax(net.alpha[cell_type], dim=-1)
+        has_beta = net.topology.has_beta
+        scale = reference_edge_scale(net.topology, net.beta[cell_type]) if has_beta else None
         states = [cell.pre0(s0), cell.pre1(s1)]
         for j in range(2, net.topology.n_nodes + 2):
             node = 0
@@ -34,15 +86,13 @@ def straightforward_forward(net: SearchNetwork, x: torch.Tensor) -> torch.Tensor
                 if jj != j:
                     continue
                 stride = 2 if cell.reduction and i < 2 else 1
-                if str(e) not in cell.edges:  # never selectable: s(e) is 0
+                if str(e) not in cell.edges:  # never selectable: s(e) must be exactly 0
                     assert scale is not None and scale[e].item() == 0
                     continue
                 edge = cell.edges[str(e)]
-                mixed = 0
-                ops = dict(zip(edge.op_index, edge.ops))
-                for k, name in enumerate(net.op_names):
-                    op = ops.get(k) or build_op(name, 1, stride, affine=False, search=True).double()
-                    mixed = mixed + alpha[e, k] * op(states[i])
+                modules = dict(zip(edge.op_index, edge.ops))
+                mixed = sum(alpha[e, k] * reference_op(name, modules.get(k), states[i], stride)
+                            for k, name in enumerate(net.op_names))  # fmt: skip
                 node = node + (mixed if scale is None else scale[e] * mixed)
             states.append(node)
         s0, s1 = s1, torch.cat(states[2:], dim=1)
@@ -102,10 +152,6 @@ def test_weight_and_arch_parameters_are_disjoint_and_complete():
     weights = {id(p) for p in net.weight_parameters()}
     assert not arch & weights
     assert arch | weights == {id(p) for p in net.parameters()}
-    clone = net.new_like()
-    assert clone.topology == net.topology and clone.config == net.config
-    for a, b in zip(clone.state_dict().values(), net.state_dict().values()):
-        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("option", [{"channels_last": True}, {"recompute": "cells"}, {"recompute": "alternate"}])

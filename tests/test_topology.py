@@ -1,4 +1,4 @@
-"""Topology spaces against brute force (METHOD.md §2): Eq. 4 = Eqs. 6/9/13, scales, family sizes."""
+"""Topology spaces against brute force (docs/method.md §2): Eq. 4 = Eqs. 6/9/13, scales, family sizes."""
 
 import itertools
 import math
@@ -21,7 +21,7 @@ MODES = [
 
 
 def brute_force_families(mode, n_nodes, k=2, allow_empty_output=False):
-    """F_v written out from METHOD.md's table, independently of the library: {node: (edges, subsets, c)}."""
+    """F_v written out from the table of docs/method.md §2, independent of the library: {node: (edges, subsets, c)}."""
     edges = cell_edges(n_nodes)
     families = {}
     if mode == "input_pairs":

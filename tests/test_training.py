@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from conftest import REPO, write_image
 from PIL import Image
 
 from stretchnas.data.prepare import prepare_data
-from stretchnas.published import get_genotype
+from stretchnas.published_genotypes import get_genotype
 from stretchnas.training import choose_channels
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
@@ -78,7 +79,7 @@ def test_killed_training_resumes_to_bitwise_identical_metrics(tiny32, tmp_path):
     assert torch.load(out / "checkpoint.pt", weights_only=False)["progress"]["epoch"] == 0  # mid-epoch
     resumed = run(cmd)
     assert resumed.returncode == 0, resumed.stderr
-    timing = ["seconds", "peak_rss_mib"]
+    timing = ["seconds", "peak_rss_mib", "images_per_s"]
     a = pd.read_csv(out / "metrics.csv").drop(columns=timing)
     b = pd.read_csv(reference / "metrics.csv").drop(columns=timing)
     pd.testing.assert_frame_equal(a, b, check_exact=True)
@@ -126,3 +127,18 @@ def test_imagenet_path_runs_a_smoke_epoch_on_upscaled_cifar(prepared_cifar10, tm
     res = json.loads((out / "result.json").read_text())
     assert res["num_classes"] == 3 and res["test_images"] == 6
     assert json.loads((out / "run.json").read_text())["recipe"]["label_smoothing"] == 0.1
+
+
+def test_a_non_finite_training_loss_stops_with_epoch_and_step_and_no_result(tiny32, tmp_path):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["scales"]["smoke"]["train"].update(lr=1.0e30, grad_clip=1.0e30, epochs=2, max_steps_per_epoch=8,
+                                           batch_size=2, checkpoint_every_steps=2)  # fmt: skip
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "run"
+    result = run(train_cmd(out, tiny32, "--genotype", "DARTS_V2", "--layers", "3", "--channels", "4", params=params))
+    assert result.returncode == 2, result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert re.search(r"non-finite loss at epoch 1, step \d+ \(loss (nan|inf)\)", message), message
+    assert not (out / "result.json").exists()
+    assert json.loads((out / "run.json").read_text())["status"] == "running"

@@ -1,4 +1,9 @@
-"""Writes that either complete or leave nothing behind (temp file/dir + rename)."""
+"""Writes that either complete or leave nothing behind (unique temp file or folder + rename).
+
+Every file this package writes goes through here: a temp file with a unique name
+in the target's folder (so two writers never share one), flushed, given the
+user's normal mode (mkstemp creates files 0600), then renamed over the target.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +12,42 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def _user_mode(kind: str) -> int:
+    """0666 (files) or 0777 (folders) less the process umask, what open()/mkdir() would give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if kind == "dir" else 0o666) & ~umask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` on a temp file beside `path`, then rename it over `path`.
+
+    `write` receives a path (torch.save, savefig and numpy want one); the temp file
+    keeps the target's suffix so writers that pick a format by suffix still work.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
+        write(tmp)
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, _user_mode("file"))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            tmp.unlink()
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
@@ -41,9 +64,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(scratch, 0o777 & ~umask)  # mkdtemp makes it private; the result should not be
+    os.chmod(scratch, _user_mode("dir"))  # mkdtemp makes it private; the result should not be
     try:
         yield scratch
     except BaseException:

@@ -1,71 +1,335 @@
 """`stretchnas bench`: seconds, images/s, peak memory and GFLOP/s of one search step.
 
-One configuration per process, so the peak RSS the OS reports belongs to it alone;
-`--compare` runs each configuration in its own subprocess, one after the other, and
-prints ratios against the first. `--peak` measures the GFLOP/s this machine's
-PyTorch reaches on a large dense convolution, the ceiling to read the others against.
+A `BenchConfig` is one configuration; its fields are the command's options and the
+keys of `--compare`. `measure` times one configuration in this process; `compare`
+runs several, each in a fresh process (so the peak RSS it reports is its own), one
+after the other, with ratios against the first. `peak_gflops` measures the GFLOP/s
+this machine's PyTorch reaches on a large dense convolution, the ceiling to read
+the others against.
+
+torch is imported only where a step is built or timed, so building the CLI's
+parser stays cheap.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
-import importlib.util
+import dataclasses
+import functools
 import json
+import multiprocessing
+import os
 import statistics
-import subprocess
-import sys
 import time
+import typing
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
-
-from stretchnas.runstate import peak_rss_mib
-
-REFERENCE_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "reference_darts.py"
+from stretchnas.errors import StretchnasError
 
 
-def _reference_module():
-    if not REFERENCE_FILE.exists():
-        raise FileNotFoundError(f"{REFERENCE_FILE}: the reference implementation lives in the source checkout")
-    spec = importlib.util.spec_from_file_location("reference_darts", REFERENCE_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+class BenchError(StretchnasError, ValueError):
+    """A benchmark configuration that is malformed or not implemented."""
 
 
-def _batch(batch: int, generator: torch.Generator):
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def _option(default, help: str, *, minimum=None, even=False, flag=False, default_text=None):
+    """A BenchConfig field, with what its option needs.
+
+    `default` may be a zero-argument callable (then say what it computes in `default_text`);
+    `flag`: a bool given as a bare --option; `minimum`, `even`: what an int must be.
+    """
+    metadata = {"help": help, "minimum": minimum, "even": even, "flag": flag, "default_text": default_text}
+    if callable(default):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmarked search step. Each field is a `stretchnas bench` option and a `--compare` key."""
+
+    impl: Literal["stretchnas", "reference"] = _option(
+        "stretchnas", "our supernet, or the straightforward one of stretchnas.reference_darts"
+    )
+    space: Literal["darts", "nb201"] = _option("darts", "operation space")
+    topology: str = _option("darts", "topology mode, as search.topology.mode")
+    optimizer: str = _option("darts_1st", "search optimiser, as search.optimizer")
+    simplify: bool = _option(False, "the 2024 topological simplification", flag=True)
+    channels: int = _option(16, "initial channels C", minimum=2, even=True)
+    layers: int = _option(8, "cells", minimum=3)
+    nodes: int = _option(4, "intermediate nodes per cell", minimum=2)
+    batch: int = _option(64, "images per batch", minimum=1)
+    threads: int = _option(_cpus, "torch threads", minimum=1, default_text="the CPUs this process may use")
+    steps: int = _option(5, "timed steps", minimum=1)
+    warmup: int = _option(2, "untimed steps before them", minimum=0)
+    channels_last: bool = _option(True, "NHWC memory layout, 0 or 1 (stretchnas only)")
+    recompute: Literal["none", "alternate", "cells"] = _option(
+        "none", "keep only cell inputs and recompute activations in backward"
+    )
+    beta_data: Literal["separate", "shared"] = _option(
+        "separate", "beta on its own batch (a second architecture pass) or on alpha's"
+    )
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            try:
+                _validate(f, getattr(self, f.name))
+            except ValueError as exc:
+                raise BenchError(f"{f.name}: {exc}") from None
+
+
+@functools.cache
+def _types() -> dict[str, Any]:
+    return typing.get_type_hints(BenchConfig)
+
+
+def _validate(f: dataclasses.Field, value) -> None:
+    """ValueError saying what field `f` allows, unless `value` is allowed."""
+    kind = _types()[f.name]
+    if typing.get_origin(kind) is Literal:
+        if value not in typing.get_args(kind):
+            raise ValueError(f"{value!r} is not one of {', '.join(typing.get_args(kind))}")
+    elif kind is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{value!r} is not 0 or 1")
+    elif kind is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"{value!r} is not an integer")
+        if f.metadata["minimum"] is not None and value < f.metadata["minimum"]:
+            raise ValueError(f"{value} is less than {f.metadata['minimum']}")
+        if f.metadata["even"] and value % 2:
+            raise ValueError(f"{value} is odd (reduction cells halve it)")
+    elif not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a string")
+
+
+def _parse(f: dataclasses.Field, text: str):
+    """The value of field `f` written as `text` on the command line; ValueError if it is not allowed."""
+    kind, value = _types()[f.name], text
+    if kind is bool:
+        value = {"0": False, "1": True, "false": False, "true": True}.get(text.lower(), text)
+    elif kind is int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not an integer") from None
+    _validate(f, value)
+    return value
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `stretchnas bench`: one per BenchConfig field, then --params, --peak, --compare."""
+    defaults = BenchConfig()
+    for f in dataclasses.fields(BenchConfig):
+        option, text = "--" + f.name.replace("_", "-"), f.metadata["help"]
+        if f.metadata["flag"]:
+            # SUPPRESS: an option not given leaves no attribute, so the dataclass holds every default.
+            parser.add_argument(option, action="store_true", default=argparse.SUPPRESS, help=text)
+            continue
+        kind, default = _types()[f.name], getattr(defaults, f.name)
+        if typing.get_origin(kind) is Literal:
+            metavar = "{" + ",".join(typing.get_args(kind)) + "}"
+        else:
+            metavar = {bool: "{0,1}", int: "N"}.get(kind, f.name.upper())
+        default_text = int(default) if kind is bool else default
+        if f.metadata["default_text"]:  # computed when the config is made
+            default_text = f"{f.metadata['default_text']}, {default_text} here"
+        parser.add_argument(option, type=_argparse_type(f), default=argparse.SUPPRESS, metavar=metavar,
+                            help=f"{text} (default: {default_text})")  # fmt: skip
+    parser.add_argument("--params", default="params.yaml",
+                        help="the optimiser constants are this file's paper scale (default: params.yaml)")  # fmt: skip
+    parser.add_argument("--peak", action="store_true", help="measure dense-convolution GFLOP/s instead")
+    parser.add_argument("--compare", nargs="+", metavar="KEY=VALUE,...",
+                        help="variants of this configuration (keys: the options above, with _ for -), "
+                        "each in its own process, with ratios against the first")  # fmt: skip
+
+
+def _argparse_type(f: dataclasses.Field) -> Callable[[str], Any]:
+    def parse(text: str):
+        try:
+            return _parse(f, text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = f.name  # argparse names the type in some messages
+    return parse
+
+
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    """The BenchConfig of parsed `stretchnas bench` options (the dataclass defaults where one is not given)."""
+    return BenchConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(BenchConfig) if f.name in args})
+
+
+def run(args: argparse.Namespace) -> int:
+    """`stretchnas bench`: print one JSON line per measured configuration (or the --peak figure)."""
+    cfg = config_from_args(args)
+    if args.peak:
+        _print(peak_gflops(cfg.threads))
+        return 0
+    search = load_search_defaults(args.params)
+    if args.compare:
+        compare(cfg, args.compare, search, on_result=_print)
+    else:
+        _print(measure(cfg, search))
+    return 0
+
+
+def _print(result: dict) -> None:
+    print(json.dumps(result), flush=True)
+
+
+def load_search_defaults(params: str | os.PathLike = "params.yaml") -> dict:
+    """The search settings a benchmark starts from: the paper scale of `params`, no environment overrides."""
+    from stretchnas.config import load_settings
+
+    return load_settings(params, "paper", environ={})["search"]
+
+
+# --------------------------------------------------------------------------- variants
+
+
+def vary(base: BenchConfig, variant: str) -> BenchConfig:
+    """`base` changed by `variant`, 'key=value,...' with BenchConfig field names as keys."""
+    fields = {f.name: f for f in dataclasses.fields(BenchConfig)}
+    changes = {}
+    for item in filter(None, (part.strip() for part in variant.split(","))):
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep:
+            raise BenchError(f"--compare {variant!r}: {item!r} is not KEY=VALUE")
+        if key not in fields:
+            raise BenchError(f"--compare {variant!r}: unknown key {key!r}; the keys are {', '.join(fields)}")
+        try:
+            changes[key] = _parse(fields[key], text.strip())
+        except ValueError as exc:
+            raise BenchError(f"--compare {variant!r}: {key}: {exc}") from None
+    return dataclasses.replace(base, **changes)
+
+
+def check_implemented(cfg: BenchConfig) -> None:
+    """BenchError if `cfg` asks for something this harness cannot build."""
+    if cfg.simplify:
+        raise BenchError("--simplify: the 2024 topological simplification is not implemented yet")
+    if cfg.space != "darts":
+        raise BenchError(f"--space {cfg.space}: not implemented; only the DARTS space has a supernet so far")
+    if cfg.topology == "output_k":
+        raise BenchError("--topology output_k: not implemented in bench, which has no option for its topology.k")
+    if cfg.impl == "reference":
+        darts = {"topology": "darts", "optimizer": "darts_1st", "recompute": "none"}
+        other = [f"{key}={getattr(cfg, key)}" for key, value in darts.items() if getattr(cfg, key) != value]
+        if other:
+            raise BenchError(
+                f"--impl reference with {', '.join(other)}: not implemented; "
+                "the reference is DARTS first order without recomputation"
+            )
+
+
+def compare(
+    base: BenchConfig,
+    variants: Sequence[str],
+    search_defaults: dict,
+    on_result: Callable[[dict], None] | None = None,
+) -> list[dict]:
+    """Measure `base` changed by each variant ('key=value,...'), each in a fresh process, one after the other.
+
+    Every variant is parsed and checked (what needs no torch) before the first runs. Each result carries
+    its `variant`, and all but the first `time_ratio` and `memory_ratio` against the
+    first; `on_result` receives each as soon as it is measured. The processes are
+    spawned, so they import the caller's `__main__`: a script must guard its work
+    with `if __name__ == "__main__":`.
+    """
+    configs = [(variant, vary(base, variant)) for variant in variants]
+    for _, cfg in configs:
+        check_implemented(cfg)
+    results = []
+    # spawn, one task per process: a new interpreter for every variant, so nothing of
+    # one (memory, threads, caches) carries into the next.
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
+    with pool:
+        for variant, cfg in configs:
+            try:
+                result = pool.submit(measure, cfg, search_defaults).result()
+            except BrokenProcessPool as exc:
+                raise BenchError(f"--compare {variant!r}: the process measuring it ended abruptly ({exc})") from None
+            result["variant"] = variant
+            if results:
+                first = results[0]
+                result["time_ratio"] = round(result["s_median"] / first["s_median"], 3)
+                result["memory_ratio"] = round(result["peak_rss_mib"] / first["peak_rss_mib"], 3)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _batch(batch: int, generator):
+    import torch
+
     return torch.randn(batch, 3, 32, 32, generator=generator), torch.randint(0, 10, (batch,), generator=generator)
 
 
-def build_step(cfg: dict, search_defaults: dict):
+def build_step(cfg: BenchConfig, search_defaults: dict):
     """A zero-argument callable doing one search step on fixed random data, and its parameter count."""
-    generator = torch.Generator().manual_seed(0)
-    train, val, val_beta = (_batch(cfg["batch"], generator) for _ in range(3))
-    if cfg["impl"] == "reference":
-        if cfg["topology"] != "darts" or cfg["optimizer"] != "darts_1st" or cfg["space"] != "darts":
-            raise ValueError("the reference implementation is DARTS first order on the DARTS space only")
-        ref = _reference_module()
-        net = ref.Network(C=cfg["channels"], layers=cfg["layers"], steps=cfg["nodes"])
-        step = ref.FirstOrderStep(net)
-        return (lambda: step(train, val)), sum(p.numel() for p in net.parameters())
-    if cfg["space"] != "darts":
-        raise ValueError(f"--space {cfg['space']}: only the DARTS space has a supernet so far")
-    if cfg["simplify"]:
-        raise ValueError("--simplify: the 2024 topological simplification is not implemented yet")
-    from stretchnas.search.runner import build_network
-    from stretchnas.search.strategies import StepBatches, build_strategy
+    import torch
 
+    check_implemented(cfg)
+    generator = torch.Generator().manual_seed(0)
+    train, val, val_beta = (_batch(cfg.batch, generator) for _ in range(3))
+    if cfg.impl == "reference":
+        from stretchnas import reference_darts
+
+        net = reference_darts.Network(C=cfg.channels, layers=cfg.layers, steps=cfg.nodes)
+        step = reference_darts.FirstOrderStep(net)
+        return (lambda: step(train, val)), sum(p.numel() for p in net.parameters())
+    from stretchnas.search.optimizers import SEARCH_OPTIMIZERS, StepBatches, build_search_optimizer
+    from stretchnas.supernet import build_search_network
+    from stretchnas.topology import TOPOLOGY_MODES
+
+    if cfg.topology not in TOPOLOGY_MODES:
+        raise BenchError(f"--topology {cfg.topology}: unknown; the modes are {', '.join(TOPOLOGY_MODES)}")
+    if cfg.optimizer not in SEARCH_OPTIMIZERS:
+        raise BenchError(f"--optimizer {cfg.optimizer}: unknown; the optimisers are {', '.join(SEARCH_OPTIMIZERS)}")
     search = copy.deepcopy(search_defaults)
-    search.update(channels=cfg["channels"], layers=cfg["layers"], intermediate_nodes=cfg["nodes"],
-                  optimizer=cfg["optimizer"], topology={"mode": cfg["topology"]},
-                  channels_last=bool(cfg["channels_last"]), recompute=cfg["recompute"],
-                  arch_split=cfg["arch_split"])  # fmt: skip
-    net = build_network(search)
-    strategy = build_strategy(cfg["optimizer"], net, search)
-    separate = net.topology.has_beta and cfg["arch_split"] == "separate"
+    search.update(channels=cfg.channels, layers=cfg.layers, intermediate_nodes=cfg.nodes, optimizer=cfg.optimizer,
+                  topology={"mode": cfg.topology, "allow_empty_output": False}, channels_last=cfg.channels_last,
+                  recompute=cfg.recompute, beta_data=cfg.beta_data)  # fmt: skip
+    net = build_search_network(search)
+    optimizer = build_search_optimizer(cfg.optimizer, net, search)
+    separate = net.topology.has_beta and cfg.beta_data == "separate"
     batches = StepBatches(train, val, val_beta if separate else None)
-    return (lambda: strategy.step(batches)), sum(p.numel() for p in net.weight_parameters())
+    return (lambda: optimizer.step(batches)), sum(p.numel() for p in net.weight_parameters())
+
+
+def own_peak_rss_mib() -> float:
+    """This process's peak resident memory, MiB.
+
+    VmHWM rather than getrusage: after exec, Linux's ru_maxrss also counts the peak
+    of the process that started this one, so a child would inherit its launcher's.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    from stretchnas.runstate import peak_rss_mib
+
+    return peak_rss_mib()
 
 
 class _GlobalOnly:
@@ -78,18 +342,22 @@ class _GlobalOnly:
         return False
 
 
-def measure(cfg: dict, search_defaults: dict) -> dict:
-    torch.set_num_threads(cfg["threads"])
+def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
+    """Time `cfg`'s search step in this process: the config's fields, then the figures (see `compare`)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.set_num_threads(cfg.threads)
     torch.manual_seed(0)
     step, num_params = build_step(cfg, search_defaults)
-    for _ in range(cfg["warmup"]):
+    for _ in range(cfg.warmup):
         step()
     times = []
-    for _ in range(cfg["steps"]):
+    for _ in range(cfg.steps):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    peak = peak_rss_mib()  # before the FLOP-counting step, which keeps extra references
+    peak = own_peak_rss_mib()  # before the FLOP-counting step, which keeps extra references
     counter = FlopCounterMode(display=False)
     # Its per-module tracking installs backward hooks that torch.autograd.grad on leaf
     # parameters (our architecture step) rejects; only the global total is needed.
@@ -99,21 +367,24 @@ def measure(cfg: dict, search_defaults: dict) -> dict:
     flops = counter.get_total_flops()
     median = statistics.median(times)
     return {
-        **cfg,
+        **dataclasses.asdict(cfg),
         "s_median": round(median, 4),
         "s_min": round(min(times), 4),
         "s_max": round(max(times), 4),
-        "images_per_s": round(cfg["batch"] / median, 2),
+        "images_per_s": round(cfg.batch / median, 2),
         "peak_rss_mib": round(peak, 1),
         "params": num_params,
         "gflop_per_step": round(flops / 1e9, 3),
         "gflops_achieved": round(flops / 1e9 / median, 2),
         "torch": torch.__version__,
+        "pid": os.getpid(),
     }
 
 
 def peak_gflops(threads: int, repeats: int = 5) -> dict:
     """GFLOP/s of a large dense 3x3 convolution, forward only."""
+    import torch
+
     torch.set_num_threads(threads)
     x = torch.randn(32, 256, 32, 32)
     conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False)
@@ -131,25 +402,3 @@ def peak_gflops(threads: int, repeats: int = 5) -> dict:
         "gflops": round(flops / 1e9 / min(times), 2),
         "torch": torch.__version__,
     }
-
-
-def compare(base_argv: list[str], variants: list[str]) -> list[dict]:
-    """Run the base configuration changed by each variant ('key=value,...') in a fresh process."""
-    results = []
-    for variant in variants:
-        argv = list(base_argv)
-        for item in filter(None, variant.split(",")):
-            key, value = item.split("=", 1)
-            argv += [f"--{key.replace('_', '-')}", value]
-        out = subprocess.run(
-            [sys.executable, "-m", "stretchnas.cli", "bench", *argv], capture_output=True, text=True, check=True
-        )
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        result["variant"] = variant
-        if results:
-            first = results[0]
-            result["time_ratio"] = round(result["s_median"] / first["s_median"], 3)
-            result["memory_ratio"] = round(result["peak_rss_mib"] / first["peak_rss_mib"], 3)
-        results.append(result)
-        print(json.dumps(result), flush=True)
-    return results

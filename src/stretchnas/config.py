@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,23 +19,38 @@ from typing import Any
 import jsonschema
 import yaml
 
+from stretchnas.datasets import DATASETS
+from stretchnas.documents import read_document
+from stretchnas.errors import StretchnasError
+
 SCALES = ("smoke", "mini", "paper")
 
-# Images per class in the official training / test sets; a subset larger than
-# these is impossible and is refused before any work starts.
-KNOWN_CLASS_SIZES = {"cifar10": (5000, 1000), "cifar100": (500, 100)}
 
-# Where users point the pipeline at a local copy instead of downloading.
-SOURCE_ENV_VARS = {"cifar10": "STRETCHNAS_CIFAR10", "cifar100": "STRETCHNAS_CIFAR100"}
-
-
-class ConfigError(ValueError):
+class ConfigError(StretchnasError, ValueError):
     """A configuration value that cannot be used; the message says where and why."""
 
 
 def _schema() -> dict:
     text = resources.files("stretchnas.schemas").joinpath("settings.schema.yaml").read_text()
     return yaml.safe_load(text)
+
+
+def _filling_defaults(validator_class):
+    """A validator that also writes each schema `default` into the instance: defaults live in the
+    schema alone, and code reads every key directly."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in props.items():
+                if isinstance(subschema, dict) and "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, props, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": properties})
+
+
+SettingsValidator = _filling_defaults(jsonschema.Draft202012Validator)
 
 
 def deep_merge(base: Mapping, overlay: Mapping) -> dict:
@@ -86,20 +102,24 @@ def _error_path(error: jsonschema.ValidationError) -> list:
 
 def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[list, str]]:
     errors = []
-    if search["split"] not in data["splits"]:
+    schemes = data["split_schemes"]
+    if search["split_scheme"] not in schemes:
         errors.append(
-            (path + ["split"], f"{search['split']!r} is not a split scheme; data.splits has {sorted(data['splits'])}")
+            (
+                path + ["split_scheme"],
+                f"{search['split_scheme']!r} is not a split scheme; data.split_schemes has {sorted(schemes)}",
+            )
         )
     elif (
-        search["arch_split"] == "separate"
+        search["beta_data"] == "separate"
         and not search["topology"]["mode"].startswith("darts")
-        and data["splits"][search["split"]]["val_beta"] <= 0
+        and schemes[search["split_scheme"]]["val_beta"] <= 0
     ):
         errors.append(
             (
-                path + ["arch_split"],
-                f"'separate' needs a D_val_beta, but split {search['split']!r} has val_beta 0; "
-                "use a three-way split or arch_split: shared",
+                path + ["beta_data"],
+                f"'separate' needs a D_val_beta, but split scheme {search['split_scheme']!r} has val_beta 0; "
+                "use a three-way scheme or beta_data: shared",
             )
         )
     late = [e for e in search["snapshot_epochs"] if e > search["epochs"]]
@@ -115,33 +135,31 @@ def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[lis
 def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
     errors = []
     data = settings["data"]
-    for name, split in data["splits"].items():
-        total = split["train"] + split["val_alpha"] + split["val_beta"]
+    for name, scheme in data["split_schemes"].items():
+        total = scheme["train"] + scheme["val_alpha"] + scheme["val_beta"]
         if total > 1 + 1e-9:
-            errors.append((["data", "splits", name], f"fractions sum to {total:g}; they must sum to at most 1"))
+            errors.append((["data", "split_schemes", name], f"fractions sum to {total:g}; they must sum to at most 1"))
     errors += _search_errors(settings["search"], data, ["search"])
     for name, experiment in all_experiments(settings).items():
         section = experiment_section(settings, name)
         errors += _search_errors(experiment_search(settings, name), data, [section, name, "search"])
         source = experiment.get("topology_from")
-        if source is not None and settings["experiments"].get(source, {}).get("kind") != "search":
+        if source is not None and settings["experiments"].get(source, {}).get("procedure") != "search":
             errors.append(([section, name, "topology_from"], f"{source!r} is not a search experiment"))
-        if (experiment["kind"] == "random_ops") != (section == "followups"):
-            errors.append(([section, name, "kind"], "random_ops experiments, and only they, belong under followups"))
+        if (experiment["procedure"] == "random_ops") != (section == "followups"):
+            errors.append(
+                ([section, name, "procedure"], "random_ops experiments, and only they, belong under followups")
+            )
     overlap = set(settings["experiments"]) & set(settings.get("followups", {}))
     if overlap:
         errors.append((["followups"], f"names also used under experiments: {sorted(overlap)}"))
-    sizes = KNOWN_CLASS_SIZES.get(data["dataset"])
-    if sizes:
-        for key, available in zip(("train_per_class", "test_per_class"), sizes):
-            wanted = data[key]
-            if wanted is not None and wanted > available:
-                errors.append(
-                    (
-                        ["data", key],
-                        f"{wanted} is more than the {available} images per class that {data['dataset']} has",
-                    )
-                )
+    info = DATASETS[data["dataset"]]
+    for key in ("train_per_class", "test_per_class"):
+        wanted, available = data[key], getattr(info, key)
+        if wanted is not None and available is not None and wanted > available:
+            errors.append(
+                (["data", key], f"{wanted} is more than the {available} images per class that {data['dataset']} has")
+            )
     return errors
 
 
@@ -158,8 +176,115 @@ def experiment_search(settings: Mapping, name: str) -> dict:
     return deep_merge(settings["search"], all_experiments(settings)[name].get("search") or {})
 
 
+@dataclass(frozen=True)
+class Experiment:
+    """One entry of params.yaml's experiments or followups, with its search settings merged in.
+
+    What defines an experiment is carried as fields (method, optimiser, topology
+    mode, nodes, k, layers), so nothing downstream parses its name.
+    """
+
+    name: str
+    section: str  # 'experiments' or 'followups'
+    procedure: str  # search | random_search | random_ops
+    method: str
+    tables: tuple[str, ...]
+    search: dict
+    random: dict | None
+    topology_from: str | None
+
+    @property
+    def optimizer(self) -> str:
+        return self.search["optimizer"]
+
+    @property
+    def topology_mode(self) -> str:
+        return self.search["topology"]["mode"]
+
+    @property
+    def k(self) -> int | None:
+        return self.search["topology"].get("k")
+
+    @property
+    def intermediate_nodes(self) -> int:
+        return self.search["intermediate_nodes"]
+
+    @property
+    def layers(self) -> int:
+        """Layers of the networks its cells are evaluated with: the search's, or the random baseline's."""
+        return self.random["layers"] if self.random else self.search["layers"]
+
+    def fields(self) -> dict:
+        """What a summary records about the experiment, for the tables to group by."""
+        return {
+            "experiment": self.name,
+            "procedure": self.procedure,
+            "method": self.method,
+            "tables": list(self.tables),
+            "optimizer": self.optimizer,
+            "topology_mode": self.topology_mode,
+            "k": self.k,
+            "intermediate_nodes": self.intermediate_nodes,
+            "search_layers": self.search["layers"],
+            "eval_layers": self.layers,
+        }
+
+
+def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | None = None) -> Experiment:
+    """The experiment `name` of the settings, refused clearly if unknown or of another procedure."""
+    origin = settings.get("params_file", "params.yaml")
+    known = all_experiments(settings)
+    if name not in known:
+        raise ConfigError(f"{origin}: no experiment {name!r}; known: {sorted(known)}")
+    entry = known[name]
+    section = experiment_section(settings, name)
+    if procedures is not None and entry["procedure"] not in procedures:
+        raise ConfigError(
+            f"{origin}: {section}.{name}: procedure is {entry['procedure']!r}, this command runs {list(procedures)}"
+        )
+    return Experiment(
+        name=name,
+        section=section,
+        procedure=entry["procedure"],
+        method=entry["method"],
+        tables=tuple(entry["tables"]),
+        search=experiment_search(settings, name),
+        random=entry.get("random"),
+        topology_from=entry.get("topology_from"),
+    )
+
+
+def describe_experiments(settings: Mapping) -> dict:
+    """Every experiment with its defining fields and resolved search settings."""
+    registry = {}
+    for name in all_experiments(settings):
+        experiment = get_experiment(settings, name)
+        registry[name] = {**experiment.fields(), "search": experiment.search, "random": experiment.random,
+                          "topology_from": experiment.topology_from}  # fmt: skip
+    return {"scale": settings["scale"], "experiments": registry}
+
+
+def search_from_file(params_path: str | os.PathLike, config_path: str | os.PathLike, scale: str) -> Experiment:
+    """A one-off search: the `search:` block of `config_path` over params.yaml's defaults at `scale`.
+
+    The file's search is the only experiment; the scale overlays keep their search
+    defaults but not their experiment refinements.
+    """
+    extra = read_params(config_path)
+    raw = read_params(params_path)
+    name = Path(config_path).stem
+    search = extra.get("search") or {}
+    raw["experiments"] = {name: {"procedure": "search", "method": "search from file", "search": search}}
+    raw["followups"] = {}
+    for overlay in (raw.get("scales") or {}).values():
+        for section in ("experiments", "followups"):
+            (overlay or {}).pop(section, None)
+    resolved = resolve_scale(raw, scale, origin=f"{params_path} + {config_path}")
+    return get_experiment(resolved, name)
+
+
 def _schema_problems(instance, schema: dict, prefix: list) -> list[tuple[list, str]]:
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = SettingsValidator(schema)
     return [
         (prefix + _error_path(e), _describe(e))
         for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path))
@@ -209,12 +334,7 @@ def resolve_scale(raw: Mapping, scale: str, origin: str = "params.yaml") -> dict
 
 def read_params(path: str | os.PathLike) -> dict:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_document(path, yaml.safe_load, ConfigError, "YAML configuration file")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: must be a mapping at the top level")
     extra = set(raw.get("scales") or {}) - set(SCALES)
@@ -241,12 +361,13 @@ def load_settings(
     resolved = {name: resolve_scale(raw, name, str(path)) for name in SCALES}
     settings = resolved[chosen]
     apply_source_override(settings, os.environ if environ is None else environ)
+    settings["params_file"] = str(path)  # for messages; not part of the validated configuration
     return settings
 
 
 def apply_source_override(settings: dict, environ: Mapping[str, str]) -> None:
     data = settings["data"]
-    var = SOURCE_ENV_VARS.get(data["dataset"])
+    var = DATASETS[data["dataset"]].source_env_var
     if var and environ.get(var):
         data["source"] = environ[var]
         data["source_origin"] = f"environment variable {var}"

@@ -1,4 +1,4 @@
-"""From architecture parameters to a genotype (METHOD.md §4).
+"""From architecture parameters to a genotype (docs/method.md §4).
 
 Topology modes: per node, keep the edges of the most likely subset argmax_S p_v(S);
 on each kept edge the argmax op (never `none`). DARTS modes: the hand rule, top-2
@@ -11,9 +11,11 @@ that list empty.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from stretchnas.genotype import Cell, Genotype, GenotypeError
+from stretchnas.genotype import CELL_TYPES, Cell, Genotype, GenotypeError
 from stretchnas.topology import TopologySpace
 
 
@@ -33,11 +35,8 @@ def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor
     edges = space.edges
     if space.derive_rule == "subsets":
         chosen = []
-        start = 0
-        for group in space.groups:
-            probs = beta.detach()[start : start + len(group.subsets)]
-            chosen.extend(group.subsets[int(torch.argmax(probs))])
-            start += len(group.subsets)
+        for group, part in zip(space.groups, space.group_slices()):
+            chosen.extend(group.subsets[int(torch.argmax(beta.detach()[part]))])
         return sorted(set(chosen))
     if space.derive_rule == "top2_input":
         by_node = {j: [e for e, (_, jj) in enumerate(edges) if jj == j] for j in range(2, space.n_nodes + 2)}
@@ -69,7 +68,8 @@ def prune_inputless(edges: list[tuple[int, int]], n_nodes: int) -> tuple[list[tu
     return kept, dropped
 
 
-def derive_cell(space: TopologySpace, alpha, beta, op_names) -> tuple[Cell, list[int]]:
+def derive_cell(space: TopologySpace, alpha, beta, op_names) -> tuple[Cell | None, list[int]]:
+    """The cell the parameters select (None if no intermediate node keeps an input), and the dropped nodes."""
     edges = space.edges
     chosen = selected_edges(space, alpha, beta, op_names)
     kept, dropped = prune_inputless([edges[e] for e in chosen], space.n_nodes)
@@ -77,20 +77,45 @@ def derive_cell(space: TopologySpace, alpha, beta, op_names) -> tuple[Cell, list
     cell_edges = [(_best_op(alpha[index[(i, j)]], op_names), i, j) for i, j in sorted(kept, key=lambda e: (e[1], e[0]))]
     concat = sorted({j for _, _, j in cell_edges})
     if not concat:
-        raise GenotypeError("derivation left no intermediate node with an input")
+        return None, dropped
     return Cell(tuple(cell_edges), tuple(concat)), dropped
 
 
-def derive(network) -> Genotype:
-    """The genotype a SearchNetwork's current alpha (and beta) encode."""
+@dataclass(frozen=True)
+class Derivation:
+    """What a SearchNetwork's parameters encode now: the genotype, or None when a cell type
+    would have no intermediate node with an input, and the nodes pruning dropped."""
+
+    genotype: Genotype | None
+    dropped_nodes: dict[str, list[int]]
+
+    @property
+    def num_dropped(self) -> int:
+        return sum(len(nodes) for nodes in self.dropped_nodes.values())
+
+
+def derive_architecture(network) -> Derivation:
     cells, dropped = {}, {}
-    for kind in ("normal", "reduce"):
-        beta = network.beta[kind] if network.topology.has_beta else None
-        cells[kind], dropped[kind] = derive_cell(network.topology, network.alpha[kind], beta, network.op_names)
+    for cell_type in CELL_TYPES:
+        beta = network.beta[cell_type] if network.topology.has_beta else None
+        cells[cell_type], dropped[cell_type] = derive_cell(
+            network.topology, network.alpha[cell_type], beta, network.op_names
+        )
+    if None in cells.values():
+        return Derivation(None, dropped)
     meta = {
         "topology": network.topology.mode,
         "intermediate_nodes": network.topology.n_nodes,
         "dropped_nodes": dropped,
         "num_dropped": sum(len(v) for v in dropped.values()),
     }
-    return Genotype(cells["normal"], cells["reduce"], meta).validate()
+    return Derivation(Genotype(cells["normal"], cells["reduce"], meta).validate(), dropped)
+
+
+def derive(network) -> Genotype:
+    """The genotype a SearchNetwork's current alpha (and beta) encode."""
+    derivation = derive_architecture(network)
+    if derivation.genotype is None:
+        empty = [c for c, nodes in derivation.dropped_nodes.items() if len(nodes) == network.topology.n_nodes]
+        raise GenotypeError(f"derivation left no intermediate node with an input in the {' and '.join(empty)} cell")
+    return derivation.genotype

@@ -8,17 +8,29 @@ intermediate nodes are 2, 3, ... A DARTS `Genotype` namedtuple (exactly two
 from __future__ import annotations
 
 import json
+import numbers
 from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stretchnas.atomic import atomic_write_json
+from stretchnas.documents import read_document
+from stretchnas.errors import StretchnasError
 
 DartsGenotype = namedtuple("Genotype", "normal normal_concat reduce reduce_concat")
 
+CELL_TYPES = ("normal", "reduce")
 
-class GenotypeError(ValueError):
+
+class GenotypeError(StretchnasError, ValueError):
     pass
+
+
+def _node_index(value) -> int | None:
+    """`value` as a node index, or None if it is not a non-negative integer (2.7 and True are not)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        return None
+    return int(value)
 
 
 @dataclass(frozen=True)
@@ -27,8 +39,9 @@ class Cell:
     concat: tuple[int, ...]
 
     def __post_init__(self):
-        object.__setattr__(self, "edges", tuple((str(op), int(i), int(j)) for op, i, j in self.edges))
-        object.__setattr__(self, "concat", tuple(int(n) for n in self.concat))
+        # normalises numpy integers; non-integers are left for validate() to name
+        object.__setattr__(self, "edges", tuple(tuple(edge) for edge in self.edges))
+        object.__setattr__(self, "concat", tuple(self.concat))
 
     @property
     def nodes(self) -> list[int]:
@@ -38,22 +51,44 @@ class Cell:
     def inputs_of(self, node: int) -> list[tuple[str, int]]:
         return [(op, i) for op, i, j in self.edges if j == node]
 
-    def validate(self, where: str = "cell") -> None:
-        nodes = set(self.nodes)
-        for op, i, j in self.edges:
+    def validate(self, where: str = "cell", op_space: str = "darts") -> None:
+        """Refuse anything an evaluation network cannot be built from; messages name `where` and the edge."""
+        from stretchnas.ops import candidate_ops
+
+        known_ops = candidate_ops(op_space, with_none=False)
+        for k, edge in enumerate(self.edges):
+            label = f"{where}: edge {k} {list(edge)}"
+            if len(edge) != 3:
+                raise GenotypeError(f"{label}: expected [op, from, to]")
+            op, i, j = edge
+            if op == "none":
+                raise GenotypeError(f"{label}: a derived cell cannot contain the op 'none'")
+            if op not in known_ops:
+                raise GenotypeError(f"{label}: unknown op {op!r}; the {op_space} space has {known_ops}")
+            if _node_index(i) is None or _node_index(j) is None:
+                raise GenotypeError(f"{label}: node indices must be non-negative integers")
             if j < 2:
-                raise GenotypeError(f"{where}: edge ({op}, {i}, {j}) ends at a cell input")
+                raise GenotypeError(f"{label}: ends at a cell input (nodes 0 and 1 are the inputs)")
             if i >= j:
-                raise GenotypeError(f"{where}: edge ({op}, {i}, {j}) does not go forward")
+                raise GenotypeError(f"{label}: does not go forward (from {i} to {j})")
+        nodes = set(self.nodes)
+        for k, (op, i, j) in enumerate(self.edges):
             if i >= 2 and i not in nodes:
-                raise GenotypeError(f"{where}: edge ({op}, {i}, {j}) starts at node {i}, which has no input")
+                raise GenotypeError(f"{where}: edge {k} {[op, i, j]}: starts at node {i}, which has no input")
         if not self.concat:
             raise GenotypeError(f"{where}: concat is empty")
         for n in self.concat:
-            if n not in nodes:
-                raise GenotypeError(f"{where}: concat names node {n}, which has no input edge")
-        if "none" in {op for op, _, _ in self.edges}:
-            raise GenotypeError(f"{where}: a derived cell cannot contain the op 'none'")
+            if _node_index(n) is None or n not in nodes:
+                raise GenotypeError(f"{where}: concat names node {n!r}, which has no input edge")
+        reaching = set(self.concat)  # nodes whose value reaches the cell output
+        for _, i, j in sorted(self.edges, key=lambda e: -e[2]):
+            if j in reaching:
+                reaching.add(i)
+        for node in sorted(nodes - reaching):
+            feeding = [k for k, (_, _, j) in enumerate(self.edges) if j == node]
+            raise GenotypeError(
+                f"{where}: edges {feeding} go into node {node}, which is neither concatenated nor feeds a node that is"
+            )
 
     def depth(self) -> int:
         """Longest path, in ops, from a cell input to the output (through the concat nodes)."""
@@ -76,9 +111,9 @@ class Genotype:
     reduce: Cell
     meta: dict = field(default_factory=dict, compare=False, hash=False)
 
-    def validate(self) -> Genotype:
-        self.normal.validate("normal")
-        self.reduce.validate("reduce")
+    def validate(self, where: str = "genotype") -> Genotype:
+        self.normal.validate(f"{where}: normal cell")
+        self.reduce.validate(f"{where}: reduce cell")
         return self
 
     # ----------------------------------------------------------------- JSON
@@ -93,28 +128,22 @@ class Genotype:
     def from_dict(cls, data: dict, where: str = "genotype") -> Genotype:
         try:
             cells = {
-                kind: Cell(tuple(tuple(e) for e in data[kind]["edges"]), tuple(data[kind]["concat"]))
-                for kind in ("normal", "reduce")
+                cell_type: Cell(tuple(tuple(e) for e in data[cell_type]["edges"]), tuple(data[cell_type]["concat"]))
+                for cell_type in CELL_TYPES
             }
         except (KeyError, TypeError, ValueError) as exc:
             raise GenotypeError(
                 f"{where}: expected {{'normal': {{'edges': [[op, from, to], ...], 'concat': [...]}}, "
                 f"'reduce': ...}} ({type(exc).__name__}: {exc})"
             ) from None
-        return cls(cells["normal"], cells["reduce"], dict(data.get("meta", {}))).validate()
+        return cls(cells["normal"], cells["reduce"], dict(data.get("meta", {}))).validate(where)
 
     def save(self, path: str | Path) -> None:
         atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> Genotype:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise GenotypeError(f"{path}: no such genotype file") from None
-        except json.JSONDecodeError as exc:
-            raise GenotypeError(f"{path}: not valid JSON ({exc})") from None
+        data = read_document(path, json.loads, GenotypeError, "genotype JSON file")
         return cls.from_dict(data, where=str(path))
 
     # ----------------------------------------------------------------- DARTS format

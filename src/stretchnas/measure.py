@@ -1,14 +1,14 @@
-"""Parameters, FLOPs, depth and width of an evaluation network (METHOD.md §8).
+"""Parameters, FLOPs, depth and width of an evaluation network (docs/method.md §8).
 
 * params_m: parameters in millions without the auxiliary head, as DARTS's
   count_parameters_in_MB reports them.
-* flops_m: multiply-adds of convolutions and linear layers, from
-  torch.utils.flop_counter (which counts 2 FLOPs per multiply-add), one image.
-* thop_style_m: the same plus the rules of thop 0.1.1 (the counter DARTS-family
-  papers used): batch norm 2 per input element, doubled when affine; average
-  pooling 1 per output element; adaptive average pooling (window + 1) per
-  output element; max pooling and ReLU zero. This reproduces METHOD.md §8's
-  thop-style column, which matches the paper's Table 1 "FLOPs" within 0.6%.
+* conv_linear_macs_m: multiply-adds (millions) of convolutions and linear layers,
+  from torch.utils.flop_counter (which counts 2 FLOPs per multiply-add), one image.
+* thop_style_flops_m: the same plus the rules of thop 0.1.1 (the counter
+  DARTS-family papers used): batch norm 2 per input element, doubled when affine;
+  average pooling 1 per output element; adaptive average pooling (window + 1) per
+  output element; max pooling and ReLU zero. This is the column the paper's
+  Table 1 "FLOPs" matches (within 0.6% for the published cells).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _input(imagenet: bool) -> torch.Tensor:
     return torch.randn(1, 3, 224, 224) if imagenet else torch.randn(1, 3, 32, 32)
 
 
-def count_macs_m(model: nn.Module, x: torch.Tensor) -> float:
+def count_conv_linear_macs_m(model: nn.Module, x: torch.Tensor) -> float:
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         model(x)
@@ -49,7 +49,7 @@ def _extra_thop_ops(module: nn.Module, inputs, output) -> float:
     return 0.0
 
 
-def count_thop_style_m(model: nn.Module, x: torch.Tensor) -> float:
+def count_thop_style_flops_m(model: nn.Module, x: torch.Tensor) -> float:
     extra = [0.0]
 
     def hook(module, inputs, output):
@@ -57,7 +57,7 @@ def count_thop_style_m(model: nn.Module, x: torch.Tensor) -> float:
 
     handles = [m.register_forward_hook(hook) for m in model.modules() if not list(m.children())]
     try:
-        macs = count_macs_m(model, x)
+        macs = count_conv_linear_macs_m(model, x)
     finally:
         for handle in handles:
             handle.remove()
@@ -70,11 +70,18 @@ def measure(genotype: Genotype, layers: int, C: int, imagenet: bool = False, num
     x = _input(imagenet)
     return {
         "params_m": round(count_params_m(model), 6),
-        "flops_m": round(count_macs_m(model, x), 3),
-        "thop_style_m": round(count_thop_style_m(model, x), 3),
+        "conv_linear_macs_m": round(count_conv_linear_macs_m(model, x), 3),
+        "thop_style_flops_m": round(count_thop_style_flops_m(model, x), 3),
         "depth": {"normal": genotype.normal.depth(), "reduce": genotype.reduce.depth()},
         "width": {"normal": genotype.normal.width(), "reduce": genotype.reduce.width()},
         "layers": layers,
         "channels": C,
         "input": list(x.shape[1:]),
     }
+
+
+def measure_named(genotype_ref: str, layers: int, C: int, imagenet: bool = False) -> dict:
+    """`stretchnas measure`: a published genotype by name, or a genotype file, measured."""
+    from stretchnas.published_genotypes import get_genotype
+
+    return {"genotype": genotype_ref, **measure(get_genotype(genotype_ref), layers, C, imagenet=imagenet)}

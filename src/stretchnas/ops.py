@@ -7,7 +7,7 @@ tensor kept for backward instead of one per op). `forward` still applies the
 ReLU itself, so each op is correct on its own.
 
 Shapes and defaults follow quark0/darts operations.py (DARTS) and
-xautodl cell_operations.py (NAS-Bench-201); see REFERENCE-IMPLEMENTATIONS §3.
+xautodl cell_operations.py (NAS-Bench-201); see docs/reference-settings.md §7.
 """
 
 from __future__ import annotations

@@ -14,14 +14,15 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from stretchnas.atomic import atomic_write_json, atomic_write_text
+from stretchnas.atomic import atomic_write_text
+from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.derive import derive
 from stretchnas.genotype import Cell, Genotype
 from stretchnas.ops import candidate_ops
-from stretchnas.runstate import provenance
-from stretchnas.search.runner import build_network
-from stretchnas.training import TrainRun
+from stretchnas.runstate import ResumableRun, RunError
+from stretchnas.supernet import build_search_network
+from stretchnas.training import TrainRun, TrainSpec
 
 
 def _generator(seed: int, index: int) -> torch.Generator:
@@ -31,7 +32,7 @@ def _generator(seed: int, index: int) -> torch.Generator:
 def sample_from_space(search: dict, seed: int, index: int) -> Genotype:
     """A genotype of the search space: i.i.d. Gumbel architecture parameters, then the usual
     derivation, i.e. a uniform draw of each node's subset (or top-2 pair) and of each op."""
-    net = build_network(search)
+    net = build_search_network(search)
     generator = _generator(seed, index)
     with torch.no_grad():
         for p in net.arch_parameters():
@@ -52,60 +53,78 @@ def random_ops_on(topology: Genotype, op_space: str, seed: int, index: int) -> G
     return Genotype(redraw(topology.normal), redraw(topology.reduce)).validate()
 
 
-def run_random_baseline(
-    name: str,
-    kind: str,
-    search: dict,
-    random_cfg: dict,
-    recipe: dict,
-    data: PreparedData,
-    out: str | Path,
-    seed: int,
-    topology: Genotype | None = None,
-    show_progress: bool = True,
-) -> Genotype:
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    short = {**recipe, "epochs": random_cfg["train_epochs"], "seeds": [seed]}
-    rows = []
-    for index in range(random_cfg["samples"]):
-        if kind == "random_ops":
-            genotype = random_ops_on(topology, search["op_space"], seed, index)
-        else:
-            genotype = sample_from_space(search, seed, index)
-        sample_dir = out / "samples" / f"{index:03d}"
-        result = TrainRun(
-            genotype,
-            f"{name}[{index}]",
-            random_cfg["layers"],
-            random_cfg["channels"],
-            short,
-            data,
-            sample_dir,
-            seed,
-            train_part=(search["split"], "train"),
-            eval_part=(search["split"], "val_alpha"),
-        ).run(show_progress=show_progress)
-        genotype.save(sample_dir / "genotype.json")
-        rows.append({"sample": index, "val_error": result["val_error"], "params_m": result["params_m"]})
-    table = pd.DataFrame(rows)
-    best = int(table.sort_values(["val_error", "sample"]).iloc[0]["sample"])
-    atomic_write_text(out / "candidates.csv", table.to_csv(index=False))
-    chosen = Genotype.load(out / "samples" / f"{best:03d}" / "genotype.json")
-    chosen = Genotype(chosen.normal, chosen.reduce, {"selected_sample": best, "selected_by": "D_val error"})
-    chosen.save(out / "genotype.json")
-    atomic_write_json(
-        out / "run.json",
-        {
-            "kind": kind,
-            "status": "complete",
-            "experiment": name,
-            "seed": seed,
-            "random": random_cfg,
-            "search": search,
-            "recipe": short,
-            "selected_sample": best,
-            **provenance(data),
-        },
-    )
-    return chosen
+class RandomBaselineRun(ResumableRun):
+    """N sampled genotypes, each short-trained (a resumable TrainRun of its own), the best on D_val kept."""
+
+    run_type = "random_baseline"
+    final_file = "genotype.json"
+
+    def __init__(self, experiment: Experiment, recipe: dict, data: PreparedData, out: str | Path, seed: int,
+                 topology: Genotype | None = None):  # fmt: skip
+        super().__init__(out, data, seed)
+        if (experiment.procedure == "random_ops") != (topology is not None):
+            raise RunError(f"{experiment.name}: random_ops, and only it, keeps a searched topology")
+        self.experiment = experiment
+        self.topology = topology
+        self.short = {**recipe, "epochs": experiment.random["train_epochs"], "seeds": [seed]}
+
+    @property
+    def identity(self) -> dict:
+        e = self.experiment
+        return {
+            "experiment": e.name,
+            "procedure": e.procedure,
+            "seed": self.seed,
+            "random": e.random,
+            "search": e.search,
+            "recipe": self.short,
+            "topology": self.topology.to_dict() | {"meta": {}} if self.topology else None,
+            "data_manifest_sha256": self.data.manifest_sha256,
+        }
+
+    def describe(self) -> dict:
+        e = self.experiment
+        return {"experiment": e.name, "procedure": e.procedure, "seed": self.seed, "random": e.random,
+                "search": e.search, "recipe": self.short}  # fmt: skip
+
+    def load_result(self) -> Genotype:
+        return Genotype.load(self.out / self.final_file)
+
+    def completion_fields(self, result: Genotype) -> dict:
+        return {"final_file": self.final_file, "selected_sample": result.meta["selected_sample"]}
+
+    def sample(self, index: int) -> Genotype:
+        if self.topology is not None:
+            return random_ops_on(self.topology, self.experiment.search["op_space"], self.seed, index)
+        return sample_from_space(self.experiment.search, self.seed, index)
+
+    def execute(self, show_progress: bool) -> Genotype:
+        e, random_cfg = self.experiment, self.experiment.random
+        rows = []
+        for index in range(random_cfg["samples"]):
+            genotype = self.sample(index)
+            sample_dir = self.out / "samples" / f"{index:03d}"
+            spec = TrainSpec(genotype, f"{e.name}[{index}]", random_cfg["layers"], random_cfg["channels"],
+                             train_part=(e.search["split_scheme"], "train"),
+                             eval_part=(e.search["split_scheme"], "val_alpha"))  # fmt: skip
+            result = TrainRun(spec, self.short, self.data, sample_dir, self.seed).run(show_progress)
+            genotype.save(sample_dir / "genotype.json")
+            rows.append({"sample": index, "val_error": result["val_error"], "params_m": result["params_m"]})
+        table = pd.DataFrame(rows)
+        best = int(table.sort_values(["val_error", "sample"]).iloc[0]["sample"])
+        atomic_write_text(self.out / "candidates.csv", table.to_csv(index=False))
+        chosen = Genotype.load(self.out / "samples" / f"{best:03d}" / "genotype.json")
+        chosen = Genotype(chosen.normal, chosen.reduce, {"selected_sample": best, "selected_by": "D_val error"})
+        chosen.save(self.out / self.final_file)
+        return chosen
+
+
+def run_random_baseline(experiment: Experiment, recipe: dict, data: PreparedData, out: str | Path,
+                        seed: int | None = None, topology_from: str | Path | None = None,
+                        show_progress: bool = True) -> Genotype:  # fmt: skip
+    """`stretchnas random-search`: one seed of a random_search or random_ops experiment."""
+    if experiment.procedure == "random_ops" and topology_from is None:
+        raise RunError(f"{experiment.name} keeps a searched topology: pass --topology-from genotype.json")
+    topology = Genotype.load(topology_from) if experiment.procedure == "random_ops" else None
+    seed = experiment.search["seeds"][0] if seed is None else seed
+    return RandomBaselineRun(experiment, recipe, data, out, seed, topology).run(show_progress)

@@ -1,4 +1,4 @@
-"""Passive-aggressive regulariser r(beta) on topology variables (METHOD.md §3, Eqs. 14-15).
+"""Passive-aggressive regulariser r(beta) on topology variables (docs/method.md §3; paper Eqs. 14-15).
 
 For intermediate node j and each predecessor group i that can select edge (i, j):
 q_i = max_S p_i(S) and q_i^j = max_{S containing (i, j)} p_i(S). Then

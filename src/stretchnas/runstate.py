@@ -1,20 +1,41 @@
-"""What every resumable run shares: RNG capture, atomic checkpoints, identity checks, provenance."""
+"""The one skeleton of every resumable run: search, evaluation training and the random baselines.
+
+`ResumableRun` owns an output folder: it refuses a finished run of another
+identity, returns a finished run of the same identity unchanged, and writes
+run.json (status, identity, provenance). `EpochRun` adds the epoch/step loop
+they share: identity-checked checkpoints every N steps and after every epoch,
+RNG capture, one metrics.csv row per epoch, a progress bar and the divergence
+guard. A subclass supplies only its own step and epoch logic.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import random
 import resource
 import subprocess
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
+from tqdm import tqdm
 
 from stretchnas import __version__
+from stretchnas.atomic import atomic_write, atomic_write_json, atomic_write_text
+from stretchnas.errors import StretchnasError
 
 
-class RunError(RuntimeError):
+class RunError(StretchnasError, RuntimeError):
     """A run cannot start or continue; the message says why and what to do."""
+
+
+# --------------------------------------------------------------------------- RNG, torch, provenance
 
 
 def seed_everything(seed: int) -> None:
@@ -33,43 +54,11 @@ def restore_rng(state: dict) -> None:
     torch.set_rng_state(state["torch"])
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
-def _flatten(tree, prefix="") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def config_differences(old: dict, new: dict) -> list[str]:
-    a, b = _flatten(old), _flatten(new)
-    return [
-        f"{k}: {a.get(k, '<unset>')!r} (checkpoint) vs {b.get(k, '<unset>')!r} (now)"
-        for k in sorted(set(a) | set(b))
-        if a.get(k) != b.get(k)
-    ]
-
-
-def load_checkpoint(path: Path, identity: dict) -> dict | None:
-    """The checkpoint's state, or None; refuses one written under another identity."""
-    if not path.exists():
-        return None
-    state = torch.load(path, weights_only=False)
-    if state["identity"] != identity:
-        raise RunError(
-            f"{path}: written by a different configuration; refusing to resume. Differing fields: "
-            + "; ".join(config_differences(state["identity"], identity))
-            + ". Use another --out or delete the folder."
-        )
-    return state
+def configure_torch(threads: int | None, deterministic: bool) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
 
 
 def git_commit() -> str | None:
@@ -104,17 +93,290 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def configure_torch(threads: int | None, deterministic: bool) -> None:
-    if threads:
-        torch.set_num_threads(threads)
-    if deterministic:
-        torch.use_deterministic_algorithms(True)
+# --------------------------------------------------------------------------- identities and checkpoints
 
 
-def is_complete(out: Path, final_file: str) -> bool:
-    import json
+def _flatten(tree, prefix="") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
-    run_json = out / "run.json"
-    if not ((out / final_file).exists() and run_json.exists()):
-        return False
-    return json.loads(run_json.read_text()).get("status") == "complete"
+
+def identity_differences(recorded: dict, requested: dict, recorded_as: str) -> list[str]:
+    """'field: old (recorded_as) vs new (now)' for every field in which two identities differ."""
+    a, b = _flatten(recorded), _flatten(requested)
+    return [
+        f"{k}: {a.get(k, '<unset>')!r} ({recorded_as}) vs {b.get(k, '<unset>')!r} (now)"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
+
+
+def as_json(obj: Any) -> Any:
+    """`obj` as it reads back from JSON (tuples become lists), so identities compare equal."""
+    return json.loads(json.dumps(obj))
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: Path, identity: dict) -> dict | None:
+    """The checkpoint's state, or None; refuses one written under another identity."""
+    if not path.exists():
+        return None
+    state = torch.load(path, weights_only=False)
+    if as_json(state["identity"]) != as_json(identity):
+        raise RunError(
+            f"{path}: written by a different configuration; refusing to resume. Differing fields: "
+            + "; ".join(identity_differences(as_json(state["identity"]), as_json(identity), "checkpoint"))
+            + ". Use another --out or delete the folder."
+        )
+    return state
+
+
+# --------------------------------------------------------------------------- the skeleton
+
+
+class ResumableRun(ABC):
+    """A run that owns one output folder and can be re-run until it is complete.
+
+    Subclasses set `run_type` (recorded in run.json) and `final_file` (written
+    last, before run.json says complete), and implement `identity`, `execute`,
+    `load_result` and `describe`.
+    """
+
+    run_type: ClassVar[str]
+    final_file: ClassVar[str]
+
+    def __init__(self, out: str | Path, data, seed: int):
+        self.out = Path(out)
+        self.data = data
+        self.seed = seed
+
+    @property
+    @abstractmethod
+    def identity(self) -> dict:
+        """Everything that determines the result; a folder holds one identity's run."""
+
+    @abstractmethod
+    def execute(self, show_progress: bool) -> Any:
+        """Do (or continue) the work; return the result."""
+
+    @abstractmethod
+    def load_result(self) -> Any:
+        """The result of a complete run, read back from its folder."""
+
+    def describe(self) -> dict:
+        """Fields run.json shows besides status, identity and provenance."""
+        return {}
+
+    def completion_fields(self, result) -> dict:
+        return {"final_file": self.final_file}
+
+    @property
+    def run_json(self) -> Path:
+        return self.out / "run.json"
+
+    def write_run_json(self, status: str, extra: dict | None = None) -> None:
+        atomic_write_json(
+            self.run_json,
+            {
+                "run_type": self.run_type,
+                "status": status,
+                **self.describe(),
+                "identity": as_json(self.identity),
+                **provenance(self.data),
+                **(extra or {}),
+            },
+        )
+
+    def _check_recorded_identity(self) -> dict | None:
+        """run.json as recorded, refused if it belongs to another identity (finished or not)."""
+        if not self.run_json.exists():
+            return None
+        recorded = json.loads(self.run_json.read_text())
+        if recorded.get("identity") != as_json(self.identity):
+            what = "finished" if recorded.get("status") == "complete" else "unfinished"
+            raise RunError(
+                f"{self.out}: holds a {what} {recorded.get('run_type', 'run')} of a different configuration; "
+                "refusing to "
+                + ("report it as this one" if what == "finished" else "mix the two")
+                + ". Differing fields: "
+                + "; ".join(identity_differences(recorded.get("identity") or {}, as_json(self.identity), "recorded"))
+                + ". Use another --out."
+            )
+        return recorded
+
+    def prepare(self) -> None:  # noqa: B027 (an optional hook)
+        """Set-up before run.json says running (and before any output is touched)."""
+
+    def run(self, show_progress: bool = True):
+        recorded = self._check_recorded_identity()
+        if recorded and recorded.get("status") == "complete" and (self.out / self.final_file).exists():
+            print(f"{self.out}: {self.run_type} already complete; nothing to do")
+            return self.load_result()
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.prepare()
+        self.write_run_json("running")
+        result = self.execute(show_progress)
+        self.write_run_json("complete", self.completion_fields(result))
+        return result
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """What the epoch loop reads from a search or training recipe."""
+
+    epochs: int
+    max_steps_per_epoch: int | None
+    checkpoint_every_steps: int
+    threads: int | None
+    deterministic: bool
+
+    @classmethod
+    def of(cls, recipe: dict) -> LoopSettings:
+        return cls(**{name: recipe[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class Progress:
+    """Where the loop stands; saved in every checkpoint."""
+
+    epoch: int = 0  # the epoch in progress (0-based)
+    step: int = 0  # steps of that epoch already done
+    sums: dict = field(default_factory=dict)  # running sums of the epoch in progress
+    rows: list = field(default_factory=list)  # finished epochs' metrics
+    seconds: float = 0.0  # wall seconds spent in the epoch so far
+
+
+class EpochRun(ResumableRun):
+    """Epochs of steps, resumable at any step with a bitwise-identical result on CPU.
+
+    Hooks, called in this order: `build` once; per epoch `start_epoch`, then
+    `train_step` (returns numbers to sum over the epoch) for each step, then
+    `epoch_row` (the metrics row; may evaluate) and `end_epoch` (scheduler step,
+    per-epoch outputs); finally `finish`.
+    """
+
+    loss_keys: ClassVar[tuple[str, ...]]  # the step outputs the divergence guard checks
+
+    def __init__(self, out, data, seed: int, loop: LoopSettings):
+        super().__init__(out, data, seed)
+        self.loop = loop
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    # ----------------------------------------------------------------- hooks
+
+    @abstractmethod
+    def build(self) -> None:
+        """Create the model, optimisers and batch streams (after seeding)."""
+
+    @abstractmethod
+    def component_state(self) -> dict:
+        """State of the model, optimisers and streams for a checkpoint."""
+
+    @abstractmethod
+    def load_component_state(self, state: dict) -> None: ...
+
+    @abstractmethod
+    def steps_per_epoch(self) -> int: ...
+
+    def start_epoch(self, epoch: int, fresh: bool) -> None:
+        """Called before the epoch's first step, or before its first remaining step on resume."""
+
+    @abstractmethod
+    def train_step(self) -> dict[str, float]:
+        """One step; numbers summed over the epoch (`images`: images the weights were trained on)."""
+
+    @abstractmethod
+    def epoch_row(self, epoch: int, sums: dict) -> dict:
+        """The epoch's metrics (without timing) from the summed step outputs."""
+
+    def end_epoch(self, epoch: int, rows: list[dict]) -> None:
+        """After the row: scheduler step and per-epoch outputs."""
+
+    @abstractmethod
+    def finish(self, rows: list[dict]) -> Any:
+        """Write the final file; return the result."""
+
+    def progress_label(self, epoch: int) -> str:
+        return f"{self.run_type} epoch {epoch + 1}/{self.loop.epochs}"
+
+    def postfix(self, sums: dict) -> dict:
+        return {}
+
+    # ----------------------------------------------------------------- checkpoints
+
+    def _save(self, progress: Progress) -> None:
+        state = {"identity": self.identity, "progress": asdict(progress), "rng": capture_rng()}
+        save_checkpoint(self.checkpoint_path, state | self.component_state())
+
+    def _resume(self) -> Progress:
+        state = load_checkpoint(self.checkpoint_path, self.identity)
+        if state is None:
+            return Progress()
+        self.load_component_state(state)
+        restore_rng(state["rng"])
+        return Progress(**state["progress"])
+
+    def _check_finite(self, stats: dict, epoch: int, step: int) -> None:
+        bad = {key: stats[key] for key in self.loss_keys if not math.isfinite(stats[key])}
+        if bad:
+            kept = (
+                f"the last good checkpoint is kept in {self.checkpoint_path}"
+                if self.checkpoint_path.exists()
+                else "no checkpoint was written yet"
+            )
+            values = ", ".join(f"{k} {v}" for k, v in bad.items())
+            raise RunError(f"non-finite loss at epoch {epoch + 1}, step {step + 1} ({values}); {kept}")
+
+    # ----------------------------------------------------------------- loop
+
+    def prepare(self) -> None:
+        configure_torch(self.loop.threads, self.loop.deterministic)
+        seed_everything(self.seed)
+        self.build()
+        self.progress = self._resume()
+
+    def execute(self, show_progress: bool):
+        progress = self.progress
+        steps = self.steps_per_epoch()
+        for epoch in range(progress.epoch, self.loop.epochs):
+            fresh = progress.step == 0
+            if fresh:
+                progress.sums = {}
+            self.start_epoch(epoch, fresh)
+            started = time.perf_counter() - progress.seconds
+            bar = tqdm(total=steps, initial=progress.step, desc=self.progress_label(epoch),
+                       disable=not show_progress, leave=False)  # fmt: skip
+            for step in range(progress.step, steps):
+                stats = self.train_step()
+                self._check_finite(stats, epoch, step)
+                for key, value in stats.items():
+                    progress.sums[key] = progress.sums.get(key, 0) + value
+                progress.sums["steps"] = progress.sums.get("steps", 0) + 1
+                progress.step = step + 1
+                bar.update(1)
+                bar.set_postfix(self.postfix(progress.sums))
+                if progress.step % self.loop.checkpoint_every_steps == 0 and progress.step < steps:
+                    progress.seconds = time.perf_counter() - started
+                    self._save(progress)
+            bar.close()
+            row = self.epoch_row(epoch, progress.sums)
+            row["seconds"] = seconds = time.perf_counter() - started
+            row["peak_rss_mib"] = peak_rss_mib()
+            row["images_per_s"] = progress.sums.get("images", 0) / seconds if seconds > 0 else float("nan")
+            progress.rows.append(row)
+            self.end_epoch(epoch, progress.rows)
+            atomic_write_text(self.out / "metrics.csv", pd.DataFrame(progress.rows).to_csv(index=False))
+            progress.epoch, progress.step, progress.seconds, progress.sums = epoch + 1, 0, 0.0, {}
+            self._save(progress)
+        return self.finish(progress.rows)

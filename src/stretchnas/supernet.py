@@ -22,11 +22,10 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from stretchnas.genotype import CELL_TYPES
 from stretchnas.macro import CellSlot, Classifier, cell_slots, cifar_stem, preprocessors
 from stretchnas.ops import Identity, build_op, candidate_ops
-from stretchnas.topology import TopologySpace, TopologyWeights
-
-CELL_TYPES = ("normal", "reduce")
+from stretchnas.topology import TopologySpace, TopologyWeights, build_space
 
 
 def _has_parameters(module: nn.Module) -> bool:
@@ -134,15 +133,6 @@ class SearchNetwork(nn.Module):
         self.topology = topology
         self.channels_last = channels_last
         self.recompute = recompute
-        self.config = dict(
-            C=C,
-            num_classes=num_classes,
-            layers=layers,
-            op_space=op_space,
-            stem_multiplier=stem_multiplier,
-            channels_last=channels_last,
-            recompute=recompute,
-        )
         self.op_names = candidate_ops(op_space, with_none=topology.with_none)
         n_nodes = topology.n_nodes
         self.stem = cifar_stem(stem_multiplier * C)
@@ -156,10 +146,10 @@ class SearchNetwork(nn.Module):
 
         num_edges, num_ops = len(topology.edges), len(self.op_names)
         self.alpha = nn.ParameterDict(
-            {kind: nn.Parameter(arch_init_std * torch.randn(num_edges, num_ops)) for kind in CELL_TYPES}
+            {c: nn.Parameter(arch_init_std * torch.randn(num_edges, num_ops)) for c in CELL_TYPES}
         )
         self.beta = nn.ParameterDict(
-            {kind: nn.Parameter(arch_init_std * torch.randn(topology.num_subsets)) for kind in CELL_TYPES}
+            {c: nn.Parameter(arch_init_std * torch.randn(topology.num_subsets)) for c in CELL_TYPES}
             if topology.has_beta
             else {}
         )
@@ -188,47 +178,49 @@ class SearchNetwork(nn.Module):
 
     # ------------------------------------------------------------------ weights per edge
 
-    def edge_scale(self, kind: str) -> torch.Tensor | None:
+    def edge_scale(self, cell_type: str) -> torch.Tensor | None:
         """s(e) for one cell type, or None when the mode has no topology variables."""
-        return self.topology_weights(self.beta[kind]) if self.topology.has_beta else None
+        return self.topology_weights(self.beta[cell_type]) if self.topology.has_beta else None
 
-    def mixed_weights(self, kind: str, relaxed_edge: int | None = None) -> torch.Tensor:
+    def mixed_weights(self, cell_type: str, relaxed_edge: int | None = None) -> torch.Tensor:
         """w[e, o] = s(e) * softmax(alpha_e)_o, shape (edges, ops incl. `none` if present).
 
         With `relaxed_edge` (EDAS), every other edge is clamped to the one-hot of its
         argmax op, a constant, so only that edge's alpha receives a gradient.
         """
-        alpha = self.alpha[kind]
+        alpha = self.alpha[cell_type]
         weights = torch.softmax(alpha, dim=-1)
         if relaxed_edge is not None:
             hard = torch.nn.functional.one_hot(alpha.detach().argmax(dim=-1), alpha.shape[-1]).to(alpha.dtype)
             keep = torch.zeros(alpha.shape[0], 1, dtype=torch.bool, device=alpha.device)
             keep[relaxed_edge] = True
             weights = torch.where(keep, weights, hard)
-        scale = self.edge_scale(kind)
+        scale = self.edge_scale(cell_type)
         return weights if scale is None else weights * scale[:, None]
 
-    def single_op_plan(self, kind: str, relaxed_edge: int) -> dict[int, int]:
+    def single_op_plan(self, cell_type: str, relaxed_edge: int) -> dict[int, int]:
         """Edge -> its argmax op, for every edge but the relaxed one (EDAS)."""
-        argmax = self.alpha[kind].detach().argmax(dim=-1).tolist()
+        argmax = self.alpha[cell_type].detach().argmax(dim=-1).tolist()
         return {e: op for e, op in enumerate(argmax) if e != relaxed_edge}
 
     def forward(self, x: torch.Tensor, arch_grad: bool = True, relaxed: dict[str, int] | None = None):
         """`arch_grad=False` detaches alpha/beta (weight steps need no graph to them);
         `relaxed` = {cell type: edge} switches to EDAS's one-relaxed-edge network."""
         with torch.set_grad_enabled(arch_grad and torch.is_grad_enabled()):
-            weights = {kind: self.mixed_weights(kind, relaxed and relaxed[kind]) for kind in CELL_TYPES}
-        plans = {kind: self.single_op_plan(kind, relaxed[kind]) for kind in CELL_TYPES} if relaxed else {}
+            weights = {c: self.mixed_weights(c, relaxed and relaxed[c]) for c in CELL_TYPES}
+        plans = {c: self.single_op_plan(c, relaxed[c]) for c in CELL_TYPES} if relaxed else {}
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         s0 = s1 = self.stem(x)
         for index, cell in enumerate(self.cells):
-            kind = "reduce" if cell.reduction else "normal"
+            cell_type = "reduce" if cell.reduction else "normal"
             if self._recompute(index) and torch.is_grad_enabled():
-                # keep only the cell's inputs; its activations are recomputed during backward
-                out = checkpoint(cell, s0, s1, weights[kind], plans.get(kind), use_reentrant=False)
+                # keep only the cell's inputs; its activations are recomputed during backward, which
+                # runs each batch norm forward again: running statistics move twice per step (the
+                # search never reads them; docs/method.md §9)
+                out = checkpoint(cell, s0, s1, weights[cell_type], plans.get(cell_type), use_reentrant=False)
             else:
-                out = cell(s0, s1, weights[kind], plans.get(kind))
+                out = cell(s0, s1, weights[cell_type], plans.get(cell_type))
             s0, s1 = s1, out
         return self.classifier(s1)
 
@@ -239,8 +231,23 @@ class SearchNetwork(nn.Module):
             return index % 2 == 0
         return False
 
-    def new_like(self) -> SearchNetwork:
-        """A fresh network with the same structure and arguments (for the unrolled step)."""
-        clone = SearchNetwork(self.topology, **self.config)
-        clone.load_state_dict(self.state_dict())
-        return clone
+
+def build_search_network(search: dict, num_classes: int = 10) -> SearchNetwork:
+    """The supernet a search's settings describe."""
+    topology = search["topology"]
+    space = build_space(
+        topology["mode"],
+        search["intermediate_nodes"],
+        k=topology.get("k"),
+        allow_empty_output=topology["allow_empty_output"],
+    )
+    return SearchNetwork(
+        space,
+        C=search["channels"],
+        num_classes=num_classes,
+        layers=search["layers"],
+        op_space=search["op_space"],
+        arch_init_std=search["arch"]["init_std"],
+        channels_last=search["channels_last"],
+        recompute=search["recompute"],
+    )

@@ -2,35 +2,54 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from stretchnas.atomic import atomic_write_text
+from stretchnas.atomic import atomic_write, atomic_write_text
+from stretchnas.documents import read_document
+from stretchnas.errors import StretchnasError
 from stretchnas.measure import measure
-from stretchnas.paper_values import TABLE1_PUBLISHED
-from stretchnas.published import get_genotype
+from stretchnas.paper_tables import (
+    MILENAS_FIG5_SMALL,
+    TABLE1_ROW_OF_EXPERIMENT,
+    TABLE1_ROW_OF_GENOTYPE,
+    TABLE3,
+    TABLE5,
+    table1_columns,
+)
+from stretchnas.published_genotypes import DARTS_FORMAT, get_genotype
+from stretchnas.topology import build_space
+
+
+class TablesError(StretchnasError, ValueError):
+    """The summaries cannot make the tables; the message names the file."""
 
 
 def published_cells_table(layers: int = 20, C: int = 36) -> pd.DataFrame:
-    """Params and FLOPs of the published cells at DARTS's evaluation size, beside the paper's values."""
+    """Params and FLOPs of the published cells at DARTS's evaluation size, beside the papers' values."""
     rows = []
-    for name, paper in TABLE1_PUBLISHED.items():
+    for name in sorted(DARTS_FORMAT):
+        if name in TABLE1_ROW_OF_GENOTYPE:
+            paper = table1_columns(TABLE1_ROW_OF_GENOTYPE[name])
+        elif name == "MILENAS_2_50":
+            label, (error, params, flops) = MILENAS_FIG5_SMALL
+            paper = {"paper_row": label, "paper_error": error, "paper_params_m": params, "paper_flops_m": flops}
+        else:
+            continue  # ImageNet cells are measured by `stretchnas measure --imagenet`
         m = measure(get_genotype(name), layers, C)
         rows.append(
             {
                 "genotype": name,
-                "paper_row": paper["row"],
                 "layers": layers,
                 "channels": C,
                 "params_m": m["params_m"],
-                "paper_params_m": paper["paper_params_m"],
-                "conv_linear_macs_m": m["flops_m"],
-                "thop_style_flops_m": m["thop_style_m"],
-                "paper_flops_m": paper["paper_flops_m"],
+                "conv_linear_macs_m": m["conv_linear_macs_m"],
+                "thop_style_flops_m": m["thop_style_flops_m"],
                 "depth_normal": m["depth"]["normal"],
                 "width_normal": m["width"]["normal"],
-                "paper_test_error": paper["paper_error"],
+                **paper,
             }
         )
     return pd.DataFrame(rows)
@@ -40,7 +59,18 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     atomic_write_text(path, frame.to_csv(index=False))
 
 
+def write_published_cells_table(path: str | Path, layers: int = 20, C: int = 36) -> pd.DataFrame:
+    """`stretchnas published-table`."""
+    table = published_cells_table(layers, C)
+    write_csv(table, path)
+    return table
+
+
 # --------------------------------------------------------------------------- tables from runs
+
+
+SUMMARY_FIELDS = ("experiment", "procedure", "method", "optimizer", "topology_mode", "k", "intermediate_nodes",
+                  "search_layers")  # fmt: skip
 
 
 def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
@@ -50,18 +80,15 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
         for result in summary["results"]:
             rows.append(
                 {
-                    "experiment": summary["experiment"],
-                    "kind": summary["kind"],
+                    **{key: summary[key] for key in SUMMARY_FIELDS},
                     "tables": ",".join(summary["tables"]),
-                    "search_layers": summary["search"]["layers"],
-                    "intermediate_nodes": summary["search"]["intermediate_nodes"],
                     "search_seed": result["search_seed"],
                     "genotype": result["genotype"],
                     "train_seed": result["seed"],
                     "layers": result["layers"],
                     "channels": result["channels"],
                     "params_m": result["params_m"],
-                    "flops_m": result["thop_style_flops_m"],
+                    "thop_style_flops_m": result["thop_style_flops_m"],
                     "test_error": result["test_error"],
                     "epochs": result["epochs"],
                     "genotype_file": result["genotype_file"],
@@ -71,17 +98,17 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
 
 
 def _summarise(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    grouped = frame.groupby(keys, sort=False)
+    grouped = frame.groupby(keys, sort=False, dropna=False)
     out = grouped.agg(
         runs=("test_error", "size"),
         test_error_mean=("test_error", "mean"),
         test_error_std=("test_error", "std"),
         params_m=("params_m", "mean"),
-        flops_m=("flops_m", "mean"),
+        thop_style_flops_m=("thop_style_flops_m", "mean"),
         layers=("layers", "first"),
         channels=("channels", "first"),
     ).reset_index()
-    return out.round({"test_error_mean": 2, "test_error_std": 2, "params_m": 3, "flops_m": 1})
+    return out.round({"test_error_mean": 2, "test_error_std": 2, "params_m": 3, "thop_style_flops_m": 1})
 
 
 def _tagged(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -94,27 +121,17 @@ def _final(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return tagged[tagged["genotype"] == "final"]
 
 
-def _with_paper(table: pd.DataFrame, paper_rows: dict) -> pd.DataFrame:
-    paper = pd.DataFrame([{"experiment": k, **v} for k, v in paper_rows.items()])
-    return table.merge(paper, on="experiment", how="left")
-
-
 def table1(frame: pd.DataFrame) -> pd.DataFrame:
-    from stretchnas.paper_values import TABLE1_EXPERIMENTS
-
-    return _with_paper(_summarise(_final(frame, "table1"), ["experiment"]), TABLE1_EXPERIMENTS)
+    table = _summarise(_final(frame, "table1"), ["experiment", "method"])
+    paper = pd.DataFrame([table1_columns(TABLE1_ROW_OF_EXPERIMENT.get(e)) for e in table["experiment"]])
+    return pd.concat([table, paper], axis=1)
 
 
 def table3(frame: pd.DataFrame) -> pd.DataFrame:
-    from stretchnas.paper_values import TABLE3
-
-    table = _summarise(_final(frame, "table3"), ["experiment", "intermediate_nodes", "search_layers"])
-    method = table["experiment"].map(lambda e: "MiLeNAS-SC" if e.startswith("milenas_sc") else "DARTS (2nd order)")
+    table = _summarise(_final(frame, "table3"), ["experiment", "method", "intermediate_nodes", "search_layers"])
     nodes = table["intermediate_nodes"] + 3  # the paper counts the two inputs and the output
-    paper = [
-        TABLE3.get((m, n), {}).get(layer, (None, None)) for m, n, layer in zip(method, nodes, table["search_layers"])
-    ]
-    table.insert(1, "paper_method", method)
+    paper = [TABLE3.get((m, n), {}).get(layers, (None, None))
+             for m, n, layers in zip(table["method"], nodes, table["search_layers"])]  # fmt: skip
     table.insert(2, "paper_nodes", nodes)
     table["paper_test_error"] = [p[0] for p in paper]
     table["paper_params_m"] = [p[1] for p in paper]
@@ -123,14 +140,20 @@ def table3(frame: pd.DataFrame) -> pd.DataFrame:
 
 def table4(frame: pd.DataFrame) -> pd.DataFrame:
     rows = _tagged(frame, "table4")
-    table = _summarise(rows, ["experiment", "search_seed", "genotype"])
+    table = _summarise(rows, ["experiment", "method", "search_seed", "genotype"])
     return table.sort_values(["experiment", "search_seed", "genotype"], kind="stable").reset_index(drop=True)
 
 
-def table5(frame: pd.DataFrame) -> pd.DataFrame:
-    from stretchnas.paper_values import TABLE5
+def perspective(topology_mode: str) -> str:
+    """Which side of a node its selected edges are counted on: 'input' or 'output'."""
+    return build_space(topology_mode, 4, k=1).perspective
 
-    return _with_paper(_summarise(_final(frame, "table5"), ["experiment"]), TABLE5)
+
+def table5(frame: pd.DataFrame) -> pd.DataFrame:
+    table = _summarise(_final(frame, "table5"), ["experiment", "method", "topology_mode"])
+    table.insert(3, "perspective", table["topology_mode"].map(perspective))
+    table["paper_error"] = [TABLE5.get(key) for key in zip(table["method"], table["perspective"])]
+    return table
 
 
 def figure5(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
@@ -139,10 +162,13 @@ def figure5(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table = _summarise(_final(frame, "figure5"), ["experiment"])
-    table["inputs"] = table["experiment"].map(lambda e: e.removeprefix("darts_sc_in") if "_in" in e else "arbitrary")
+    table = _summarise(_final(frame, "figure5"), ["experiment", "method", "topology_mode", "k"])
+    # output_k selects k outputs per node; stretchable selects any number (docs/method.md §2)
+    table["outputs_per_node"] = [str(int(k)) if mode == "output_k" else "arbitrary"
+                                 for mode, k in zip(table["topology_mode"], table["k"])]  # fmt: skip
+    table = table.sort_values("outputs_per_node", kind="stable").reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    ax.errorbar(table["inputs"], table["test_error_mean"], yerr=table["test_error_std"].fillna(0), fmt="o-")
+    ax.errorbar(table["outputs_per_node"], table["test_error_mean"], yerr=table["test_error_std"].fillna(0), fmt="o-")
     ax.set_xlabel("outputs selected per node (k)")
     ax.set_ylabel("test error (%)")
     ax.set_title("Figure 5 (this run's scale; not the paper's numbers)", fontsize=8)
@@ -160,7 +186,7 @@ def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     import matplotlib.pyplot as plt
 
     curves = []
-    for (experiment, seed), group in frame[frame["kind"] == "search"].groupby(["experiment", "search_seed"]):
+    for (experiment, seed), group in frame[frame["procedure"] == "search"].groupby(["experiment", "search_seed"]):
         metrics_file = Path(group["genotype_file"].iloc[0]).parent / "metrics.csv"
         if metrics_file.exists():
             metrics = pd.read_csv(metrics_file)
@@ -185,22 +211,38 @@ def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
 
 
 def _save_figure(fig, png: Path) -> None:
-    tmp = png.with_name(f".{png.name}.tmp.png")
-    fig.savefig(tmp, dpi=130)
-    tmp.replace(png)
+    atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
 
 
-def build_tables(summary_files: list[Path], out_dir: Path, scale: str) -> dict[str, pd.DataFrame]:
-    import json
+def summary_files(paths: list[str | Path]) -> list[Path]:
+    """The summary JSONs named, folders expanded to the JSONs they hold."""
+    files = []
+    for item in map(Path, paths):
+        files.extend(sorted(item.glob("*.json")) if item.is_dir() else [item])
+    return files
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summaries = [json.loads(Path(f).read_text()) for f in summary_files]
-    wrong = [s["experiment"] for s in summaries if s["scale"] != scale]
-    if wrong:
-        raise ValueError(f"summaries of another scale than {scale!r}: {wrong}")
-    frame = load_evaluations(summaries)
+
+def read_summaries(files: list[Path], scale: str) -> list[dict]:
+    summaries = []
+    for file in files:
+        summary = read_document(file, json.loads, TablesError, "experiment summary JSON")
+        missing = [key for key in (*SUMMARY_FIELDS, "scale", "tables", "results") if key not in summary]
+        if missing:
+            raise TablesError(f"{file}: not an experiment summary of this version (missing {missing})")
+        if summary["scale"] != scale:
+            raise TablesError(f"{file}: a summary of scale {summary['scale']!r}, not {scale!r}")
+        summaries.append(summary)
+    return summaries
+
+
+def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> dict[str, pd.DataFrame]:
+    """`stretchnas tables`: every table and figure of `scale` from its experiment summaries."""
+    files = summary_files(paths)
+    frame = load_evaluations(read_summaries(files, scale))
     if frame.empty:
-        raise ValueError(f"no evaluation results in {len(summary_files)} summaries")
+        raise TablesError(f"no evaluation results in {len(files)} summaries")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
         "evaluations": frame,
         "table1": table1(frame),

@@ -2,7 +2,7 @@
 
 A cell has nodes 0, 1 (outputs of the two previous cells) and intermediate nodes
 2 .. n+1; edge (i, j) exists for every i < j with j intermediate, in DARTS order
-(j ascending, then i ascending). A topology mode (METHOD.md §2) chooses, for each
+(j ascending, then i ascending). A topology mode (docs/method.md §2) chooses, for each
 node v with a topology variable, a candidate edge set E_v, a family F_v of
 subsets of E_v and a scale c_v. With p_v = softmax(beta_v), the merged weight of
 an edge is
@@ -130,7 +130,7 @@ def _input_pair_groups(n_nodes: int) -> tuple[Group, ...]:
     return tuple(groups)
 
 
-def build_space(mode: str, n_nodes: int, k: int = 2, allow_empty_output: bool = False) -> TopologySpace:
+def build_space(mode: str, n_nodes: int, k: int | None = None, allow_empty_output: bool = False) -> TopologySpace:
     """The topology space `mode` for cells with `n_nodes` intermediate nodes."""
     if n_nodes < 2:
         raise ValueError(f"intermediate_nodes must be at least 2, got {n_nodes}")
@@ -156,8 +156,8 @@ def _output_pairs(n_nodes, **_):
     return TopologySpace("output_pairs", n_nodes, False, "output", _output_groups(n_nodes, lambda n: [2]))
 
 
-def _output_k(n_nodes, k=2, **_):
-    if not 1 <= k <= 4:
+def _output_k(n_nodes, k=None, **_):
+    if k is None or not 1 <= k <= 4:
         raise ValueError(f"topology.k must be between 1 and 4, got {k}")
     return TopologySpace(f"output_{k}", n_nodes, False, "output", _output_groups(n_nodes, lambda n: [k]))
 
@@ -184,7 +184,8 @@ class TopologyWeights(torch.nn.Module):
     def __init__(self, space: TopologySpace):
         super().__init__()
         self.space = space
-        self.register_buffer("membership", space.membership().float(), persistent=False)
+        # float64, cast to the parameters' dtype at use: a float32 copy would round scales such as 4/3
+        self.register_buffer("membership", space.membership(), persistent=False)
         self.slices = space.group_slices()
 
     def probabilities(self, beta: torch.Tensor) -> list[torch.Tensor]:

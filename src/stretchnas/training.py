@@ -10,35 +10,24 @@ checkpoint.pt, run.json.
 
 from __future__ import annotations
 
+import json
 import math
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import torch
 from torch.nn import functional as F
 from torchvision.transforms import v2
-from tqdm import tqdm
 
-from stretchnas.atomic import atomic_write_json, atomic_write_text
+from stretchnas.atomic import atomic_write_json
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import eval_transform, train_transform
 from stretchnas.evalnet import EvalNetwork
 from stretchnas.genotype import Genotype
-from stretchnas.measure import count_macs_m, count_params_m, count_thop_style_m
-from stretchnas.runstate import (
-    RunError,
-    capture_rng,
-    configure_torch,
-    is_complete,
-    load_checkpoint,
-    peak_rss_mib,
-    provenance,
-    restore_rng,
-    save_checkpoint,
-    seed_everything,
-)
+from stretchnas.measure import count_conv_linear_macs_m, count_params_m, count_thop_style_flops_m
+from stretchnas.published_genotypes import get_genotype
+from stretchnas.runstate import EpochRun, LoopSettings, RunError
 
 
 def params_at(genotype: Genotype, layers: int, C: int, imagenet: bool, num_classes: int) -> float:
@@ -100,222 +89,211 @@ def evaluate(model: torch.nn.Module, dataset, batch_size: int) -> tuple[float, f
     return total_loss / len(dataset), correct / len(dataset)
 
 
-class TrainRun:
-    def __init__(
-        self,
-        genotype: Genotype,
-        genotype_name: str,
-        layers: int,
-        channels: int,
-        recipe: dict,
-        data: PreparedData,
-        out: str | Path,
-        seed: int,
-        imagenet: bool = False,
-        channel_choice: dict | None = None,
-        train_part: tuple[str, str] = ("", "pool"),
-        eval_part: tuple[str, str] = ("", "test"),
-    ):
-        """`train_part` / `eval_part` are (split scheme, part): evaluation training uses every
-        selected training image and the test set; random search trains on D_tr and ranks on D_val."""
-        self.genotype = genotype
-        self.genotype_name = genotype_name
-        self.layers = layers
-        self.C = channels
-        self.recipe = recipe
-        self.data = data
-        self.out = Path(out)
-        self.seed = seed
-        self.imagenet = imagenet
-        self.channel_choice = channel_choice
-        self.train_part, self.eval_part = train_part, eval_part
-        self.eval_name = "test" if eval_part[1] == "test" else "val"
-        self.identity = {
-            "train_part": list(train_part),
-            "eval_part": list(eval_part),
-            "genotype": genotype.to_dict() | {"meta": {}},
-            "layers": layers,
-            "channels": channels,
-            "imagenet": imagenet,
-            "seed": seed,
-            "recipe": recipe,
-            "data_manifest_sha256": data.manifest_sha256,
-        }
+@dataclass(frozen=True)
+class TrainSpec:
+    """What network is trained on which data: everything of an evaluation training but the recipe.
+
+    `train_part` / `eval_part` are (split scheme, part): evaluation training uses every
+    selected training image and the test set; random search trains on D_tr and ranks on D_val.
+    """
+
+    genotype: Genotype
+    name: str
+    layers: int
+    channels: int
+    imagenet: bool = False
+    channel_choice: dict | None = None
+    train_part: tuple[str, str] = ("", "pool")
+    eval_part: tuple[str, str] = ("", "test")
 
     @property
-    def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+    def eval_name(self) -> str:
+        return "test" if self.eval_part[1] == "test" else "val"
+
+
+class TrainRun(EpochRun):
+    run_type = "train"
+    final_file = "result.json"
+    loss_keys = ("loss",)
+
+    def __init__(self, spec: TrainSpec, recipe: dict, data: PreparedData, out: str | Path, seed: int):
+        super().__init__(out, data, seed, LoopSettings.of(recipe))
+        self.spec = spec
+        self.recipe = recipe
+
+    @property
+    def identity(self) -> dict:
+        spec = self.spec
+        return {
+            "train_part": list(spec.train_part),
+            "eval_part": list(spec.eval_part),
+            "genotype": spec.genotype.to_dict() | {"meta": {}},
+            "layers": spec.layers,
+            "channels": spec.channels,
+            "imagenet": spec.imagenet,
+            "seed": self.seed,
+            "recipe": self.recipe,
+            "data_manifest_sha256": self.data.manifest_sha256,
+        }
+
+    def describe(self) -> dict:
+        spec = self.spec
+        return {"genotype": spec.name, "layers": spec.layers, "channels": spec.channels,
+                "channel_choice": spec.channel_choice, "imagenet": spec.imagenet, "seed": self.seed,
+                "recipe": self.recipe}  # fmt: skip
+
+    def load_result(self) -> dict:
+        return json.loads((self.out / self.final_file).read_text())
+
+    # ----------------------------------------------------------------- set-up
+
+    def build(self) -> None:
+        r, spec = self.recipe, self.spec
+        self.num_classes = len(self.data.manifest["classes"])
+        self.model = EvalNetwork(spec.genotype, spec.channels, self.num_classes, spec.layers,
+                                 auxiliary=r["auxiliary_weight"] > 0, imagenet=spec.imagenet)  # fmt: skip
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"]
+        )
+        self.scheduler = self._scheduler(self.optimizer)
+        train_set, self.eval_set = self._datasets()
+        self.stream = BatchStream(train_set, r["batch_size"], self.seed, "train", mode="epoch")
+        self.model.train()
 
     def _datasets(self):
         m = self.data.manifest
-        if self.imagenet:
+        if self.spec.imagenet:
             train_t, test_t = imagenet_transforms(m["mean"], m["std"], self.recipe["crop"])
         else:
             train_t = train_transform(m["mean"], m["std"], crop=m["image_size"][0], cutout=self.recipe["cutout"])
             test_t = eval_transform(m["mean"], m["std"])
-        return self.data.subset(*self.train_part, train_t), self.data.subset(*self.eval_part, test_t)
+        return self.data.subset(*self.spec.train_part, train_t), self.data.subset(*self.spec.eval_part, test_t)
 
     def _scheduler(self, optimizer):
         r = self.recipe
         if r["schedule"] == "cosine":
             return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r["epochs"], eta_min=r["lr_min"])
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=r.get("gamma", 0.97))
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=r["gamma"])
 
-    def _write_run_json(self, status: str) -> None:
-        atomic_write_json(
-            self.out / "run.json",
-            {
-                "kind": "train",
-                "status": status,
-                "genotype": self.genotype_name,
-                "layers": self.layers,
-                "channels": self.C,
-                "channel_choice": self.channel_choice,
-                "imagenet": self.imagenet,
-                "seed": self.seed,
-                "recipe": self.recipe,
-                **provenance(self.data),
-            },
-        )
+    def component_state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "stream": self.stream.state_dict(),
+        }
 
-    def run(self, show_progress: bool = True) -> dict:
-        import json
+    def load_component_state(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.stream.load_state_dict(state["stream"])
 
-        if is_complete(self.out, "result.json"):
-            print(f"{self.out}: training already complete; nothing to do")
-            return json.loads((self.out / "result.json").read_text())
+    def steps_per_epoch(self) -> int:
+        return min(len(self.stream), self.recipe["max_steps_per_epoch"] or len(self.stream))
+
+    # ----------------------------------------------------------------- loop hooks
+
+    def progress_label(self, epoch: int) -> str:
+        return f"train {self.spec.name} epoch {epoch + 1}/{self.loop.epochs}"
+
+    def start_epoch(self, epoch: int, fresh: bool) -> None:
+        if fresh:
+            self.stream.start_pass(epoch)
+        self.model.drop_path_prob = self.recipe["drop_path"] * epoch / self.recipe["epochs"]
+
+    def train_step(self) -> dict[str, float]:
         r = self.recipe
-        self.out.mkdir(parents=True, exist_ok=True)
-        configure_torch(r["threads"], r["deterministic"])
-        seed_everything(self.seed)
-        num_classes = len(self.data.manifest["classes"])
-        model = EvalNetwork(
-            self.genotype, self.C, num_classes, self.layers, auxiliary=r["auxiliary_weight"] > 0, imagenet=self.imagenet
-        )
-        optimizer = torch.optim.SGD(
-            model.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"]
-        )
-        scheduler = self._scheduler(optimizer)
-        train_set, test_set = self._datasets()
-        stream = BatchStream(train_set, r["batch_size"], self.seed, "train", mode="epoch")
-        steps = min(len(stream), r["max_steps_per_epoch"] or len(stream))
+        x, y = self.stream.next()
+        out = self.model(x)
+        logits, aux = out if isinstance(out, tuple) else (out, None)
+        loss = F.cross_entropy(logits, y, label_smoothing=r["label_smoothing"])
+        if aux is not None:
+            loss = loss + r["auxiliary_weight"] * F.cross_entropy(aux, y, label_smoothing=r["label_smoothing"])
+        value = loss.item()
+        if math.isfinite(value):  # a non-finite loss stops the run before it can touch the weights
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), r["grad_clip"])
+            self.optimizer.step()
+        return {"loss": value, "correct": int((logits.detach().argmax(1) == y).sum()), "count": len(y),
+                "images": len(y)}  # fmt: skip
 
-        progress = {"epoch": 0, "step": 0, "sums": None, "rows": [], "seconds": 0.0}
-        state = load_checkpoint(self.checkpoint_path, self.identity)
-        if state is not None:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            stream.load_state_dict(state["stream"])
-            restore_rng(state["rng"])
-            progress = state["progress"]
-        self._write_run_json("running")
+    def postfix(self, sums: dict) -> dict:
+        return {"loss": f"{sums['loss'] / sums['steps']:.3f}", "acc": f"{sums['correct'] / sums['count']:.3f}"}
 
-        def checkpoint():
-            save_checkpoint(
-                self.checkpoint_path,
-                {
-                    "identity": self.identity,
-                    "progress": progress,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "stream": stream.state_dict(),
-                    "rng": capture_rng(),
-                },
-            )
+    def epoch_row(self, epoch: int, sums: dict) -> dict:
+        eval_loss, eval_acc = evaluate(self.model, self.eval_set, self.recipe["batch_size"])
+        name = self.spec.eval_name
+        return {
+            "epoch": epoch + 1,
+            "train_loss": sums.get("loss", 0.0) / max(sums.get("steps", 0), 1),
+            "train_acc": sums.get("correct", 0) / max(sums.get("count", 0), 1),
+            f"{name}_loss": eval_loss,
+            f"{name}_acc": eval_acc,
+            "lr": self.scheduler.get_last_lr()[0],
+            "drop_path_prob": self.model.drop_path_prob,
+        }
 
-        model.train()
-        for epoch in range(progress["epoch"], r["epochs"]):
-            if progress["step"] == 0:
-                stream.start_pass(epoch)
-                progress["sums"] = {"loss": 0.0, "correct": 0, "count": 0, "steps": 0}
-            model.drop_path_prob = r["drop_path"] * epoch / r["epochs"]
-            lr = scheduler.get_last_lr()[0]
-            started = time.perf_counter() - progress["seconds"]
-            bar = tqdm(total=steps, initial=progress["step"], disable=not show_progress, leave=False,
-                       desc=f"train {self.genotype_name} epoch {epoch + 1}/{r['epochs']}")  # fmt: skip
-            for step in range(progress["step"], steps):
-                x, y = stream.next()
-                out = model(x)
-                logits, aux = out if isinstance(out, tuple) else (out, None)
-                loss = F.cross_entropy(logits, y, label_smoothing=r["label_smoothing"])
-                if aux is not None:
-                    loss = loss + r["auxiliary_weight"] * F.cross_entropy(aux, y, label_smoothing=r["label_smoothing"])
-                if not math.isfinite(loss.item()):
-                    raise RunError(
-                        f"non-finite loss at epoch {epoch + 1}, step {step + 1}; "
-                        f"the last good checkpoint is kept in {self.checkpoint_path}"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), r["grad_clip"])
-                optimizer.step()
-                sums = progress["sums"]
-                sums["loss"] += loss.item()
-                sums["correct"] += int((logits.detach().argmax(1) == y).sum())
-                sums["count"] += len(y)
-                sums["steps"] += 1
-                progress["step"] = step + 1
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{sums['loss'] / sums['steps']:.3f}", acc=f"{sums['correct'] / sums['count']:.3f}"
-                )
-                if progress["step"] % r["checkpoint_every_steps"] == 0 and progress["step"] < steps:
-                    progress["seconds"] = time.perf_counter() - started
-                    checkpoint()
-            bar.close()
-            test_loss, test_acc = evaluate(model, test_set, r["batch_size"])
-            sums = progress["sums"]
-            progress["rows"].append(
-                {
-                    "epoch": epoch + 1,
-                    "train_loss": sums["loss"] / max(sums["steps"], 1),
-                    "train_acc": sums["correct"] / max(sums["count"], 1),
-                    f"{self.eval_name}_loss": test_loss,
-                    f"{self.eval_name}_acc": test_acc,
-                    "lr": lr,
-                    "drop_path_prob": model.drop_path_prob,
-                    "seconds": time.perf_counter() - started,
-                    "peak_rss_mib": peak_rss_mib(),
-                }
-            )
-            scheduler.step()
-            progress.update(epoch=epoch + 1, step=0, seconds=0.0)
-            atomic_write_text(self.out / "metrics.csv", pd.DataFrame(progress["rows"]).to_csv(index=False))
-            checkpoint()
+    def end_epoch(self, epoch: int, rows: list[dict]) -> None:
+        self.scheduler.step()
 
-        result = self._result(model, progress["rows"], num_classes)
-        atomic_write_json(self.out / "result.json", result)
-        self._write_run_json("complete")
+    def finish(self, rows: list[dict]) -> dict:
+        result = self._result(rows)
+        atomic_write_json(self.out / self.final_file, result)
         return result
 
-    def _result(self, model, rows: list[dict], num_classes: int) -> dict:
+    def _result(self, rows: list[dict]) -> dict:
+        spec, model = self.spec, self.model
         model.eval()
-        size = self.recipe["crop"] if self.imagenet else self.data.manifest["image_size"][0]
+        size = self.recipe["crop"] if spec.imagenet else self.data.manifest["image_size"][0]
         x = torch.randn(1, 3, size, size)
         final = rows[-1]
-        acc = f"{self.eval_name}_acc"
+        name = spec.eval_name
+        acc = f"{name}_acc"
         best = max(rows, key=lambda row: row[acc])
         return {
-            "genotype": self.genotype_name,
-            f"{self.eval_name}_error": round(100 * (1 - final[acc]), 4),
-            f"{self.eval_name}_error_note": "final epoch; the headline number",
-            f"best_epoch_{self.eval_name}_error": round(100 * (1 - best[acc]), 4),
+            "genotype": spec.name,
+            f"{name}_error": round(100 * (1 - final[acc]), 4),
+            f"{name}_error_note": "final epoch; the headline number",
+            f"best_epoch_{name}_error": round(100 * (1 - best[acc]), 4),
             "best_epoch": best["epoch"],
-            "best_epoch_note": f"selected on the {self.eval_name} set: for diagnosis only, never a result",
+            "best_epoch_note": f"selected on the {name} set: for diagnosis only, never a result",
             "params_m": round(count_params_m(model), 6),
-            "flops_m": round(count_macs_m(model, x), 3),
-            "thop_style_flops_m": round(count_thop_style_m(model, x), 3),
-            "layers": self.layers,
-            "channels": self.C,
-            "channel_choice": self.channel_choice,
+            "conv_linear_macs_m": round(count_conv_linear_macs_m(model, x), 3),
+            "thop_style_flops_m": round(count_thop_style_flops_m(model, x), 3),
+            "layers": spec.layers,
+            "channels": spec.channels,
+            "channel_choice": spec.channel_choice,
             "seed": self.seed,
             "epochs": len(rows),
             "wall_seconds": round(sum(row["seconds"] for row in rows), 2),
-            f"{self.eval_name}_images": len(self.data.indices(*self.eval_part)),
-            "train_images": len(self.data.indices(*self.train_part)),
+            f"{name}_images": len(self.data.indices(*spec.eval_part)),
+            "train_images": len(self.data.indices(*spec.train_part)),
             "data_source": self.data.manifest["source"].get("location"),
             "data_checksums_verified": self.data.manifest.get("checksums_verified"),
-            "num_classes": num_classes,
+            "num_classes": self.num_classes,
         }
+
+
+def channel_choice_for(genotype: Genotype, layers: int, target_m: float, imagenet: bool, num_classes: int) -> dict:
+    channels, params = choose_channels(genotype, layers, target_m, imagenet, num_classes)
+    return {"target_params_m": target_m, "chosen_channels": channels, "params_m": round(params, 6)}
+
+
+def run_training(settings: dict, genotype_ref: str, layers: int, out: str | Path, data: PreparedData,
+                 channels: int | None = None, target_params_m: float | None = None, imagenet: bool = False,
+                 seed: int | None = None, show_progress: bool = True) -> dict:  # fmt: skip
+    """`stretchnas train`: a published or saved genotype, at a fixed C or the C nearest a parameter budget."""
+    recipe = settings["train_imagenet" if imagenet else "train"]
+    genotype = get_genotype(genotype_ref)
+    choice = None
+    if target_params_m is not None:
+        choice = channel_choice_for(genotype, layers, target_params_m, imagenet, len(data.manifest["classes"]))
+        channels = choice["chosen_channels"]
+    elif channels is None or channels < 2 or channels % 2:
+        raise RunError(f"--channels {channels}: must be an even number of at least 2 (FactorizedReduce halves it)")
+    name = Path(genotype_ref).stem if genotype_ref.endswith(".json") else genotype_ref
+    spec = TrainSpec(genotype, name, layers, channels, imagenet, choice)
+    seed = recipe["seeds"][0] if seed is None else seed
+    return TrainRun(spec, recipe, data, out, seed).run(show_progress)

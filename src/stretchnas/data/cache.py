@@ -12,10 +12,11 @@ import torch
 from torch.utils.data import Dataset
 
 from stretchnas.data.prepare import ARRAYS
+from stretchnas.errors import StretchnasError
 
 
-class PreparedDataError(RuntimeError):
-    pass
+class PreparedDataError(StretchnasError, RuntimeError):
+    """A prepared data folder that is missing, incomplete or of another kind; the message names the file."""
 
 
 @dataclass
@@ -77,3 +78,8 @@ class ArraySubset(Dataset):
         if self.transform is not None:
             image = self.transform(image)
         return image, int(self.labels[index])
+
+
+def open_prepared(path: str | Path | None, scale: str) -> PreparedData:
+    """The prepared data at `path`, by default data/prepared/<scale>, where the workflow puts it."""
+    return PreparedData.open(path or Path("data") / "prepared" / scale)

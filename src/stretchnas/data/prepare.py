@@ -12,10 +12,10 @@ import numpy as np
 from stretchnas import __version__
 from stretchnas.atomic import atomic_directory
 from stretchnas.data.sources import DataSourceError, RawDataset, read_source
-from stretchnas.data.splits import SPLIT_NAMES, make_splits
+from stretchnas.data.splits import PARTS, make_splits
+from stretchnas.datasets import dataset_info
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
-EXPECTED_CLASSES = {"cifar10": 10, "cifar100": 100}
 
 
 def channel_stats(images: np.ndarray, chunk: int = 5000) -> tuple[list[float], list[float]]:
@@ -45,7 +45,7 @@ def _arrays_sha256(raw: RawDataset) -> str:
 
 
 def _check_dataset(raw: RawDataset, dataset: str, source: str) -> None:
-    expected = EXPECTED_CLASSES.get(dataset)
+    expected = dataset_info(dataset).num_classes
     if expected is not None and len(raw.classes) != expected:
         raise DataSourceError(
             f"{source}: found {len(raw.classes)} classes {raw.classes[:12]}, but {dataset} has {expected}"
@@ -56,7 +56,7 @@ def prepare_data(
     source: str,
     out_dir: str | Path,
     dataset: str,
-    splits: Mapping[str, Mapping[str, float]],
+    split_schemes: Mapping[str, Mapping[str, float]],
     seed: int,
     train_per_class: int | None,
     test_per_class: int | None,
@@ -69,7 +69,7 @@ def prepare_data(
     download_root = Path(download_root or out_dir.parent / "downloads")
     raw = read_source(source, dataset, verify_checksums, str(download_root))
     _check_dataset(raw, dataset, source)
-    split_index = make_splits(raw.train_labels, raw.test_labels, splits, seed, train_per_class, test_per_class)
+    split_index = make_splits(raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class)
     mean, std = channel_stats(raw.train_images)
 
     manifest = {
@@ -104,7 +104,7 @@ def prepare_data(
                         "count": len(scheme[key]),
                         "per_class": _class_counts(raw.train_labels, scheme[key], raw.classes),
                     }
-                    for key in SPLIT_NAMES
+                    for key in PARTS
                 }
                 for name, scheme in split_index["schemes"].items()
             },
@@ -116,3 +116,31 @@ def prepare_data(
         (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | None = None,
+                          dataset: str | None = None, verify_checksums: bool = True) -> dict:  # fmt: skip
+    """`stretchnas prepare-data`: the data section of the settings, with the command line's overrides.
+
+    Returns a short summary of what was written."""
+    data = settings["data"]
+    origin = "command line --source" if source else data["source_origin"]
+    manifest = prepare_data(
+        source=source or data["source"],
+        out_dir=out_dir,
+        dataset=dataset or data["dataset"],
+        split_schemes=data["split_schemes"],
+        seed=data["seed"],
+        train_per_class=data["train_per_class"],
+        test_per_class=data["test_per_class"],
+        verify_checksums=data["verify_checksums"] and verify_checksums,
+        source_origin=origin,
+    )
+    return {
+        "out": str(Path(out_dir)),
+        "train": manifest["counts"]["train"],
+        "test": manifest["counts"]["test"],
+        "mean": manifest["mean"],
+        "std": manifest["std"],
+        "checksums_verified": manifest["checksums_verified"],
+    }

@@ -25,17 +25,16 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from torchvision.datasets import CIFAR10, CIFAR100
 from torchvision.datasets.utils import check_integrity
 from tqdm import tqdm
 
-from stretchnas.config import SOURCE_ENV_VARS
+from stretchnas.datasets import dataset_info, downloadable, torchvision_class
+from stretchnas.errors import StretchnasError
 
-TORCHVISION_CLASSES = {"cifar10": CIFAR10, "cifar100": CIFAR100}
-SPLIT_FOLDERS = ("train", "test")
+IMAGEFOLDER_SETS = ("train", "test")  # the top folders of an ImageFolder source
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(StretchnasError, RuntimeError):
     """The data source cannot be used; the message names the file and the problem."""
 
 
@@ -81,16 +80,16 @@ def read_source(source: str, dataset: str, verify_checksums: bool, download_root
 
 
 def _download(dataset: str, root: str) -> RawDataset:
-    cls = TORCHVISION_CLASSES.get(dataset)
+    cls = torchvision_class(dataset)
     if cls is None:
-        raise DataSourceError(f"data.source: 'download' is only available for {sorted(TORCHVISION_CLASSES)}")
+        raise DataSourceError(f"data.source: 'download' is only available for {downloadable()}")
     existed = Path(root).exists()
     try:
         cls(root=root, train=True, download=True)
     except (OSError, RuntimeError) as exc:  # URLError is an OSError
         if not existed:
             shutil.rmtree(root, ignore_errors=True)  # no half-downloaded archive left behind
-        var = SOURCE_ENV_VARS[dataset]
+        var = dataset_info(dataset).source_env_var
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataSourceError(
             f"could not download {dataset} ({reason}); point the pipeline at a local copy with "
@@ -104,12 +103,12 @@ def _download(dataset: str, root: str) -> RawDataset:
 
 
 def _is_official_archive(path: Path, dataset: str) -> bool:
-    cls = TORCHVISION_CLASSES.get(dataset)
+    cls = torchvision_class(dataset)
     return cls is not None and path.name == cls.filename
 
 
 def _find_batches_folder(path: Path, dataset: str) -> Path | None:
-    cls = TORCHVISION_CLASSES.get(dataset)
+    cls = torchvision_class(dataset)
     if cls is None:
         return None
     for candidate in (path, path / cls.base_folder):
@@ -119,7 +118,7 @@ def _find_batches_folder(path: Path, dataset: str) -> Path | None:
 
 
 def _read_official_archive(path: Path, dataset: str, verify: bool) -> RawDataset:
-    cls = TORCHVISION_CLASSES[dataset]
+    cls = torchvision_class(dataset)
     info = {"kind": "official archive", "sha256": sha256_file(path), "md5_expected": cls.tgz_md5}
     if verify and not check_integrity(str(path), cls.tgz_md5):
         raise DataSourceError(
@@ -151,7 +150,7 @@ def _unpickle(path: Path) -> dict:
 def _read_cifar_batches(
     folder: Path, dataset: str, verify: bool, source_info: dict, archive_verified: bool = False
 ) -> RawDataset:
-    cls = TORCHVISION_CLASSES[dataset]
+    cls = torchvision_class(dataset)
     checked = []
     for name, md5 in [*cls.train_list, *cls.test_list, (cls.meta["filename"], cls.meta["md5"])]:
         file = folder / name
@@ -219,7 +218,7 @@ def _strip_common_root(rel: PurePosixPath) -> PurePosixPath:
     # Archives often wrap the tree in one top folder (e.g. cifar10/train/...).
     parts = rel.parts
     for index, part in enumerate(parts):
-        if part in SPLIT_FOLDERS:
+        if part in IMAGEFOLDER_SETS:
             return PurePosixPath(*parts[index:])
     return rel
 
@@ -227,13 +226,13 @@ def _strip_common_root(rel: PurePosixPath) -> PurePosixPath:
 def read_imagefolder(path: Path) -> RawDataset:
     entries = _iter_tree(path) if path.is_dir() else _iter_tar(path)
     entries = tqdm(entries, desc=f"reading {path.name}", unit=" files", disable=None, leave=False)
-    images: dict[str, dict[str, list]] = {split: {} for split in SPLIT_FOLDERS}
+    images: dict[str, dict[str, list]] = {split: {} for split in IMAGEFOLDER_SETS}
     digest = hashlib.sha256()
     shape = None
     for rel, payload, label in entries:
         rel = _strip_common_root(rel)
         parts = rel.parts
-        if not parts or parts[0] not in SPLIT_FOLDERS:
+        if not parts or parts[0] not in IMAGEFOLDER_SETS:
             if payload is not None and not rel.name.startswith("."):
                 raise DataSourceError(f"{label}: unexpected file outside train/<class>/ and test/<class>/")
             continue
@@ -264,7 +263,7 @@ def read_imagefolder(path: Path) -> RawDataset:
         digest.update(payload)
         images[split].setdefault(parts[1], []).append(array)
 
-    for split in SPLIT_FOLDERS:
+    for split in IMAGEFOLDER_SETS:
         if not images[split]:
             raise DataSourceError(f"{path}: no {split}/<class>/ folders found")
     train_classes, test_classes = set(images["train"]), set(images["test"])
@@ -276,7 +275,7 @@ def read_imagefolder(path: Path) -> RawDataset:
             f"missing in test/: {missing}; extra in test/: {extra}"
         )
     classes = sorted(train_classes)
-    for split in SPLIT_FOLDERS:
+    for split in IMAGEFOLDER_SETS:
         for name in classes:
             if not images[split][name]:
                 raise DataSourceError(f"{path}: {split}/{name}/ is empty")

@@ -6,11 +6,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-SPLIT_NAMES = ("train", "val_alpha", "val_beta")
+from stretchnas.errors import StretchnasError
+
+# The parts a split scheme cuts the selected training images into: D_tr, D_val_alpha, D_val_beta.
+PARTS = ("train", "val_alpha", "val_beta")
 
 
-class SplitError(ValueError):
-    pass
+class SplitError(StretchnasError, ValueError):
+    """A subset or split scheme the data cannot serve."""
 
 
 def balanced_subset(
@@ -58,16 +61,16 @@ def make_splits(
         "test": sorted(int(i) for part in per_class_test for i in part),
     }
     for name, fractions in schemes.items():
-        parts = {key: [] for key in SPLIT_NAMES}
+        parts = {key: [] for key in PARTS}
         for members in per_class_train:
             start, cumulative = 0, 0.0
-            for key in SPLIT_NAMES:
+            for key in PARTS:
                 cumulative += fractions[key]
                 stop = min(len(members), int(np.floor(cumulative * len(members) + 0.5)))
                 parts[key].extend(int(i) for i in members[start:stop])
                 start = stop
         out["schemes"][name] = {
-            "fractions": {key: fractions[key] for key in SPLIT_NAMES},
-            **{key: sorted(parts[key]) for key in SPLIT_NAMES},
+            "fractions": {key: fractions[key] for key in PARTS},
+            **{key: sorted(parts[key]) for key in PARTS},
         }
     return out

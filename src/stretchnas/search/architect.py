@@ -78,7 +78,7 @@ def unrolled(
     eta: float,
     r: float = 0.01,
 ) -> tuple[list, dict]:
-    """DARTS second order (REFERENCE-IMPLEMENTATIONS §1.1).
+    """DARTS second order (docs/method.md §5; quark0/darts cnn/architect.py).
 
     w' = w - eta (mu * momentum_buffer + grad_w L_tr(w, a) + wd * w)
     grad_a = grad_a L_val(w', a) - eta * [grad_a L_tr(w+, a) - grad_a L_tr(w-, a)] / (2 eps),

@@ -5,43 +5,27 @@ Writes into the output folder:
   genotype_epoch_NNN.json  the derived genotype at each snapshot epoch
   genotype.json            the final genotype
   metrics.csv              one row per epoch
-  run.json                 resolved config, versions, data checksum, device, seed, status
+  run.json                 identity, resolved config, versions, data checksum, device, seed, status
   checkpoint.pt            everything needed to continue (removed only by the user)
 """
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
-from tqdm import tqdm
 
-from stretchnas.atomic import atomic_write_json, atomic_write_text
+from stretchnas.atomic import atomic_write
+from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import train_transform
-from stretchnas.derive import derive
-from stretchnas.genotype import Genotype, GenotypeError
-from stretchnas.runstate import (
-    RunError,
-    capture_rng,
-    configure_torch,
-    is_complete,
-    load_checkpoint,
-    peak_rss_mib,
-    provenance,
-    restore_rng,
-    save_checkpoint,
-    seed_everything,
-)
-from stretchnas.search.strategies import StepBatches, build_strategy
-from stretchnas.supernet import CELL_TYPES, SearchNetwork
-from stretchnas.topology import build_space
+from stretchnas.derive import Derivation, derive_architecture
+from stretchnas.genotype import CELL_TYPES, Genotype
+from stretchnas.runstate import EpochRun, LoopSettings, RunError
+from stretchnas.search.optimizers import StepBatches, build_search_optimizer
+from stretchnas.supernet import build_search_network
 
 
 class SearchError(RunError):
@@ -52,65 +36,36 @@ def entropy(probs: torch.Tensor) -> float:
     return float(-(probs * probs.clamp_min(1e-12).log()).sum(-1).mean())
 
 
-def build_network(search: dict, num_classes: int = 10) -> SearchNetwork:
-    topo = search["topology"]
-    space = build_space(
-        topo["mode"],
-        search["intermediate_nodes"],
-        k=topo.get("k", 2),
-        allow_empty_output=topo.get("allow_empty_output", False),
-    )
-    return SearchNetwork(
-        space,
-        C=search["channels"],
-        num_classes=num_classes,
-        layers=search["layers"],
-        op_space=search["op_space"],
-        arch_init_std=search["arch"]["init_std"],
-        channels_last=search["channels_last"],
-        recompute=search["recompute"],
-    )
+class SearchRun(EpochRun):
+    run_type, final_file = "search", "genotype.json"
+    loss_keys = ("train_loss", "val_loss")
 
-
-@dataclass
-class Progress:
-    epoch: int = 0  # the epoch in progress (0-based)
-    step: int = 0  # steps of that epoch already done
-    sums: dict | None = None  # running sums of the epoch in progress
-    rows: list | None = None  # finished epochs' metrics
-    seconds: float = 0.0  # wall seconds spent in the epoch so far
-
-    def fresh_sums(self):
-        self.sums = {
-            k: 0.0
-            for k in (
-                "train_loss",
-                "train_correct",
-                "train_count",
-                "val_loss",
-                "val_correct",
-                "val_count",
-                "regularizer",
-                "steps",
-            )
-        }
-
-
-class SearchRun:
     def __init__(self, name: str, search: dict, data: PreparedData, out: str | Path, seed: int):
-        self.name = name
-        self.search = search
-        self.data = data
-        self.out = Path(out)
-        self.seed = seed
-        self.identity = {
-            "experiment": name,
-            "seed": seed,
-            "search": search,
-            "data_manifest_sha256": data.manifest_sha256,
+        self.name, self.search = name, search
+        super().__init__(out, data, seed, LoopSettings.of(search))
+
+    @property
+    def identity(self) -> dict:
+        return {
+            "experiment": self.name,
+            "seed": self.seed,
+            "search": self.search,
+            "data_manifest_sha256": self.data.manifest_sha256,
         }
+
+    def describe(self) -> dict:
+        return {"experiment": self.name, "seed": self.seed, "config": self.search}
+
+    def load_result(self) -> Genotype:
+        return Genotype.load(self.out / self.final_file)
 
     # ----------------------------------------------------------------- set-up
+
+    def build(self) -> None:
+        s = self.search
+        self.net = build_search_network(s, num_classes=len(self.data.manifest["classes"]))
+        self.optimizer = build_search_optimizer(s["optimizer"], self.net, s)
+        self.streams = self._streams()
 
     def _streams(self) -> dict[str, BatchStream | None]:
         s = self.search
@@ -118,187 +73,118 @@ class SearchRun:
         transform = train_transform(manifest["mean"], manifest["std"], crop=manifest["image_size"][0])
         # DARTS wraps one dataset object for both queues, so architecture batches are
         # augmented like training batches; we keep that.
-        part = lambda name: self.data.subset(s["split"], name, transform)  # noqa: E731
+        part = lambda name: self.data.subset(s["split_scheme"], name, transform)  # noqa: E731
         streams = {
             "train": BatchStream(part("train"), s["batch_size"], self.seed, "train", mode="epoch"),
             "val_alpha": BatchStream(part("val_alpha"), s["batch_size"], self.seed, "val_alpha", s["arch_batches"]),
             "val_beta": None,
         }
-        if self.net.topology.has_beta and s["arch_split"] == "separate":
+        if self.net.topology.has_beta and s["beta_data"] == "separate":
             streams["val_beta"] = BatchStream(
                 part("val_beta"), s["batch_size"], self.seed, "val_beta", s["arch_batches"]
             )
         return streams
 
-    def steps_per_epoch(self) -> int:
-        full = len(self.streams["train"])
-        cap = self.search["max_steps_per_epoch"]
-        return min(full, cap) if cap else full
-
-    # ----------------------------------------------------------------- checkpoint
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.pt"
-
-    def _save_checkpoint(self, progress: Progress) -> None:
-        state = {
-            "identity": self.identity,
-            "progress": progress.__dict__,
+    def component_state(self) -> dict:
+        return {
             "model": self.net.state_dict(),
-            "strategy": self.strategy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
             "streams": {k: v.state_dict() for k, v in self.streams.items() if v is not None},
-            "rng": capture_rng(),
         }
-        save_checkpoint(self.checkpoint_path, state)
 
-    def _load_checkpoint(self) -> Progress | None:
-        state = load_checkpoint(self.checkpoint_path, self.identity)
-        if state is None:
-            return None
+    def load_component_state(self, state: dict) -> None:
         self.net.load_state_dict(state["model"])
-        self.strategy.load_state_dict(state["strategy"])
+        self.optimizer.load_state_dict(state["optimizer"])
         for key, stream_state in state["streams"].items():
             self.streams[key].load_state_dict(stream_state)
-        restore_rng(state["rng"])
-        return Progress(**state["progress"])
 
-    # ----------------------------------------------------------------- outputs
+    def steps_per_epoch(self) -> int:
+        full = len(self.streams["train"])
+        cap = self.loop.max_steps_per_epoch
+        return min(full, cap) if cap else full
+
+    # ----------------------------------------------------------------- loop hooks
+
+    def progress_label(self, epoch: int) -> str:
+        return f"{self.name} epoch {epoch + 1}/{self.loop.epochs}"
+
+    def start_epoch(self, epoch: int, fresh: bool) -> None:
+        if fresh:
+            self.streams["train"].start_pass(epoch)
+
+    def train_step(self) -> dict[str, float]:
+        batches = StepBatches(
+            self.streams["train"].next(),
+            self.streams["val_alpha"].next(),
+            self.streams["val_beta"].next() if self.streams["val_beta"] else None,
+        )
+        result = self.optimizer.step(batches)
+        return {
+            "train_loss": result.train_loss,
+            "val_loss": result.val_loss,
+            "regularizer": result.regularizer,
+            "train_correct": result.train_correct,
+            "train_count": result.train_count,
+            "val_correct": result.val_correct,
+            "val_count": result.val_count,
+            "images": result.train_count,
+        }
+
+    def postfix(self, sums: dict) -> dict:
+        return {
+            "loss": f"{sums['train_loss'] / sums['steps']:.3f}",
+            "acc": f"{sums['train_correct'] / max(sums['train_count'], 1):.3f}",
+        }
+
+    def epoch_row(self, epoch: int, sums: dict) -> dict:
+        self.derivation = derive_architecture(self.net)
+        steps = max(sums.get("steps", 0), 1)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": sums.get("train_loss", 0.0) / steps,
+            "train_acc": sums.get("train_correct", 0) / max(sums.get("train_count", 0), 1),
+            "val_loss": sums.get("val_loss", 0.0) / steps,
+            "val_acc": sums.get("val_correct", 0) / max(sums.get("val_count", 0), 1),
+            "lr": self.optimizer.scheduler.get_last_lr()[0],
+            "arch_lr": self.search["arch"]["lr"],
+            "regularizer": sums.get("regularizer", 0.0) / steps,
+            "dropped_nodes": self.derivation.num_dropped,
+        }
+        with torch.no_grad():
+            for cell_type in CELL_TYPES:
+                row[f"alpha_entropy_{cell_type}"] = entropy(torch.softmax(self.net.alpha[cell_type], -1))
+                if self.net.topology.has_beta:
+                    probs = self.net.topology_weights.probabilities(self.net.beta[cell_type])
+                    row[f"beta_entropy_{cell_type}"] = float(np.mean([entropy(p) for p in probs]))
+        return row
+
+    def end_epoch(self, epoch: int, rows: list[dict]) -> None:
+        self.optimizer.scheduler.step()
+        self._write_epoch_outputs(epoch + 1, self.derivation)
+
+    def _write_epoch_outputs(self, number: int, derivation: Derivation) -> None:
+        atomic_write(self.out / f"arch_epoch_{number:03d}.pt", lambda tmp: torch.save(self._arch_state(), tmp))
+        if number in self.search["snapshot_epochs"] and derivation.genotype is not None:
+            derivation.genotype.save(self.out / f"genotype_epoch_{number:03d}.json")
 
     def _arch_state(self) -> dict:
         return {
-            "alpha": {k: self.net.alpha[k].detach().clone() for k in CELL_TYPES},
-            "beta": {k: self.net.beta[k].detach().clone() for k in self.net.beta},
+            "alpha": {c: self.net.alpha[c].detach().clone() for c in CELL_TYPES},
+            "beta": {c: self.net.beta[c].detach().clone() for c in self.net.beta},
             "op_names": self.net.op_names,
             "topology": self.net.topology.mode,
         }
 
-    def _genotype(self) -> tuple[Genotype | None, int]:
-        try:
-            genotype = derive(self.net)
-        except GenotypeError:
-            return None, self.net.topology.n_nodes * 2
-        return genotype, genotype.meta["num_dropped"]
-
-    def _epoch_row(self, progress: Progress, epoch: int, seconds: float, lr: float, dropped: int) -> dict:
-        s = progress.sums
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": s["train_loss"] / max(s["steps"], 1),
-            "train_acc": s["train_correct"] / max(s["train_count"], 1),
-            "val_loss": s["val_loss"] / max(s["steps"], 1),
-            "val_acc": s["val_correct"] / max(s["val_count"], 1),
-            "lr": lr,
-            "arch_lr": self.search["arch"]["lr"],
-            "regularizer": s["regularizer"] / max(s["steps"], 1),
-            "dropped_nodes": dropped,
-            "seconds": seconds,
-            "peak_rss_mib": peak_rss_mib(),
-            "images_per_s": s["train_count"] / seconds if seconds > 0 else float("nan"),
-        }
-        with torch.no_grad():
-            for kind in CELL_TYPES:
-                row[f"alpha_entropy_{kind}"] = entropy(torch.softmax(self.net.alpha[kind], -1))
-                if self.net.topology.has_beta:
-                    probs = self.net.topology_weights.probabilities(self.net.beta[kind])
-                    row[f"beta_entropy_{kind}"] = float(np.mean([entropy(p) for p in probs]))
-        return row
-
-    def _write_run_json(self, status: str, extra: dict | None = None) -> None:
-        atomic_write_json(
-            self.out / "run.json",
-            {
-                "kind": "search",
-                "status": status,
-                "experiment": self.name,
-                "seed": self.seed,
-                "config": self.search,
-                **provenance(self.data),
-                **(extra or {}),
-            },
-        )
-
-    # ----------------------------------------------------------------- loop
-
-    def run(self, show_progress: bool = True) -> Genotype:
-        s = self.search
-        if is_complete(self.out, "genotype.json"):
-            print(f"{self.out}: search already complete; nothing to do")
-            return Genotype.load(self.out / "genotype.json")
-        self.out.mkdir(parents=True, exist_ok=True)
-        configure_torch(s["threads"], s["deterministic"])
-        seed_everything(self.seed)
-        self.net = build_network(s, num_classes=len(self.data.manifest["classes"]))
-        self.strategy = build_strategy(s["optimizer"], self.net, s)
-        self.streams = self._streams()
-        progress = self._load_checkpoint() or Progress(rows=[])
-        if progress.sums is None:
-            progress.fresh_sums()
-        self._write_run_json("running")
-        steps = self.steps_per_epoch()
-
-        for epoch in range(progress.epoch, s["epochs"]):
-            if progress.step == 0:
-                self.streams["train"].start_pass(epoch)
-            lr = self.strategy.scheduler.get_last_lr()[0]
-            bar = tqdm(
-                total=steps,
-                initial=progress.step,
-                desc=f"{self.name} epoch {epoch + 1}/{s['epochs']}",
-                disable=not show_progress,
-                leave=False,
-            )
-            started = time.perf_counter() - progress.seconds
-            for step in range(progress.step, steps):
-                batches = StepBatches(
-                    self.streams["train"].next(),
-                    self.streams["val_alpha"].next(),
-                    self.streams["val_beta"].next() if self.streams["val_beta"] else None,
-                )
-                result = self.strategy.step(batches)
-                if not (math.isfinite(result.train_loss) and math.isfinite(result.val_loss)):
-                    raise SearchError(
-                        f"non-finite loss at epoch {epoch + 1}, step {step + 1} (train {result.train_loss}, "
-                        f"val {result.val_loss}); the last good checkpoint is kept in {self.checkpoint_path}"
-                    )
-                sums = progress.sums
-                for key in ("train_loss", "val_loss", "regularizer"):
-                    sums[key] += getattr(result, key)
-                for key in ("train_correct", "train_count", "val_correct", "val_count"):
-                    sums[key] += getattr(result, key)
-                sums["steps"] += 1
-                progress.step = step + 1
-                bar.update(1)
-                bar.set_postfix(
-                    loss=f"{sums['train_loss'] / sums['steps']:.3f}",
-                    acc=f"{sums['train_correct'] / max(sums['train_count'], 1):.3f}",
-                )
-                if progress.step % s["checkpoint_every_steps"] == 0 and progress.step < steps:
-                    progress.seconds = time.perf_counter() - started
-                    self._save_checkpoint(progress)
-            bar.close()
-            seconds = time.perf_counter() - started
-            genotype, dropped = self._genotype()
-            progress.rows.append(self._epoch_row(progress, epoch, seconds, lr, dropped))
-            self.strategy.scheduler.step()
-            self._write_epoch_outputs(epoch, progress.rows, genotype)
-            progress.epoch, progress.step, progress.seconds = epoch + 1, 0, 0.0
-            progress.fresh_sums()
-            self._save_checkpoint(progress)
-
-        genotype, _ = self._genotype()
+    def finish(self, rows: list[dict]) -> Genotype:
+        genotype = derive_architecture(self.net).genotype
         if genotype is None:
             raise SearchError("the final architecture has no intermediate node with an input")
-        genotype.save(self.out / "genotype.json")
-        self._write_run_json("complete", {"final_genotype": "genotype.json"})
+        genotype.save(self.out / self.final_file)
         return genotype
 
-    def _write_epoch_outputs(self, epoch: int, rows: list[dict], genotype: Genotype | None) -> None:
-        number = epoch + 1
-        tmp = self.out / f".arch_epoch_{number:03d}.pt.tmp"
-        torch.save(self._arch_state(), tmp)
-        tmp.replace(self.out / f"arch_epoch_{number:03d}.pt")
-        if number in self.search["snapshot_epochs"]:
-            if genotype is not None:
-                genotype.save(self.out / f"genotype_epoch_{number:03d}.json")
-        atomic_write_text(self.out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+
+def run_search(experiment: Experiment, data: PreparedData, out: str | Path, seed: int | None = None,
+               show_progress: bool = True) -> Genotype:  # fmt: skip
+    """Search (or resume) one seed of an experiment; default seed: the experiment's first."""
+    seed = experiment.search["seeds"][0] if seed is None else seed
+    return SearchRun(experiment.name, experiment.search, data, out, seed).run(show_progress)

@@ -1,10 +1,12 @@
-"""A straightforward DARTS search supernet with the reference code's structure (quark0/darts).
+"""The yardstick of `stretchnas bench --impl reference`: a DARTS search step built the straightforward way.
 
-Written for the benchmark only: every op carries its own ReLU, `none` is computed as
-a multiply by zero, the mixed op is `sum(w * op(x))`, alphas are plain tensors,
-and the architecture step calls `loss.backward()`, which also fills (and then
-discards) every weight gradient. `stretchnas.supernet` must produce the same
-numbers faster; this file is the yardstick, not part of the package.
+Written for this project (not copied from quark0/darts), with the structure of
+quark0/darts's search model and first-order architect: every op carries its own
+ReLU, `none` is computed as a multiply by zero, the mixed op is `sum(w * op(x))`,
+alphas are plain tensors, and the architecture step calls `loss.backward()`, which
+also fills (and then discards) every weight gradient. `stretchnas.supernet` computes
+the same supernet (the parameter counts match) faster; nothing else in the package
+uses this module.
 """
 
 from __future__ import annotations

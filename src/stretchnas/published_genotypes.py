@@ -1,6 +1,6 @@
 """Published cells, by name, in the DARTS format they were released in.
 
-Sources (see REFERENCE-IMPLEMENTATIONS §2):
+Sources (docs/reference-settings.md §6):
   DARTS_V1, DARTS_V2: quark0/darts@f276dd3 cnn/genotypes.py (DARTS = DARTS_V2 since a00cad0)
   PC_DARTS_cifar, PC_DARTS_image: yuhuixu1993/PC-DARTS@b74702f genotypes.py
   MILENAS_2_34, MILENAS_2_50: decoded from MiLeNAS paper Fig. 5 (2.34% / 3.87M, 2.50% / 2.86M);

@@ -1,21 +1,26 @@
 """Search optimisers by name: one search step = an architecture step and a weight step.
 
-Any optimiser combines with any topology mode: the strategies only see the
+Any optimiser combines with any topology mode: an optimiser only sees the
 network's architecture parameters (alpha, and beta when the mode has one).
+The base class holds what they share (the weight step, the Adam steps on alpha
+and beta, the update order); each subclass says how the architecture gradient
+is formed (docs/method.md §5, §7).
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
 
+from stretchnas.genotype import CELL_TYPES
 from stretchnas.regularizer import passive_aggressive
 from stretchnas.search import architect
 from stretchnas.search.architect import ArchGroup, Batch
-from stretchnas.supernet import CELL_TYPES, SearchNetwork
+from stretchnas.supernet import SearchNetwork
 
 
 @dataclass
@@ -34,13 +39,12 @@ class StepResult:
     val_correct: int
     val_count: int
     regularizer: float
-    extra: dict = field(default_factory=dict)
 
 
-class Strategy:
-    """First-order DARTS; subclasses change how the architecture gradient is formed."""
+class SearchOptimizer(ABC):
+    """One search step: SGD on the weights, Adam on alpha (and beta), in the configured order."""
 
-    name = "darts_1st"
+    name: str
 
     def __init__(self, net: SearchNetwork, settings: dict):
         self.net = net
@@ -66,8 +70,8 @@ class Strategy:
             return torch.zeros(())
         reg = self.settings["regularizer"]
         total = sum(
-            passive_aggressive(self.net.topology, self.net.topology_weights, self.net.beta[kind], reg["outer_sum"])
-            for kind in CELL_TYPES
+            passive_aggressive(self.net.topology, self.net.topology_weights, self.net.beta[cell_type], reg["outer_sum"])
+            for cell_type in CELL_TYPES
         )
         return reg["lambda"] * total
 
@@ -79,8 +83,9 @@ class Strategy:
             return [ArchGroup(alpha + beta, batches.val_alpha, regularized=True)]
         return [ArchGroup(alpha, batches.val_alpha, False), ArchGroup(beta, batches.val_beta, True)]
 
-    def arch_gradients(self, batches: StepBatches):
-        return architect.first_order(self.net, self.groups(batches), self.regularizer, self.forward_kw())
+    @abstractmethod
+    def arch_gradients(self, batches: StepBatches) -> tuple[list, dict]:
+        """Gradients for each ArchGroup of `groups(batches)`, and the validation statistics."""
 
     def forward_kw(self) -> dict:
         return {}
@@ -113,7 +118,7 @@ class Strategy:
         self.w_optimizer.step()
         return loss.item(), int((logits.detach().argmax(1) == batch[1]).sum()), len(batch[1])
 
-    def before_step(self) -> None:
+    def before_step(self) -> None:  # noqa: B027 (an optional hook)
         """Per-step set-up (EDAS draws its relaxed edges here)."""
 
     def step(self, batches: StepBatches) -> StepResult:
@@ -146,7 +151,14 @@ class Strategy:
             self.beta_optimizer.load_state_dict(state["beta_optimizer"])
 
 
-class SecondOrder(Strategy):
+class DartsFirstOrder(SearchOptimizer):
+    name = "darts_1st"
+
+    def arch_gradients(self, batches: StepBatches):
+        return architect.first_order(self.net, self.groups(batches), self.regularizer, self.forward_kw())
+
+
+class DartsSecondOrder(SearchOptimizer):
     name = "darts_2nd"
 
     def arch_gradients(self, batches: StepBatches):
@@ -156,7 +168,7 @@ class SecondOrder(Strategy):
         )
 
 
-class MiLeNAS(Strategy):
+class MiLeNAS(SearchOptimizer):
     name = "milenas"
 
     def arch_gradients(self, batches: StepBatches):
@@ -166,7 +178,7 @@ class MiLeNAS(Strategy):
         )
 
 
-class EDAS(Strategy):
+class EDAS(DartsFirstOrder):
     """One uniformly drawn edge per cell type is relaxed each step; all others run their argmax op.
 
     Only that edge's alpha row is updated: alpha uses a lazy Adam (torch's SparseAdam)
@@ -187,8 +199,8 @@ class EDAS(Strategy):
             return torch.optim.SparseAdam(params, lr=a["lr"], betas=tuple(a["betas"]))
         return super()._arch_optimizer(params)
 
-    def before_step(self) -> None:
-        self.relaxed = {kind: random.choice(self.edge_choices) for kind in CELL_TYPES}
+    def before_step(self) -> None:  # noqa: B027 (an optional hook)
+        self.relaxed = {cell_type: random.choice(self.edge_choices) for cell_type in CELL_TYPES}
 
     def forward_kw(self) -> dict:
         return {"relaxed": self.relaxed}
@@ -197,11 +209,11 @@ class EDAS(Strategy):
         wd = self.settings["arch"]["weight_decay"]
         for group, group_grads in zip(groups, grads):
             for p, g in zip(group.params, group_grads):
-                kind = next((k for k in CELL_TYPES if self.net.alpha[k] is p), None)
-                if kind is None:
+                cell_type = next((c for c in CELL_TYPES if self.net.alpha[c] is p), None)
+                if cell_type is None:
                     p.grad = g
                     continue
-                row = self.relaxed[kind]
+                row = self.relaxed[cell_type]
                 values = (g[row] + wd * p.detach()[row]).unsqueeze(0)
                 p.grad = torch.sparse_coo_tensor(torch.tensor([[row]]), values, p.shape, check_invariants=True)
         self.alpha_optimizer.step()
@@ -211,11 +223,12 @@ class EDAS(Strategy):
             p.grad = None
 
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Strategy, SecondOrder, MiLeNAS, EDAS)}
+SEARCH_OPTIMIZERS: dict[str, type[SearchOptimizer]] = {
+    cls.name: cls for cls in (DartsFirstOrder, DartsSecondOrder, MiLeNAS, EDAS)
+}
 
 
-def build_strategy(name: str, net: SearchNetwork, settings: dict) -> Strategy:
-    try:
-        return STRATEGIES[name](net, settings)
-    except KeyError:
-        raise KeyError(f"unknown search optimizer {name!r}; known: {sorted(STRATEGIES)}") from None
+def build_search_optimizer(name: str, net: SearchNetwork, settings: dict) -> SearchOptimizer:
+    if name not in SEARCH_OPTIMIZERS:
+        raise KeyError(f"unknown search optimizer {name!r}; known: {sorted(SEARCH_OPTIMIZERS)}")
+    return SEARCH_OPTIMIZERS[name](net, settings)

@@ -1,0 +1,66 @@
+"""Numbers as the papers print them, each once. Every table that shows one labels its column `paper_*`.
+
+Unless noted: "Stretchable Cells Help DARTS Search Better" (arXiv 2011.09300), CIFAR-10,
+test error (%) as printed, params (M), FLOPs (M, thop-style; docs/method.md §8).
+"""
+
+from __future__ import annotations
+
+# Table 1, by row label: (test error, params, FLOPs); None where the paper prints none.
+TABLE1 = {
+    "DARTS (1st order) + cutout": ("3.00±0.14", 3.3, 519),
+    "DARTS (2nd order) + cutout": ("2.76±0.09", 3.3, 547),
+    "PC-DARTS + cutout": ("2.57±0.07", 3.6, 576),
+    "MiLeNAS + cutout": ("2.51±0.11", 3.87, 629),
+    "Random search baseline + cutout": ("3.29±0.15", 3.2, None),
+    "MiLeNAS-SC-L8 (random operation) + cutout": ("2.77±0.08", 3.3, 576),
+    "DARTS w/o SC + cutout": ("2.72±0.12", 1.8, 337),
+    "MiLeNAS-SC-L8 + cutout": ("2.58±0.11", 3.5, 599),
+    "MiLeNAS-SC-L12 + cutout": ("2.36±0.07", 3.5, 622),
+    "MiLeNAS-SC-L16 + cutout": ("2.51±0.09", 3.57, 577),
+}
+
+# The MiLeNAS paper's smaller cell (its Fig. 5, right): not in the SC paper's Table 1.
+MILENAS_FIG5_SMALL = ("MiLeNAS paper Fig. 5 (2.86M cell)", ("2.50", 2.86, None))
+
+# The Table 1 row each published genotype is (DARTS 1st order is the V1 cell, 2nd order V2).
+TABLE1_ROW_OF_GENOTYPE = {
+    "DARTS_V1": "DARTS (1st order) + cutout",
+    "DARTS_V2": "DARTS (2nd order) + cutout",
+    "PC_DARTS_cifar": "PC-DARTS + cutout",
+    "MILENAS_2_34": "MiLeNAS + cutout",
+}
+
+# The Table 1 row each experiment of params.yaml reproduces.
+TABLE1_ROW_OF_EXPERIMENT = {
+    "darts_1st_L8": "DARTS (1st order) + cutout",
+    "darts_2nd_L8": "DARTS (2nd order) + cutout",
+    "milenas_L8": "MiLeNAS + cutout",
+    "random_search": "Random search baseline + cutout",
+    "milenas_sc_L8_random_ops": "MiLeNAS-SC-L8 (random operation) + cutout",
+    "darts_wo_sc": "DARTS w/o SC + cutout",
+    "milenas_sc_L8": "MiLeNAS-SC-L8 + cutout",
+    "milenas_sc_L12": "MiLeNAS-SC-L12 + cutout",
+    "milenas_sc_L16": "MiLeNAS-SC-L16 + cutout",
+}
+
+# Table 3: (method, nodes counted as the paper does: inputs and output included) -> {layers: (error, params)}
+TABLE3 = {
+    ("DARTS (2nd order)", 7): {8: (3.06, 3.3), 12: (2.86, 3.4), 16: (2.97, 3.3), 20: (2.79, 3.5)},
+    ("DARTS (2nd order)", 9): {8: (3.12, 3.5), 12: (3.03, 3.4), 16: (2.85, 3.5), 20: (2.96, 3.4)},
+    ("MiLeNAS-SC", 9): {8: (2.58, 3.5), 12: (2.36, 3.5), 16: (2.51, 3.6), 20: (2.54, 3.5)},
+}
+
+# Table 5: (method, which side of a node its edges are selected on) -> test error
+TABLE5 = {
+    ("DARTS (2nd order)", "input"): 2.76,
+    ("DARTS (2nd order)", "output"): 2.82,
+    ("DARTS w/o SC", "input"): 3.08,
+    ("DARTS w/o SC", "output"): 2.72,
+}
+
+
+def table1_columns(row: str | None) -> dict:
+    """The paper_* columns of one Table 1 row (all None for a row the paper does not have)."""
+    error, params, flops = TABLE1.get(row, (None, None, None)) if row else (None, None, None)
+    return {"paper_row": row, "paper_error": error, "paper_params_m": params, "paper_flops_m": flops}

@@ -1,0 +1,89 @@
+"""Table assembly from synthetic experiment summaries: grouping, statistics, paper columns, refusals."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from stretchnas.tables import TablesError, build_tables
+
+
+def summary(name, method, tables, errors, *, optimizer="darts_1st", mode="darts", k=None, nodes=4, layers=8,
+            procedure="search", genotype="final"):  # fmt: skip
+    results = [
+        {"search_seed": 2, "genotype": genotype, "seed": seed, "layers": layers, "channels": 16, "params_m": 3.0 + seed,
+         "thop_style_flops_m": 500.0, "test_error": error, "epochs": 1, "genotype_file": f"/runs/{name}/g.json"}
+        for seed, error in enumerate(errors)
+    ]  # fmt: skip
+    return {"experiment": name, "procedure": procedure, "method": method, "tables": tables, "optimizer": optimizer,
+            "topology_mode": mode, "k": k, "intermediate_nodes": nodes, "search_layers": layers, "eval_layers": layers,
+            "scale": "smoke", "search": {}, "results": results}  # fmt: skip
+
+
+SUMMARIES = [
+    summary("darts_2nd_L8", "DARTS (2nd order)", ["table1", "table3", "table5"], [3.0, 4.0], optimizer="darts_2nd"),
+    summary("milenas_sc_L12", "MiLeNAS-SC", ["table1", "table3"], [2.5], mode="stretchable", nodes=6, layers=12),
+    summary("darts_wo_sc", "DARTS w/o SC", ["table5"], [5.0, 7.0], mode="output_pairs"),
+    summary("darts_sc_out3", "DARTS-SC (1st order)", ["figure5"], [6.0], mode="output_k", k=3),
+    summary("darts_sc_arbitrary", "DARTS-SC (1st order)", ["figure5"], [4.0], mode="stretchable"),
+]
+
+
+def write(tmp_path, summaries):
+    folder = tmp_path / "summaries"
+    folder.mkdir()
+    for s in summaries:
+        (folder / f"{s['experiment']}.json").write_text(json.dumps(s))
+    return folder
+
+
+def test_tables_group_evaluations_and_carry_the_papers_numbers_in_paper_columns(tmp_path):
+    tables = build_tables([write(tmp_path, SUMMARIES)], tmp_path / "out", "smoke")
+    t1 = tables["table1"].set_index("experiment")
+    assert set(t1.index) == {"darts_2nd_L8", "milenas_sc_L12"}
+    assert t1.loc["darts_2nd_L8", "runs"] == 2
+    assert t1.loc["darts_2nd_L8", "test_error_mean"] == 3.5
+    assert t1.loc["darts_2nd_L8", "test_error_std"] == pytest.approx(0.71, abs=0.005)  # sample std of 3 and 4
+    assert t1.loc["darts_2nd_L8", "params_m"] == 3.5
+    assert t1.loc["darts_2nd_L8", "paper_error"] == "2.76±0.09"
+    assert t1.loc["milenas_sc_L12", "paper_row"] == "MiLeNAS-SC-L12 + cutout"
+    assert set(t1["scale"]) == {"smoke"}
+
+    t3 = tables["table3"].set_index("experiment")
+    assert t3.loc["milenas_sc_L12", "paper_nodes"] == 9  # 6 intermediate + 2 inputs + output
+    assert t3.loc["milenas_sc_L12", "paper_test_error"] == 2.36
+    assert t3.loc["darts_2nd_L8", "paper_test_error"] == 3.06
+
+    t5 = tables["table5"].set_index("experiment")
+    assert t5.loc["darts_2nd_L8", "perspective"] == "input" and t5.loc["darts_2nd_L8", "paper_error"] == 2.76
+    assert t5.loc["darts_wo_sc", "perspective"] == "output" and t5.loc["darts_wo_sc", "paper_error"] == 2.72
+
+    f5 = tables["figure5"]
+    assert list(f5["outputs_per_node"]) == ["3", "arbitrary"]
+    assert list(f5["test_error_mean"]) == [6.0, 4.0]
+    assert (tmp_path / "out" / "figure5.png").stat().st_size > 0
+
+    written = pd.read_csv(tmp_path / "out" / "evaluations.csv")
+    assert len(written) == 7 and set(written["scale"]) == {"smoke"}
+
+
+def test_snapshot_evaluations_feed_only_the_stability_table(tmp_path):
+    final = summary("darts_2nd_L8", "DARTS (2nd order)", ["table1", "table4"], [3.0], optimizer="darts_2nd")
+    snapshot = summary("darts_2nd_L8", "DARTS (2nd order)", ["table1", "table4"], [9.0], genotype="epoch_020")
+    final["results"] += snapshot["results"]
+    tables = build_tables([write(tmp_path, [final])], tmp_path / "out", "smoke")
+    assert list(tables["table1"]["test_error_mean"]) == [3.0]
+    assert dict(zip(tables["table4"]["genotype"], tables["table4"]["test_error_mean"])) == {
+        "epoch_020": 9.0, "final": 3.0}  # fmt: skip
+
+
+def test_summaries_of_another_scale_or_version_are_refused_naming_the_file(tmp_path):
+    other = dict(SUMMARIES[0], scale="mini")
+    folder = write(tmp_path, [other])
+    with pytest.raises(TablesError, match=r"darts_2nd_L8\.json: a summary of scale 'mini', not 'smoke'"):
+        build_tables([folder], tmp_path / "out", "smoke")
+    old = {k: v for k, v in SUMMARIES[0].items() if k != "method"}
+    (folder / "darts_2nd_L8.json").write_text(json.dumps(old))
+    with pytest.raises(TablesError, match=r"darts_2nd_L8\.json: not an experiment summary.*'method'"):
+        build_tables([folder], tmp_path / "out", "smoke")
+    assert not (tmp_path / "out").exists()
