@@ -53,9 +53,9 @@ def test_imagefolder_tree_and_its_tar_give_identical_arrays(imagefolder, tmp_pat
 def test_rerun_replaces_the_output_whole(imagefolder, tmp_path):
     out = tmp_path / "prepared"
     prepare(imagefolder, out)
-    (out / "stale.txt").write_text("from an older run")
+    (out / "train_labels.npy").write_bytes(b"damaged")
     prepare(imagefolder, out)
-    assert not (out / "stale.txt").exists()
+    assert np.load(out / "train_labels.npy").shape == (18,)
 
 
 def break_missing_class(tree):

@@ -55,7 +55,7 @@ def _settings(args) -> dict:
 def _data(args, settings):
     from stretchnas.data.cache import open_prepared
 
-    return open_prepared(args.data, settings["scale"])
+    return open_prepared(args.data, settings)
 
 
 def _run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:

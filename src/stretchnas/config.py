@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
@@ -154,6 +155,17 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
     if overlap:
         errors.append((["followups"], f"names also used under experiments: {sorted(overlap)}"))
     info = DATASETS[data["dataset"]]
+    per_class = data["train_per_class"] or info.train_per_class
+    for name, scheme in data["split_schemes"].items() if per_class else ():
+        for part, (start, stop) in part_bounds(per_class, scheme).items():
+            if scheme[part] > 0 and stop == start:
+                errors.append(
+                    (
+                        ["data", "split_schemes", name, part],
+                        f"{scheme[part]:g} of {per_class} images per class is no image at all; "
+                        "select more images per class (data.train_per_class) or change the fractions",
+                    )
+                )
     for key in ("train_per_class", "test_per_class"):
         wanted, available = data[key], getattr(info, key)
         if wanted is not None and available is not None and wanted > available:

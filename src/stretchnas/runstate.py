@@ -10,10 +10,14 @@ guard. A subclass supplies only its own step and epoch logic.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import math
+import os
 import random
 import resource
+import socket
 import subprocess
 import time
 from abc import ABC, abstractmethod
@@ -27,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from stretchnas import __version__
-from stretchnas.atomic import atomic_write, atomic_write_json, atomic_write_text
+from stretchnas.atomic import OutputError, atomic_save, atomic_write_json, atomic_write_text, machine_faults
 from stretchnas.errors import StretchnasError
 
 
@@ -121,15 +125,38 @@ def as_json(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
+def non_finite_tensors(tree, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors in a (nested) state dict that hold NaN or infinity."""
+    bad = []
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list | tuple) else ()
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                bad.append(name)
+        else:
+            bad.extend(non_finite_tensors(value, f"{name}."))
+    return bad
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+    atomic_save(path, lambda buffer: torch.save(state, buffer))
 
 
 def load_checkpoint(path: Path, identity: dict) -> dict | None:
-    """The checkpoint's state, or None; refuses one written under another identity."""
+    """The checkpoint's state, or None; refuses one written under another identity, or unreadable."""
     if not path.exists():
         return None
-    state = torch.load(path, weights_only=False)
+    try:
+        state = torch.load(path, weights_only=False)
+        if not isinstance(state, dict) or "identity" not in state:
+            raise ValueError("not a checkpoint of this tool")
+    except Exception as exc:  # truncated or empty files raise EOFError, RuntimeError, UnpicklingError, ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunError(
+            f"{path}: corrupt checkpoint ({reason}); delete it to start this run over from the beginning, "
+            "or use another --out"
+        ) from None
     if as_json(state["identity"]) != as_json(identity):
         raise RunError(
             f"{path}: written by a different configuration; refusing to resume. Differing fields: "
@@ -137,6 +164,70 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
             + ". Use another --out or delete the folder."
         )
     return state
+
+
+# --------------------------------------------------------------------------- the folder lock
+
+LOCK_FILE = ".stretchnas.lock"
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process `pid` (clock ticks since boot), or None if it does not exist here;
+    a PID reused by a later process has another start time."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+class FolderLock:
+    """An exclusive claim on an output folder for the life of a run.
+
+    A lock file created with O_EXCL holds the holder's PID, host and process start time;
+    it is removed on exit. A lock whose holder no longer runs on this host (killed, or its
+    PID reused) is stale and taken over; one held by another host is reported, not
+    guessed about, since its process cannot be checked from here.
+    """
+
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / LOCK_FILE
+        self.owner = {"pid": os.getpid(), "host": socket.gethostname(), "start": _process_start(os.getpid())}
+
+    def _stale(self, holder: dict) -> bool:
+        if holder.get("host") != self.owner["host"]:
+            return False
+        start = _process_start(int(holder.get("pid", -1)))
+        return start is None or start != holder.get("start")
+
+    def __enter__(self) -> FolderLock:
+        for _ in range(3):
+            try:
+                with machine_faults(self.path):
+                    fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except OutputError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+            else:
+                with os.fdopen(fd, "w") as handle:
+                    json.dump(self.owner, handle)
+                return self
+            try:
+                holder = json.loads(self.path.read_text() or "{}")
+            except (OSError, ValueError):
+                holder = {}  # being written right now, or garbage: treat as held
+            if holder and self._stale(holder):
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+                continue
+            raise RunError(
+                f"{self.path.parent}: another run is using this folder (process {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')}); wait for it or use another --out. If that run is gone, delete {self.path}"
+            )
+        raise RunError(f"{self.path}: could not take the lock; try again")
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
 # --------------------------------------------------------------------------- the skeleton
@@ -216,16 +307,20 @@ class ResumableRun(ABC):
         """Set-up before run.json says running (and before any output is touched)."""
 
     def run(self, show_progress: bool = True):
-        recorded = self._check_recorded_identity()
-        if recorded and recorded.get("status") == "complete" and (self.out / self.final_file).exists():
-            print(f"{self.out}: {self.run_type} already complete; nothing to do")
-            return self.load_result()
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.prepare()
-        self.write_run_json("running")
-        result = self.execute(show_progress)
-        self.write_run_json("complete", self.completion_fields(result))
-        return result
+        if self.out.exists() and not self.out.is_dir():
+            raise RunError(f"{self.out}: is a file; --out must be a folder")
+        with machine_faults(self.out):
+            self.out.mkdir(parents=True, exist_ok=True)
+        with FolderLock(self.out):
+            recorded = self._check_recorded_identity()
+            if recorded and recorded.get("status") == "complete" and (self.out / self.final_file).exists():
+                print(f"{self.out}: {self.run_type} already complete; nothing to do")
+                return self.load_result()
+            self.prepare()
+            self.write_run_json("running")
+            result = self.execute(show_progress)
+            self.write_run_json("complete", self.completion_fields(result))
+            return result
 
 
 @dataclass(frozen=True)
@@ -235,6 +330,7 @@ class LoopSettings:
     epochs: int
     max_steps_per_epoch: int | None
     checkpoint_every_steps: int
+    max_loss: float
     threads: int | None
     deterministic: bool
 
@@ -315,9 +411,22 @@ class EpochRun(ResumableRun):
 
     # ----------------------------------------------------------------- checkpoints
 
-    def _save(self, progress: Progress) -> None:
+    def _kept(self) -> str:
+        if self.checkpoint_path.exists():
+            return f"the last good checkpoint is kept in {self.checkpoint_path}"
+        return "no checkpoint was written yet"
+
+    def _save(self, progress: Progress, where: str) -> None:
+        components = self.component_state()
+        bad = non_finite_tensors(components)
+        if bad:
+            raise RunError(
+                f"diverged: non-finite values at {where} in {', '.join(bad[:3])}"
+                + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+                + f"; not checkpointed; {self._kept()}"
+            )
         state = {"identity": self.identity, "progress": asdict(progress), "rng": capture_rng()}
-        save_checkpoint(self.checkpoint_path, state | self.component_state())
+        save_checkpoint(self.checkpoint_path, state | components)
 
     def _resume(self) -> Progress:
         state = load_checkpoint(self.checkpoint_path, self.identity)
@@ -327,16 +436,23 @@ class EpochRun(ResumableRun):
         restore_rng(state["rng"])
         return Progress(**state["progress"])
 
-    def _check_finite(self, stats: dict, epoch: int, step: int) -> None:
+    def _check_loss(self, stats: dict, epoch: int, step: int) -> None:
         bad = {key: stats[key] for key in self.loss_keys if not math.isfinite(stats[key])}
         if bad:
-            kept = (
-                f"the last good checkpoint is kept in {self.checkpoint_path}"
-                if self.checkpoint_path.exists()
-                else "no checkpoint was written yet"
-            )
             values = ", ".join(f"{k} {v}" for k, v in bad.items())
-            raise RunError(f"non-finite loss at epoch {epoch + 1}, step {step + 1} ({values}); {kept}")
+            raise RunError(f"non-finite loss at epoch {epoch + 1}, step {step + 1} ({values}); {self._kept()}")
+        high = {key: stats[key] for key in self.loss_keys if stats[key] > self.loop.max_loss}
+        if high:
+            values = ", ".join(f"{k} {v:.4g}" for k, v in high.items())
+            raise RunError(
+                f"diverged: loss above max_loss {self.loop.max_loss:g} at epoch {epoch + 1}, step {step + 1} "
+                f"({values}); {self._kept()}"
+            )
+
+    def _check_row(self, row: dict, epoch: int) -> None:
+        bad = [k for k, v in row.items() if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise RunError(f"diverged: non-finite {', '.join(bad)} at the end of epoch {epoch + 1}; {self._kept()}")
 
     # ----------------------------------------------------------------- loop
 
@@ -359,7 +475,7 @@ class EpochRun(ResumableRun):
                        disable=not show_progress, leave=False)  # fmt: skip
             for step in range(progress.step, steps):
                 stats = self.train_step()
-                self._check_finite(stats, epoch, step)
+                self._check_loss(stats, epoch, step)
                 for key, value in stats.items():
                     progress.sums[key] = progress.sums.get(key, 0) + value
                 progress.sums["steps"] = progress.sums.get("steps", 0) + 1
@@ -368,9 +484,10 @@ class EpochRun(ResumableRun):
                 bar.set_postfix(self.postfix(progress.sums))
                 if progress.step % self.loop.checkpoint_every_steps == 0 and progress.step < steps:
                     progress.seconds = time.perf_counter() - started
-                    self._save(progress)
+                    self._save(progress, f"epoch {epoch + 1}, step {progress.step}")
             bar.close()
             row = self.epoch_row(epoch, progress.sums)
+            self._check_row(row, epoch)
             row["seconds"] = seconds = time.perf_counter() - started
             row["peak_rss_mib"] = peak_rss_mib()
             row["images_per_s"] = progress.sums.get("images", 0) / seconds if seconds > 0 else float("nan")
@@ -378,5 +495,5 @@ class EpochRun(ResumableRun):
             self.end_epoch(epoch, progress.rows)
             atomic_write_text(self.out / "metrics.csv", pd.DataFrame(progress.rows).to_csv(index=False))
             progress.epoch, progress.step, progress.seconds, progress.sums = epoch + 1, 0, 0.0, {}
-            self._save(progress)
+            self._save(progress, f"the end of epoch {epoch + 1}")
         return self.finish(progress.rows)

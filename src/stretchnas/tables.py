@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stretchnas.atomic import atomic_write, atomic_write_text
+from stretchnas.atomic import atomic_save, atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 from stretchnas.measure import measure
@@ -211,7 +211,7 @@ def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
 
 
 def _save_figure(fig, png: Path) -> None:
-    atomic_write(png, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
+    atomic_save(png, lambda buffer: fig.savefig(buffer, dpi=130, format="png"))
 
 
 def summary_files(paths: list[str | Path]) -> list[Path]:

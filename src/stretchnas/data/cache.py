@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stretchnas.data.prepare import ARRAYS
+from stretchnas.data.prepare import ARRAYS, PREPARED_FILES, prepared_for
+from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 
 
@@ -29,13 +30,48 @@ class PreparedData:
     @classmethod
     def open(cls, root: str | Path) -> PreparedData:
         root = Path(root)
-        for name in ("manifest.json", "splits.json", *(f"{a}.npy" for a in ARRAYS)):
+        for name in PREPARED_FILES:
             if not (root / name).exists():
                 raise PreparedDataError(f"{root / name}: missing; run `stretchnas prepare-data` first")
-        manifest = json.loads((root / "manifest.json").read_text())
-        splits = json.loads((root / "splits.json").read_text())
-        arrays = {name: np.load(root / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+        redo = "; prepare the data again with `stretchnas prepare-data`"
+        manifest = read_document(root / "manifest.json", json.loads, PreparedDataError, "manifest (JSON)")
+        splits = read_document(root / "splits.json", json.loads, PreparedDataError, "split index (JSON)")
+        for file, doc, keys in ((root / "manifest.json", manifest, ("classes", "counts", "mean", "std", "image_size")),
+                                (root / "splits.json", splits, ("schemes", "pool", "test"))):  # fmt: skip
+            missing = [key for key in keys if not isinstance(doc, dict) or key not in doc]
+            if missing:
+                raise PreparedDataError(f"{file}: not a prepared-data file of this tool (missing {missing}){redo}")
+        arrays = {}
+        for name in ARRAYS:
+            file = root / f"{name}.npy"
+            try:
+                arrays[name] = np.load(file, mmap_mode="r")
+            except (ValueError, OSError, EOFError) as exc:
+                raise PreparedDataError(f"{file}: corrupt or truncated array ({exc}){redo}") from None
+        for part in ("train", "test"):
+            count, images, labels = manifest["counts"][part], arrays[f"{part}_images"], arrays[f"{part}_labels"]
+            if len(images) != count or len(labels) != count:
+                raise PreparedDataError(
+                    f"{root}: {part} arrays hold {len(images)} images and {len(labels)} labels, "
+                    f"manifest.json says {count}{redo}"
+                )
         return cls(root, manifest, splits, arrays)
+
+    def check_serves(self, settings: dict) -> None:
+        """Refuse data prepared for another scale or other data settings than the run's."""
+        recorded = self.manifest.get("prepared_for")
+        if not recorded:
+            return  # prepared by hand (a library call or an older version): the user chose it
+        wanted = prepared_for(settings)
+        if recorded == wanted:
+            return
+        what = (f"scale {recorded['scale']!r}, not {wanted['scale']!r}" if recorded["scale"] != wanted["scale"]
+                else "other data settings: " + ", ".join(
+                    k for k in wanted["data"] if recorded["data"].get(k) != wanted["data"][k]))  # fmt: skip
+        raise PreparedDataError(
+            f"{self.root}: prepared for {what}; run `stretchnas prepare-data --scale {wanted['scale']}` "
+            "into another folder, or pass the matching --data"
+        )
 
     @property
     def manifest_sha256(self) -> str:
@@ -80,6 +116,9 @@ class ArraySubset(Dataset):
         return image, int(self.labels[index])
 
 
-def open_prepared(path: str | Path | None, scale: str) -> PreparedData:
-    """The prepared data at `path`, by default data/prepared/<scale>, where the workflow puts it."""
-    return PreparedData.open(path or Path("data") / "prepared" / scale)
+def open_prepared(path: str | Path | None, settings: dict) -> PreparedData:
+    """The prepared data at `path` (default data/prepared/<scale>, where the workflow puts it), checked
+    to serve runs of `settings`."""
+    data = PreparedData.open(path or Path("data") / "prepared" / settings["scale"])
+    data.check_serves(settings)
+    return data

@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 from stretchnas import __version__
-from stretchnas.atomic import atomic_directory
+from stretchnas.atomic import OutputError, atomic_directory, unexpected_entries
 from stretchnas.data.sources import DataSourceError, RawDataset, read_source
 from stretchnas.data.splits import PARTS, make_splits
 from stretchnas.datasets import dataset_info
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+PREPARED_FILES = (*(f"{name}.npy" for name in ARRAYS), "splits.json", "manifest.json")
+MANIFEST_KIND = "stretchnas prepared data"
+
+
+def replaceable(folder: Path) -> str | None:
+    """None if `folder` may be replaced by new prepared data (empty, or our output and nothing else);
+    otherwise why not."""
+    if not os.listdir(folder):
+        return None
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or not (manifest.get("kind") == MANIFEST_KIND or "arrays_sha256" in manifest):
+        return "it is not a prepared-data folder of this tool (no manifest.json of ours)"
+    extra = unexpected_entries(folder, PREPARED_FILES)
+    if extra:
+        return f"it also holds files this tool did not write: {extra[:5]}"
+    return None
 
 
 def channel_stats(images: np.ndarray, chunk: int = 5000) -> tuple[list[float], list[float]]:
@@ -63,9 +84,15 @@ def prepare_data(
     verify_checksums: bool = True,
     download_root: str | Path | None = None,
     source_origin: str = "command line",
+    prepared_for: dict | None = None,
 ) -> dict:
-    """Read, check, split and write; returns the manifest. Nothing is left on failure."""
+    """Read, check, split and write; returns the manifest. Nothing is left on failure, and an existing
+    `out_dir` that is not replaceable prepared data is refused before any work."""
     out_dir = Path(out_dir)
+    if out_dir.exists() or out_dir.is_symlink():
+        reason = replaceable(out_dir) if out_dir.is_dir() else "it is a file, not a folder"
+        if reason is not None:
+            raise OutputError(errno.EEXIST, f"{out_dir}: refusing to replace it: {reason}; choose another --out")
     download_root = Path(download_root or out_dir.parent / "downloads")
     raw = read_source(source, dataset, verify_checksums, str(download_root))
     _check_dataset(raw, dataset, source)
@@ -73,6 +100,9 @@ def prepare_data(
     mean, std = channel_stats(raw.train_images)
 
     manifest = {
+        "kind": MANIFEST_KIND,
+        # the scale and data settings this folder was prepared for (None: prepared by hand)
+        "prepared_for": prepared_for,
         "dataset": dataset,
         "stretchnas_version": __version__,
         "source": {"location": source, "origin": source_origin, **raw.source},
@@ -110,12 +140,19 @@ def prepare_data(
             },
         },
     }
-    with atomic_directory(out_dir) as scratch:
+    with atomic_directory(out_dir, replaceable) as scratch:
         for name in ARRAYS:
             np.save(scratch / f"{name}.npy", getattr(raw, name))
         (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def prepared_for(settings: Mapping) -> dict:
+    """What a prepared folder must match to serve a run of these settings."""
+    data = settings["data"]
+    keys = ("dataset", "seed", "train_per_class", "test_per_class", "split_schemes")
+    return {"scale": settings["scale"], "data": {key: data[key] for key in keys}}
 
 
 def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | None = None,
@@ -135,6 +172,7 @@ def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | 
         test_per_class=data["test_per_class"],
         verify_checksums=data["verify_checksums"] and verify_checksums,
         source_origin=origin,
+        prepared_for=prepared_for(settings),
     )
     return {
         "out": str(Path(out_dir)),

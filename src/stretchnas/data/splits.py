@@ -32,6 +32,18 @@ def balanced_subset(
     return chosen
 
 
+def part_bounds(count: int, fractions: Mapping[str, float]) -> dict[str, tuple[int, int]]:
+    """(start, stop) of each part within one class's `count` shuffled images: the rounded cumulative
+    fractions, so thirds written as 0.3333333 cut 60 images 20/20/20 rather than losing one to truncation."""
+    bounds, start, cumulative = {}, 0, 0.0
+    for key in PARTS:
+        cumulative += fractions[key]
+        stop = min(count, int(np.floor(cumulative * count + 0.5)))
+        bounds[key] = (start, stop)
+        start = stop
+    return bounds
+
+
 def make_splits(
     train_labels: np.ndarray,
     test_labels: np.ndarray,
@@ -43,10 +55,9 @@ def make_splits(
     """Index sets into the prepared training/test arrays.
 
     The per-class subset is drawn once, so every scheme cuts the same images;
-    each scheme's parts are consecutive runs of each class's shuffled indices,
-    so every part is class-balanced and the parts are disjoint by construction.
-    Boundaries are the rounded cumulative fractions, so thirds written as
-    0.3333333 cut 60 images 20/20/20 rather than losing one to truncation.
+    each scheme's parts are consecutive runs of each class's shuffled indices
+    (`part_bounds`), so every part is class-balanced and the parts are disjoint by
+    construction. A part given a fraction that ends up empty is refused.
     """
     rng = np.random.default_rng(seed)
     per_class_train = balanced_subset(train_labels, train_per_class, rng, "data.train_per_class")
@@ -63,12 +74,14 @@ def make_splits(
     for name, fractions in schemes.items():
         parts = {key: [] for key in PARTS}
         for members in per_class_train:
-            start, cumulative = 0, 0.0
-            for key in PARTS:
-                cumulative += fractions[key]
-                stop = min(len(members), int(np.floor(cumulative * len(members) + 0.5)))
+            for key, (start, stop) in part_bounds(len(members), fractions).items():
                 parts[key].extend(int(i) for i in members[start:stop])
-                start = stop
+        empty = [key for key in PARTS if fractions[key] > 0 and not parts[key]]
+        if empty:
+            raise SplitError(
+                f"data.split_schemes.{name}: part(s) {empty} get no image from "
+                f"{min(len(m) for m in per_class_train)} images per class; select more images per class"
+            )
         out["schemes"][name] = {
             "fractions": {key: fractions[key] for key in PARTS},
             **{key: sorted(parts[key]) for key in PARTS},

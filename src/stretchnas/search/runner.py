@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stretchnas.atomic import atomic_write
+from stretchnas.atomic import atomic_save
 from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
@@ -163,7 +163,7 @@ class SearchRun(EpochRun):
         self._write_epoch_outputs(epoch + 1, self.derivation)
 
     def _write_epoch_outputs(self, number: int, derivation: Derivation) -> None:
-        atomic_write(self.out / f"arch_epoch_{number:03d}.pt", lambda tmp: torch.save(self._arch_state(), tmp))
+        atomic_save(self.out / f"arch_epoch_{number:03d}.pt", lambda buffer: torch.save(self._arch_state(), buffer))
         if number in self.search["snapshot_epochs"] and derivation.genotype is not None:
             derivation.genotype.save(self.out / f"genotype_epoch_{number:03d}.json")
 

@@ -1,0 +1,358 @@
+"""Faults a real run meets: existing outputs, finished folders, divergence, concurrency, the machine, bad input.
+
+Each test reproduces one fault and checks what is left behind: nothing lost, nothing wrong, one clear line.
+"""
+
+import errno
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from conftest import REPO, write_image
+
+from stretchnas import cli
+from stretchnas.atomic import SCRATCH_MARK, OutputError
+from stretchnas.config import ConfigError, get_experiment, load_settings
+from stretchnas.data.cache import PreparedData, PreparedDataError, open_prepared
+from stretchnas.data.prepare import prepare_data, prepare_from_settings
+from stretchnas.runstate import LOCK_FILE, RunError, load_checkpoint, save_checkpoint
+from stretchnas.search.runner import SearchRun
+
+STRETCHNAS = Path(sys.executable).parent / "stretchnas"
+TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
+
+
+def run(cmd, **kw):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+
+
+def last_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr  # one line, no traceback
+    return lines[0]
+
+
+def smoke_settings():
+    return load_settings(REPO / "params.yaml", "smoke", environ={})
+
+
+def tiny_search(**overrides) -> dict:
+    search = get_experiment(smoke_settings(), "milenas_sc_L8").search
+    search.update(layers=3, channels=4, batch_size=2, epochs=1, max_steps_per_epoch=4, snapshot_epochs=[1],
+                  intermediate_nodes=4, threads=1, checkpoint_every_steps=2)  # fmt: skip
+    search.update(overrides)
+    return search
+
+
+def prepare_tree(tree, out):
+    return prepare_data(str(tree), out, "imagefolder", TWO_WAY, 0, None, None)
+
+
+def hidden_leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and p.name != LOCK_FILE)
+
+
+# --------------------------------------------------------------------------- 1. existing outputs
+
+
+def test_prepare_data_never_replaces_a_folder_it_did_not_write(imagefolder, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("months of work")
+    with pytest.raises(OutputError, match=r"mine: refusing to replace it: it is not a prepared-data folder"):
+        prepare_tree(imagefolder, mine)
+    assert (mine / "thesis.tex").read_text() == "months of work"
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    with pytest.raises(OutputError, match=r"notes\.txt: refusing to replace it: it is a file"):
+        prepare_tree(imagefolder, a_file)
+    assert a_file.read_text() == "keep me"
+    assert hidden_leftovers(tmp_path) == []
+
+
+def test_prepare_data_replaces_its_own_output_but_not_files_added_to_it(imagefolder, tmp_path):
+    out = tmp_path / "prepared"
+    prepare_tree(imagefolder, out)
+    prepare_tree(imagefolder, out)  # our own output, nothing else: replaced
+    (out / "my_notes.txt").write_text("added by the user")
+    with pytest.raises(OutputError, match=r"also holds files this tool did not write: \['my_notes.txt'\]"):
+        prepare_tree(imagefolder, out)
+    assert (out / "my_notes.txt").exists() and (out / "manifest.json").exists()
+
+
+def test_prepare_data_out_dot_is_refused_and_nothing_is_deleted(imagefolder, tmp_path):
+    (tmp_path / "work.txt").write_text("precious")
+    result = run([STRETCHNAS, "prepare-data", "--params", REPO / "params.yaml", "--source", imagefolder,
+                  "--dataset", "imagefolder", "--out", "."], cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    assert "refusing to replace it" in last_line(result)
+    assert (tmp_path / "work.txt").read_text() == "precious"
+    assert (imagefolder / "train").is_dir()
+
+
+def test_stale_scratch_of_a_killed_prepare_is_removed_and_a_live_one_kept(imagefolder, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale, live = tmp_path / ".prepared.abc.tmp", tmp_path / ".prepared.def.tmp"
+    for folder, pid in ((stale, dead.pid), (live, os.getpid())):
+        folder.mkdir()
+        (folder / SCRATCH_MARK).write_text(json.dumps({"pid": pid, "host": socket.gethostname()}))
+        (folder / "train_images.npy").write_bytes(b"0" * 1000)
+    unmarked = tmp_path / ".prepared.user.tmp"  # not ours: never touched
+    unmarked.mkdir()
+    prepare_tree(imagefolder, tmp_path / "prepared")
+    assert not stale.exists() and live.exists() and unmarked.exists()
+
+
+# --------------------------------------------------------------------------- 2. finished runs
+
+
+def test_a_finished_training_is_never_reported_for_another_genotype_or_width(tiny_search_data, tmp_path):
+    args = [STRETCHNAS, "train", "--params", REPO / "params.yaml", "--scale", "smoke", "--data",
+            tiny_search_data.root, "--out", tmp_path / "run", "--quiet", "--layers", "3"]  # fmt: skip
+    assert run(args + ["--genotype", "DARTS_V2", "--channels", "4"]).returncode == 0
+    before = (tmp_path / "run" / "result.json").read_text()
+    wider = run(args + ["--genotype", "DARTS_V2", "--channels", "6"])
+    assert wider.returncode == 2 and "channels: 4 (recorded) vs 6 (now)" in last_line(wider)
+    other = run(args + ["--genotype", "DARTS_V1", "--channels", "4"])
+    assert other.returncode == 2 and "holds a finished train of a different configuration" in last_line(other)
+    assert (tmp_path / "run" / "result.json").read_text() == before
+
+
+# --------------------------------------------------------------------------- 3. divergence
+
+
+def test_a_loss_past_max_loss_stops_the_search_naming_epoch_and_step(tiny_search_data, tmp_path):
+    search = tiny_search(max_loss=0.5)  # three classes start near ln 3 = 1.1
+    with pytest.raises(RunError, match=r"diverged: loss above max_loss 0.5 at epoch 1, step 1 .*no checkpoint"):
+        SearchRun("tiny", search, tiny_search_data, tmp_path / "run", seed=0).run(show_progress=False)
+    assert not (tmp_path / "run" / "genotype.json").exists()
+
+
+def test_non_finite_buffers_are_never_checkpointed(tiny_search_data, tmp_path):
+    run_ = SearchRun("tiny", tiny_search(), tiny_search_data, tmp_path / "run", seed=0)
+    step = run_.train_step
+
+    def poisoned_step():
+        stats = step()
+        if run_.progress.step == 2:  # the third step poisons a batch-norm statistic
+            bn = next(m for m in run_.net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+            bn.running_var.fill_(math.inf)
+        return stats
+
+    run_.train_step = poisoned_step
+    with pytest.raises(RunError, match=r"non-finite values at the end of epoch 1 in model\..*running_var.*kept in"):
+        run_.run(show_progress=False)
+    state = torch.load(run_.checkpoint_path, weights_only=False)
+    assert state["progress"]["step"] == 2  # the good checkpoint before the poisoning
+
+
+def test_the_nan_test_loss_message_names_the_metric_and_epoch(tiny_search_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("stretchnas.training.evaluate", lambda model, dataset, batch_size: (math.nan, 0.1))
+    code = cli.main(["train", "--scale", "smoke", "--params", str(REPO / "params.yaml"), "--data",
+                     str(tiny_search_data.root), "--out", str(tmp_path / "run"), "--quiet", "--layers", "3",
+                     "--genotype", "DARTS_V2", "--channels", "4"])  # fmt: skip
+    assert code == 2
+    assert "diverged: non-finite test_loss at the end of epoch 1" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "result.json").exists()
+
+
+# --------------------------------------------------------------------------- 4. concurrency
+
+
+def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_finishes(tiny_search_data, tmp_path):
+    config = tmp_path / "long.yaml"
+    config.write_text(yaml.safe_dump({"search": {**tiny_search(epochs=10, max_steps_per_epoch=6)}}))
+    cmd = [STRETCHNAS, "search", "--params", REPO / "params.yaml", "--scale", "smoke", "--config", config,
+           "--out", tmp_path / "run", "--data", tiny_search_data.root, "--quiet"]  # fmt: skip
+    first = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "run" / LOCK_FILE).exists():
+        assert first.poll() is None and time.time() < deadline
+        time.sleep(0.01)
+    second = run(cmd)
+    assert second.returncode == 2
+    assert f"another run is using this folder (process {first.pid} on {socket.gethostname()})" in last_line(second)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert (tmp_path / "run" / "genotype.json").exists() and not (tmp_path / "run" / LOCK_FILE).exists()
+
+
+def test_a_stale_lock_of_a_killed_run_is_taken_over(tiny_search_data, tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / LOCK_FILE).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "start": "1"}))
+    SearchRun("tiny", tiny_search(), tiny_search_data, out, seed=0).run(show_progress=False)
+    assert (out / "genotype.json").exists() and not (out / LOCK_FILE).exists()
+
+
+def test_a_lock_held_from_another_host_is_reported_not_broken(tiny_search_data, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / LOCK_FILE).write_text(json.dumps({"pid": 1, "host": "node-17", "start": "1"}))
+    with pytest.raises(RunError, match=r"process 1 on node-17.*delete .*\.stretchnas\.lock"):
+        SearchRun("tiny", tiny_search(), tiny_search_data, out, seed=0).run(show_progress=False)
+    assert (out / LOCK_FILE).exists()
+
+
+# --------------------------------------------------------------------------- 5. the machine
+
+
+def test_a_full_disk_while_checkpointing_leaves_the_old_checkpoint_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"identity": {"a": 1}, "weights": torch.ones(3)})
+
+    def full(tmp, data):
+        Path(tmp).write_bytes(data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("stretchnas.atomic._write_all", full)
+    with pytest.raises(OutputError, match=r"checkpoint\.pt: cannot write \(no space left on the device\)"):
+        save_checkpoint(path, {"identity": {"a": 1}, "weights": torch.zeros(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+    assert torch.equal(load_checkpoint(path, {"a": 1})["weights"], torch.ones(3))
+
+
+@pytest.mark.parametrize("code, cause", [(errno.EROFS, "the file system is read-only"),
+                                         (errno.EACCES, "permission denied")])  # fmt: skip
+def test_an_unwritable_output_folder_is_one_line_and_status_2(tiny_search_data, tmp_path, monkeypatch, capsys,
+                                                              code, cause):  # fmt: skip
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr("stretchnas.atomic.tempfile.mkstemp", refuse)
+    exit_code = cli.main(["train", "--scale", "smoke", "--params", str(REPO / "params.yaml"), "--data",
+                          str(tiny_search_data.root), "--out", str(tmp_path / "run"), "--quiet", "--layers", "3",
+                          "--genotype", "DARTS_V2", "--channels", "4"])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_code == 2 and len(err) == 1
+    assert f"run.json: cannot write ({cause})" in err[0]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_really_read_only_folder(tiny_search_data, tmp_path):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        result = run([STRETCHNAS, "train", "--scale", "smoke", "--params", REPO / "params.yaml", "--data",
+                      tiny_search_data.root, "--out", out, "--quiet", "--layers", "3", "--genotype", "DARTS_V2",
+                      "--channels", "4"])  # fmt: skip
+    finally:
+        out.chmod(0o755)
+    assert result.returncode == 2 and "permission denied" in last_line(result)
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_corrupt_checkpoint_names_its_path_and_how_to_start_over(tiny_search_data, tmp_path, damage):
+    out = tmp_path / "run"
+    SearchRun("tiny", tiny_search(), tiny_search_data, out, seed=0).run(show_progress=False)
+    (out / "run.json").unlink()
+    data = (out / "checkpoint.pt").read_bytes()
+    (out / "checkpoint.pt").write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    with pytest.raises(RunError, match=r"checkpoint\.pt: corrupt checkpoint .*delete it to start this run over"):
+        SearchRun("tiny", tiny_search(), tiny_search_data, out, seed=0).run(show_progress=False)
+
+
+def test_corrupt_prepared_data_names_the_file(imagefolder, tmp_path):
+    out = tmp_path / "prepared"
+    prepare_tree(imagefolder, out)
+    images = out / "train_images.npy"
+    images.write_bytes(images.read_bytes()[:200])
+    with pytest.raises(PreparedDataError, match=r"train_images\.npy: corrupt or truncated array"):
+        PreparedData.open(out)
+    prepare_tree(imagefolder, out)
+    (out / "manifest.json").write_text("{not json")
+    with pytest.raises(PreparedDataError, match=r"manifest\.json: not a valid manifest"):
+        PreparedData.open(out)
+    (out / "manifest.json").write_text("[]")
+    with pytest.raises(PreparedDataError, match=r"manifest\.json: not a prepared-data file of this tool"):
+        PreparedData.open(out)
+
+
+# --------------------------------------------------------------------------- 7. data that cannot serve
+
+
+def test_an_empty_split_part_is_refused_at_configuration_time(tmp_path):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["scales"]["smoke"]["data"]["train_per_class"] = 2
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"data\.split_schemes\.three_way\.val_alpha: .* of 2 images per class is no"):
+        load_settings(path, "smoke", environ={})
+
+
+def test_data_prepared_for_another_scale_says_so(tmp_path):
+    tree = tmp_path / "tree"
+    for split, count in (("train", 6), ("test", 2)):
+        for cls in ("a", "b"):
+            for i in range(count):
+                write_image(tree / split / cls / f"{i}.png", size=(8, 8), seed=i)
+    smoke = smoke_settings()
+    smoke["data"].update(dataset="imagefolder", train_per_class=None, test_per_class=None)
+    prepare_from_settings(smoke, tmp_path / "prepared", source=str(tree))
+    open_prepared(tmp_path / "prepared", smoke)  # serves its own scale
+    mini = {**smoke, "scale": "mini"}
+    with pytest.raises(PreparedDataError, match=r"prepared: prepared for scale 'smoke', not 'mini'"):
+        open_prepared(tmp_path / "prepared", mini)
+    other = {**smoke, "data": {**smoke["data"], "seed": 99}}
+    with pytest.raises(PreparedDataError, match=r"prepared for other data settings: seed"):
+        open_prepared(tmp_path / "prepared", other)
+
+
+# --------------------------------------------------------------------------- 8. the CLI
+
+
+def test_an_unexpected_exception_is_one_line_with_the_traceback_behind_debug(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("stretchnas.measure.measure_named", broken)
+    assert cli.main(["measure", "--genotype", "DARTS_V2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "stretchnas measure: unexpected error: ZeroDivisionError: a bug (run with --debug for the traceback)"
+    ]
+    assert cli.main(["--debug", "measure", "--genotype", "DARTS_V2"]) == 1
+    assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "-1"], "argument --seed: -1 is not a non-negative integer"),
+    (["--seed", "two"], "argument --seed: 'two' is not a non-negative integer"),
+    (["--layers", "2"], "argument --layers: 2 is not a layer count of at least 3"),
+    (["--target-params", "0"], "argument --target-params: 0 is not a positive number"),
+])  # fmt: skip
+def test_numeric_arguments_are_validated_with_a_message(tmp_path, args, message):
+    base = {"--seed": "0", "--layers": "8", "--target-params": "1"}
+    base.update(dict(zip(args[::2], args[1::2])))
+    result = run([STRETCHNAS, "train", "--genotype", "DARTS_V2", "--out", tmp_path / "x",
+                  *[item for pair in base.items() for item in pair]])  # fmt: skip
+    assert result.returncode == 2 and message in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_odd_channels_are_refused(tiny_search_data, tmp_path):
+    result = run([STRETCHNAS, "train", "--params", REPO / "params.yaml", "--scale", "smoke", "--data",
+                  tiny_search_data.root, "--genotype", "DARTS_V2", "--layers", "3", "--channels", "5",
+                  "--out", tmp_path / "x"])  # fmt: skip
+    assert result.returncode == 2 and "--channels 5: must be an even number" in last_line(result)
+
+
+def test_prepared_arrays_are_readable_by_numpy_after_a_replace(imagefolder, tmp_path):
+    out = tmp_path / "prepared"
+    prepare_tree(imagefolder, out)
+    prepare_tree(imagefolder, out)
+    assert np.load(out / "train_labels.npy").shape == (18,)
+    assert hidden_leftovers(tmp_path) == []
