@@ -84,3 +84,12 @@ def test_every_config_field_is_an_option_and_a_compare_key():
     )
     varied = bench_module.vary(bench_module.BenchConfig(), "channels=8,channels_last=0,simplify=1")
     assert (varied.channels, varied.channels_last, varied.simplify) == (8, False, True)
+
+
+def test_the_device_is_chosen_and_reported():
+    result = bench(*TINY, "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["device"] == "cpu" and line["cuda"] is None and line["peak_gpu_mib"] is None
+    bad = bench(*TINY, "--device", "tpu")
+    assert bad.returncode == 2 and "'tpu' is not auto, cpu, cuda or cuda:N" in bad.stderr

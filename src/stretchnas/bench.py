@@ -20,6 +20,7 @@ import functools
 import json
 import multiprocessing
 import os
+import re
 import statistics
 import time
 import typing
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from stretchnas.device import DEVICE_PATTERN
 from stretchnas.errors import StretchnasError
 
 
@@ -78,6 +80,7 @@ class BenchConfig:
     beta_data: Literal["separate", "shared"] = _option(
         "separate", "beta on its own batch (a second architecture pass) or on alpha's"
     )
+    device: str = _option("cpu", "auto, cpu, cuda or cuda:N")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -110,6 +113,8 @@ def _validate(f: dataclasses.Field, value) -> None:
             raise ValueError(f"{value} is odd (reduction cells halve it)")
     elif not isinstance(value, str):
         raise ValueError(f"{value!r} is not a string")
+    elif f.name == "device" and not re.match(DEVICE_PATTERN, value):
+        raise ValueError(f"{value!r} is not auto, cpu, cuda or cuda:N")
 
 
 def _parse(f: dataclasses.Field, text: str):
@@ -287,13 +292,16 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     """A zero-argument callable doing one search step on fixed random data, and its parameter count."""
     import torch
 
+    from stretchnas.device import resolve_device, to_device
+
     check_implemented(cfg)
+    device = resolve_device(cfg.device)
     generator = torch.Generator().manual_seed(0)
-    train, val, val_beta = (_batch(cfg.batch, generator) for _ in range(3))
+    train, val, val_beta = (to_device(_batch(cfg.batch, generator), device) for _ in range(3))
     if cfg.impl == "reference":
         from stretchnas import reference_darts
 
-        net = reference_darts.Network(C=cfg.channels, layers=cfg.layers, steps=cfg.nodes)
+        net = reference_darts.Network(C=cfg.channels, layers=cfg.layers, steps=cfg.nodes).to(device)
         step = reference_darts.FirstOrderStep(net)
         return (lambda: step(train, val)), sum(p.numel() for p in net.parameters())
     from stretchnas.search.optimizers import SEARCH_OPTIMIZERS, StepBatches, build_search_optimizer
@@ -308,7 +316,7 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     search.update(channels=cfg.channels, layers=cfg.layers, intermediate_nodes=cfg.nodes, optimizer=cfg.optimizer,
                   topology={"mode": cfg.topology, "allow_empty_output": False}, channels_last=cfg.channels_last,
                   recompute=cfg.recompute, beta_data=cfg.beta_data)  # fmt: skip
-    net = build_search_network(search)
+    net = build_search_network(search).to(device)
     optimizer = build_search_optimizer(cfg.optimizer, net, search)
     separate = net.topology.has_beta and cfg.beta_data == "separate"
     batches = StepBatches(train, val, val_beta if separate else None)
@@ -347,17 +355,27 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from stretchnas.device import describe_device, resolve_device
+
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(0)
+    device = resolve_device(cfg.device)
+    on_gpu = device.type == "cuda"
     step, num_params = build_step(cfg, search_defaults)
     for _ in range(cfg.warmup):
         step()
+    if on_gpu:
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
     times = []
     for _ in range(cfg.steps):
         start = time.perf_counter()
         step()
+        if on_gpu:  # kernels run asynchronously: the step ends when the device is done
+            torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
     peak = own_peak_rss_mib()  # before the FLOP-counting step, which keeps extra references
+    gpu_peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else None
     counter = FlopCounterMode(display=False)
     # Its per-module tracking installs backward hooks that torch.autograd.grad on leaf
     # parameters (our architecture step) rejects; only the global total is needed.
@@ -373,6 +391,8 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
         "s_max": round(max(times), 4),
         "images_per_s": round(cfg.batch / median, 2),
         "peak_rss_mib": round(peak, 1),
+        "peak_gpu_mib": round(gpu_peak, 1) if gpu_peak is not None else None,
+        **describe_device(device),
         "params": num_params,
         "gflop_per_step": round(flops / 1e9, 3),
         "gflops_achieved": round(flops / 1e9 / median, 2),

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import traceback
 
 from stretchnas import __version__
 from stretchnas.config import load_settings
+from stretchnas.device import DEVICE_PATTERN
 from stretchnas.errors import StretchnasError
 
 COMMANDS = {}
@@ -43,13 +45,25 @@ CHANNELS = _number(int, 2, "a channel count of at least 2")
 PARAMS_M = _number(float, 1e-6, "a positive number of parameters (M)")
 
 
+def DEVICE(text: str) -> str:  # noqa: N802 (an argparse type, named like the others)
+    if not re.match(DEVICE_PATTERN, text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not auto, cpu, cuda or cuda:N")
+    return text
+
+
 def _settings_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", default="params.yaml", help="the configuration file (default: params.yaml)")
     parser.add_argument("--scale", choices=["smoke", "mini", "paper"], help="overrides the file's `scale` key")
 
 
 def _settings(args) -> dict:
-    return load_settings(args.params, args.scale)
+    from stretchnas.config import with_device
+
+    return with_device(load_settings(args.params, args.scale), getattr(args, "device", None))
+
+
+def _device_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", type=DEVICE, help="auto, cpu, cuda or cuda:N (default: params.yaml's, auto)")
 
 
 def _data(args, settings):
@@ -64,6 +78,7 @@ def _run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:
     parser.add_argument("--seed", type=SEED, help=f"default: {seed_default}")
     parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _device_arg(parser)
 
 
 def _print(obj) -> int:
@@ -97,13 +112,14 @@ def _measure_args(parser):
     parser.add_argument("--layers", type=LAYERS, default=20)
     parser.add_argument("--channels", type=CHANNELS, default=36)
     parser.add_argument("--imagenet", action="store_true", help="the ImageNet network (224x224 input, 1000 classes)")
+    parser.add_argument("--device", type=DEVICE, default="cpu", help="where to build and count it (default: cpu)")
 
 
 @command("measure", "params (M), FLOPs (M), depth and width of a genotype's network", _measure_args)
 def measure_cmd(args) -> int:
     from stretchnas.measure import measure_named
 
-    return _print(measure_named(args.genotype, args.layers, args.channels, imagenet=args.imagenet))
+    return _print(measure_named(args.genotype, args.layers, args.channels, args.imagenet, args.device))
 
 
 def _published_table_args(parser):
@@ -148,7 +164,7 @@ def search_cmd(args) -> int:
     if args.exp:
         experiment = get_experiment(settings, args.exp, procedures=("search",))
     else:
-        experiment = search_from_file(args.params, args.config, settings["scale"])
+        experiment = search_from_file(args.params, args.config, settings["scale"]).on_device(args.device)
     genotype = run_search(experiment, _data(args, settings), args.out, args.seed, show_progress=not args.quiet)
     return _print({"out": args.out, "genotype": genotype.to_dict()})
 
@@ -180,6 +196,7 @@ def _experiment_args(parser):
     parser.add_argument("--after", help="followups: the summary JSON of the experiment named by topology_from")
     parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    _device_arg(parser)
 
 
 @command("experiment", "run one experiment end to end: searches or sampling, then evaluation training",

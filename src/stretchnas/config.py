@@ -9,6 +9,7 @@ file (``scales.mini.loader.batch_size``), the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -226,6 +227,10 @@ class Experiment:
         """Layers of the networks its cells are evaluated with: the search's, or the random baseline's."""
         return self.random["layers"] if self.random else self.search["layers"]
 
+    def on_device(self, device: str | None) -> Experiment:
+        """The same experiment computed on `device` (None: as configured)."""
+        return self if device is None else dataclasses.replace(self, search={**self.search, "device": device})
+
     def fields(self) -> dict:
         """What a summary records about the experiment, for the tables to group by."""
         return {
@@ -264,6 +269,19 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
         random=entry.get("random"),
         topology_from=entry.get("topology_from"),
     )
+
+
+def with_device(settings: dict, device: str | None) -> dict:
+    """The settings with every search and training computed on `device` (the CLI's --device)."""
+    if device is None:
+        return settings
+    settings = copy.deepcopy(settings)
+    for section in ("search", "train", "train_imagenet"):
+        settings[section]["device"] = device
+    for experiment in all_experiments(settings).values():
+        if isinstance(experiment.get("search"), dict) and "device" in experiment["search"]:
+            experiment["search"]["device"] = device
+    return settings
 
 
 def describe_experiments(settings: Mapping) -> dict:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from stretchnas.device import resolve_device
 from stretchnas.evalnet import EvalNetwork
 from stretchnas.genotype import Genotype
 
@@ -64,10 +65,12 @@ def count_thop_style_flops_m(model: nn.Module, x: torch.Tensor) -> float:
     return macs + extra[0] / 1e6
 
 
-def measure(genotype: Genotype, layers: int, C: int, imagenet: bool = False, num_classes: int | None = None) -> dict:
+def measure(genotype: Genotype, layers: int, C: int, imagenet: bool = False, num_classes: int | None = None,
+            device: str = "cpu") -> dict:  # fmt: skip
     num_classes = num_classes or (1000 if imagenet else 10)
-    model = EvalNetwork(genotype, C, num_classes, layers, auxiliary=True, imagenet=imagenet).eval()
-    x = _input(imagenet)
+    target = resolve_device(device)
+    model = EvalNetwork(genotype, C, num_classes, layers, auxiliary=True, imagenet=imagenet).eval().to(target)
+    x = _input(imagenet).to(target)
     return {
         "params_m": round(count_params_m(model), 6),
         "conv_linear_macs_m": round(count_conv_linear_macs_m(model, x), 3),
@@ -77,11 +80,12 @@ def measure(genotype: Genotype, layers: int, C: int, imagenet: bool = False, num
         "layers": layers,
         "channels": C,
         "input": list(x.shape[1:]),
+        "device": str(target),
     }
 
 
-def measure_named(genotype_ref: str, layers: int, C: int, imagenet: bool = False) -> dict:
+def measure_named(genotype_ref: str, layers: int, C: int, imagenet: bool = False, device: str = "cpu") -> dict:
     """`stretchnas measure`: a published genotype by name, or a genotype file, measured."""
     from stretchnas.published_genotypes import get_genotype
 
-    return {"genotype": genotype_ref, **measure(get_genotype(genotype_ref), layers, C, imagenet=imagenet)}
+    return {"genotype": genotype_ref, **measure(get_genotype(genotype_ref), layers, C, imagenet, device=device)}

@@ -18,9 +18,10 @@ from stretchnas.atomic import atomic_write_text
 from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.derive import derive
+from stretchnas.device import resolve_device
 from stretchnas.genotype import Cell, Genotype
 from stretchnas.ops import candidate_ops
-from stretchnas.runstate import ResumableRun, RunError
+from stretchnas.runstate import ResumableRun, RunError, without_device
 from stretchnas.supernet import build_search_network
 from stretchnas.training import TrainRun, TrainSpec
 
@@ -76,8 +77,8 @@ class RandomBaselineRun(ResumableRun):
             "procedure": e.procedure,
             "seed": self.seed,
             "random": e.random,
-            "search": e.search,
-            "recipe": self.short,
+            "search": without_device(e.search),
+            "recipe": without_device(self.short),
             "topology": self.topology.to_dict() | {"meta": {}} if self.topology else None,
             "data_manifest_sha256": self.data.manifest_sha256,
         }
@@ -89,6 +90,9 @@ class RandomBaselineRun(ResumableRun):
 
     def load_result(self) -> Genotype:
         return Genotype.load(self.out / self.final_file)
+
+    def prepare(self) -> None:
+        self.device = resolve_device(self.short["device"])  # what its trainings use, for run.json
 
     def completion_fields(self, result: Genotype) -> dict:
         return {"final_file": self.final_file, "selected_sample": result.meta["selected_sample"]}

@@ -32,6 +32,13 @@ from tqdm import tqdm
 
 from stretchnas import __version__
 from stretchnas.atomic import OutputError, atomic_save, atomic_write_json, atomic_write_text, machine_faults
+from stretchnas.device import (
+    capture_cuda_rng,
+    describe_device,
+    make_deterministic,
+    resolve_device,
+    restore_cuda_rng,
+)
 from stretchnas.errors import StretchnasError
 
 
@@ -49,20 +56,28 @@ def seed_everything(seed: int) -> None:
 
 
 def capture_rng() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": capture_cuda_rng()}  # fmt: skip
 
 
 def restore_rng(state: dict) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
+    torch.set_rng_state(state["torch"].cpu())
+    restore_cuda_rng(state.get("cuda"))
 
 
-def configure_torch(threads: int | None, deterministic: bool) -> None:
+def configure_torch(threads: int | None, deterministic: bool, device: torch.device) -> None:
     if threads:
         torch.set_num_threads(threads)
     if deterministic:
-        torch.use_deterministic_algorithms(True)
+        make_deterministic(device)
+
+
+def without_device(settings: dict) -> dict:
+    """Settings as part of a run's identity: where a run computes is not what it computes,
+    so a run started on one device may resume on another."""
+    return {key: value for key, value in settings.items() if key != "device"}
 
 
 def git_commit() -> str | None:
@@ -79,7 +94,7 @@ def versions() -> dict:
     return {"stretchnas": __version__, "torch": torch.__version__, "git_commit": git_commit()}
 
 
-def provenance(data) -> dict:
+def provenance(data, device: torch.device | None = None) -> dict:
     """What run.json records about where a run ran and on which data."""
     return {
         "versions": versions(),
@@ -88,7 +103,7 @@ def provenance(data) -> dict:
             "manifest_sha256": data.manifest_sha256,
             "source": data.manifest["source"].get("location"),
         },
-        "device": "cpu",
+        **describe_device(device or torch.device("cpu")),
         "threads": torch.get_num_threads(),
     }
 
@@ -148,7 +163,8 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
     if not path.exists():
         return None
     try:
-        state = torch.load(path, weights_only=False)
+        # on the CPU; load_state_dict then copies each tensor to the device that resumes the run
+        state = torch.load(path, weights_only=False, map_location="cpu")
         if not isinstance(state, dict) or "identity" not in state:
             raise ValueError("not a checkpoint of this tool")
     except Exception as exc:  # truncated or empty files raise EOFError, RuntimeError, UnpicklingError, ...
@@ -281,7 +297,7 @@ class ResumableRun(ABC):
                 "status": status,
                 **self.describe(),
                 "identity": as_json(self.identity),
-                **provenance(self.data),
+                **provenance(self.data, getattr(self, "device", None)),
                 **(extra or {}),
             },
         )
@@ -331,6 +347,7 @@ class LoopSettings:
     max_steps_per_epoch: int | None
     checkpoint_every_steps: int
     max_loss: float
+    device: str
     threads: int | None
     deterministic: bool
 
@@ -457,7 +474,8 @@ class EpochRun(ResumableRun):
     # ----------------------------------------------------------------- loop
 
     def prepare(self) -> None:
-        configure_torch(self.loop.threads, self.loop.deterministic)
+        self.device = resolve_device(self.loop.device)
+        configure_torch(self.loop.threads, self.loop.deterministic, self.device)
         seed_everything(self.seed)
         self.build()
         self.progress = self._resume()

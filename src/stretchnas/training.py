@@ -23,11 +23,12 @@ from stretchnas.atomic import atomic_write_json
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import eval_transform, train_transform
+from stretchnas.device import to_device
 from stretchnas.evalnet import EvalNetwork
 from stretchnas.genotype import Genotype
 from stretchnas.measure import count_conv_linear_macs_m, count_params_m, count_thop_style_flops_m
 from stretchnas.published_genotypes import get_genotype
-from stretchnas.runstate import EpochRun, LoopSettings, RunError
+from stretchnas.runstate import EpochRun, LoopSettings, RunError, without_device
 
 
 def params_at(genotype: Genotype, layers: int, C: int, imagenet: bool, num_classes: int) -> float:
@@ -75,13 +76,13 @@ def imagenet_transforms(mean, std, crop: int):
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset, batch_size: int) -> tuple[float, float]:
+def evaluate(model: torch.nn.Module, dataset, batch_size: int, device=None) -> tuple[float, float]:
     model.eval()
     total_loss, correct = 0.0, 0
     for start in range(0, len(dataset), batch_size):
         samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        x = torch.stack([s[0] for s in samples])
-        y = torch.tensor([s[1] for s in samples])
+        x, y = torch.stack([s[0] for s in samples]), torch.tensor([s[1] for s in samples])
+        x, y = to_device((x, y), device or torch.device("cpu"))
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += int((logits.argmax(1) == y).sum())
@@ -132,7 +133,7 @@ class TrainRun(EpochRun):
             "channels": spec.channels,
             "imagenet": spec.imagenet,
             "seed": self.seed,
-            "recipe": self.recipe,
+            "recipe": without_device(self.recipe),
             "data_manifest_sha256": self.data.manifest_sha256,
         }
 
@@ -150,8 +151,9 @@ class TrainRun(EpochRun):
     def build(self) -> None:
         r, spec = self.recipe, self.spec
         self.num_classes = len(self.data.manifest["classes"])
-        self.model = EvalNetwork(spec.genotype, spec.channels, self.num_classes, spec.layers,
-                                 auxiliary=r["auxiliary_weight"] > 0, imagenet=spec.imagenet)  # fmt: skip
+        model = EvalNetwork(spec.genotype, spec.channels, self.num_classes, spec.layers,
+                            auxiliary=r["auxiliary_weight"] > 0, imagenet=spec.imagenet)  # fmt: skip
+        self.model = model.to(self.device)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"]
         )
@@ -204,7 +206,7 @@ class TrainRun(EpochRun):
 
     def train_step(self) -> dict[str, float]:
         r = self.recipe
-        x, y = self.stream.next()
+        x, y = to_device(self.stream.next(), self.device)
         out = self.model(x)
         logits, aux = out if isinstance(out, tuple) else (out, None)
         loss = F.cross_entropy(logits, y, label_smoothing=r["label_smoothing"])
@@ -223,7 +225,7 @@ class TrainRun(EpochRun):
         return {"loss": f"{sums['loss'] / sums['steps']:.3f}", "acc": f"{sums['correct'] / sums['count']:.3f}"}
 
     def epoch_row(self, epoch: int, sums: dict) -> dict:
-        eval_loss, eval_acc = evaluate(self.model, self.eval_set, self.recipe["batch_size"])
+        eval_loss, eval_acc = evaluate(self.model, self.eval_set, self.recipe["batch_size"], self.device)
         name = self.spec.eval_name
         return {
             "epoch": epoch + 1,
@@ -247,7 +249,7 @@ class TrainRun(EpochRun):
         spec, model = self.spec, self.model
         model.eval()
         size = self.recipe["crop"] if spec.imagenet else self.data.manifest["image_size"][0]
-        x = torch.randn(1, 3, size, size)
+        x = torch.randn(1, 3, size, size, device=self.device)
         final = rows[-1]
         name = spec.eval_name
         acc = f"{name}_acc"

@@ -18,7 +18,7 @@ from stretchnas.data.splits import PARTS, make_splits
 from stretchnas.datasets import dataset_info
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
-PREPARED_FILES = (*(f"{name}.npy" for name in ARRAYS), "splits.json", "manifest.json")
+PREPARED_FILES = ("manifest.json", "splits.json", *(f"{name}.npy" for name in ARRAYS))
 MANIFEST_KIND = "stretchnas prepared data"
 
 
@@ -151,7 +151,7 @@ def prepare_data(
 def prepared_for(settings: Mapping) -> dict:
     """What a prepared folder must match to serve a run of these settings."""
     data = settings["data"]
-    keys = ("dataset", "seed", "train_per_class", "test_per_class", "split_schemes")
+    keys = ("seed", "train_per_class", "test_per_class", "split_schemes")  # what selects and cuts the images
     return {"scale": settings["scale"], "data": {key: data[key] for key in keys}}
 
 

@@ -215,7 +215,8 @@ class EDAS(DartsFirstOrder):
                     continue
                 row = self.relaxed[cell_type]
                 values = (g[row] + wd * p.detach()[row]).unsqueeze(0)
-                p.grad = torch.sparse_coo_tensor(torch.tensor([[row]]), values, p.shape, check_invariants=True)
+                index = torch.tensor([[row]], device=p.device)
+                p.grad = torch.sparse_coo_tensor(index, values, p.shape, check_invariants=True)
         self.alpha_optimizer.step()
         if self.beta_optimizer is not None:
             self.beta_optimizer.step()

@@ -22,8 +22,9 @@ from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import train_transform
 from stretchnas.derive import Derivation, derive_architecture
+from stretchnas.device import to_device
 from stretchnas.genotype import CELL_TYPES, Genotype
-from stretchnas.runstate import EpochRun, LoopSettings, RunError
+from stretchnas.runstate import EpochRun, LoopSettings, RunError, without_device
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
 from stretchnas.supernet import build_search_network
 
@@ -49,7 +50,7 @@ class SearchRun(EpochRun):
         return {
             "experiment": self.name,
             "seed": self.seed,
-            "search": self.search,
+            "search": without_device(self.search),
             "data_manifest_sha256": self.data.manifest_sha256,
         }
 
@@ -63,7 +64,7 @@ class SearchRun(EpochRun):
 
     def build(self) -> None:
         s = self.search
-        self.net = build_search_network(s, num_classes=len(self.data.manifest["classes"]))
+        self.net = build_search_network(s, num_classes=len(self.data.manifest["classes"])).to(self.device)
         self.optimizer = build_search_optimizer(s["optimizer"], self.net, s)
         self.streams = self._streams()
 
@@ -114,9 +115,9 @@ class SearchRun(EpochRun):
 
     def train_step(self) -> dict[str, float]:
         batches = StepBatches(
-            self.streams["train"].next(),
-            self.streams["val_alpha"].next(),
-            self.streams["val_beta"].next() if self.streams["val_beta"] else None,
+            to_device(self.streams["train"].next(), self.device),
+            to_device(self.streams["val_alpha"].next(), self.device),
+            to_device(self.streams["val_beta"].next(), self.device) if self.streams["val_beta"] else None,
         )
         result = self.optimizer.step(batches)
         return {
@@ -169,8 +170,8 @@ class SearchRun(EpochRun):
 
     def _arch_state(self) -> dict:
         return {
-            "alpha": {c: self.net.alpha[c].detach().clone() for c in CELL_TYPES},
-            "beta": {c: self.net.beta[c].detach().clone() for c in self.net.beta},
+            "alpha": {c: self.net.alpha[c].detach().cpu().clone() for c in CELL_TYPES},
+            "beta": {c: self.net.beta[c].detach().cpu().clone() for c in self.net.beta},
             "op_names": self.net.op_names,
             "topology": self.net.topology.mode,
         }
