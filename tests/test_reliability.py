@@ -155,6 +155,7 @@ def test_non_finite_buffers_are_never_checkpointed(tiny_search_data, tmp_path):
         run_.run(show_progress=False)
     state = torch.load(run_.checkpoint_path, weights_only=False)
     assert state["progress"]["step"] == 2  # the good checkpoint before the poisoning
+    assert not (tmp_path / "run" / "arch_epoch_001.pt").exists()  # no output of the diverged epoch
 
 
 def test_the_nan_test_loss_message_names_the_metric_and_epoch(tiny_search_data, tmp_path, monkeypatch, capsys):

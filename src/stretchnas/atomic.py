@@ -116,7 +116,8 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 SCRATCH_MARK = ".stretchnas-scratch"  # inside every scratch folder: who made it
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this PID runs on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -137,7 +138,7 @@ def remove_stale_scratch(path: Path) -> list[Path]:
             owner = json.loads(mark.read_text())
         except (OSError, ValueError):
             continue
-        if owner.get("host") == socket.gethostname() and not _alive(int(owner.get("pid", -1))):
+        if owner.get("host") == socket.gethostname() and not process_alive(int(owner.get("pid", -1))):
             shutil.rmtree(candidate, ignore_errors=True)
             removed.append(candidate)
     return removed

@@ -31,7 +31,14 @@ import torch
 from tqdm import tqdm
 
 from stretchnas import __version__
-from stretchnas.atomic import OutputError, atomic_save, atomic_write_json, atomic_write_text, machine_faults
+from stretchnas.atomic import (
+    OutputError,
+    atomic_save,
+    atomic_write_json,
+    atomic_write_text,
+    machine_faults,
+    process_alive,
+)
 from stretchnas.device import (
     capture_cuda_rng,
     describe_device,
@@ -212,7 +219,10 @@ class FolderLock:
     def _stale(self, holder: dict) -> bool:
         if holder.get("host") != self.owner["host"]:
             return False
-        start = _process_start(int(holder.get("pid", -1)))
+        pid = int(holder.get("pid", -1))
+        if self.owner["start"] is None:  # no /proc here: only whether the PID still runs can be told
+            return not process_alive(pid)
+        start = _process_start(pid)
         return start is None or start != holder.get("start")
 
     def __enter__(self) -> FolderLock:
@@ -433,7 +443,8 @@ class EpochRun(ResumableRun):
             return f"the last good checkpoint is kept in {self.checkpoint_path}"
         return "no checkpoint was written yet"
 
-    def _save(self, progress: Progress, where: str) -> None:
+    def _checked_state(self, where: str) -> dict:
+        """The components' state, refused if any weight, optimiser state or statistic is non-finite."""
         components = self.component_state()
         bad = non_finite_tensors(components)
         if bad:
@@ -442,6 +453,10 @@ class EpochRun(ResumableRun):
                 + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
                 + f"; not checkpointed; {self._kept()}"
             )
+        return components
+
+    def _save(self, progress: Progress, where: str) -> None:
+        components = self._checked_state(where)
         state = {"identity": self.identity, "progress": asdict(progress), "rng": capture_rng()}
         save_checkpoint(self.checkpoint_path, state | components)
 
@@ -506,6 +521,7 @@ class EpochRun(ResumableRun):
             bar.close()
             row = self.epoch_row(epoch, progress.sums)
             self._check_row(row, epoch)
+            self._checked_state(f"the end of epoch {epoch + 1}")  # before any per-epoch output is written
             row["seconds"] = seconds = time.perf_counter() - started
             row["peak_rss_mib"] = peak_rss_mib()
             row["images_per_s"] = progress.sums.get("images", 0) / seconds if seconds > 0 else float("nan")
