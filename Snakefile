@@ -3,7 +3,13 @@
 # foreach stages read; tests/test_workflow.py checks that both define the same outputs.
 #   snakemake --cores all                        # params.yaml's scale
 #   snakemake --cores all --config scale=smoke   # another scale
-from stretchnas.config import load_settings
+# Each job declares the settings it reads as `params` (a JSON fingerprint), so Snakemake's default
+# rerun triggers rerun exactly the jobs whose settings changed; threads and resources come from
+# params.yaml's workflow.resources of the scale; every job logs to logs/<scale>/.
+import json
+
+from stretchnas.config import data_inputs, experiment_inputs, load_settings
+from stretchnas.tables import TABLE_FILES, FIGURE_FILES
 
 configfile: "params.yaml"
 
@@ -11,8 +17,13 @@ SETTINGS = load_settings("params.yaml", config.get("scale"))  # validated before
 SCALE = SETTINGS["scale"]
 EXPERIMENTS = sorted(SETTINGS["experiments"])
 FOLLOWUPS = SETTINGS["followups"]
-TABLES = ["evaluations", "table1", "table3", "table4", "table5", "figure5", "search_dynamics"]
-FIGURES = ["figure5", "search_dynamics"]
+TABLES = list(TABLE_FILES)
+FIGURES = list(FIGURE_FILES)
+RESOURCES = SETTINGS["workflow"]["resources"]
+
+
+def fingerprint(obj) -> str:
+    return json.dumps(obj, sort_keys=True)
 
 
 include: "workflow/rules/data.smk"

@@ -108,20 +108,36 @@ def test_snakemake_regenerates_tables_end_to_end(tmp_path, prepared_cifar10):
     plan = subprocess.run(command + ["--dry-run", "--quiet", "rules"], cwd=root, capture_output=True, text=True,
                           env=env)  # fmt: skip
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_rules(plan.stdout + plan.stderr) == {"all", "tables"}, plan.stdout + plan.stderr
+    assert planned_rules(plan.stdout + plan.stderr) == {"all": 1, "tables": 1}, plan.stdout + plan.stderr
     rerun = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert (root / "results" / "smoke" / "evaluations.csv").read_text() == before
     assert {p: p.stat().st_mtime_ns for p in summaries} == summaries
 
+    # Precise reruns with Snakemake's default triggers: one experiment's settings change plans that
+    # experiment and what reads it, nothing else; another scale's overlay plans nothing.
+    for overlay in ("mini", "smoke"):
+        changed = yaml.safe_load((root / "params.yaml").read_text())
+        experiment = changed["scales"][overlay].setdefault("experiments", {}).setdefault("darts_wo_sc", {})
+        experiment.setdefault("search", {})["max_loss"] = 999.0
+        (root / "params.yaml").write_text(yaml.safe_dump(changed))
+        default_triggers = [BIN / "snakemake", "all", "--cores", "2", "--dry-run", "--quiet", "rules"]
+        plan = subprocess.run(default_triggers, cwd=root, capture_output=True, text=True, env=env)
+        assert plan.returncode == 0, plan.stderr[-3000:]
+        planned = planned_rules(plan.stdout + plan.stderr)
+        expected = {} if overlay == "mini" else {"experiment": 1, "tables": 1, "all": 1}
+        assert planned == expected, (overlay, plan.stdout + plan.stderr)
 
-def planned_rules(dry_run_output: str) -> set[str]:
-    """Rule names of snakemake's `--dry-run --quiet rules` job table ('rule  count' rows after the header)."""
+
+def planned_rules(dry_run_output: str) -> dict[str, int]:
+    """Rule -> job count of snakemake's `--dry-run --quiet rules` table; empty when nothing is planned."""
     lines = dry_run_output.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["job", "count"])
-    rules = set()
+    start = next((i for i, line in enumerate(lines) if line.split()[:2] == ["job", "count"]), None)
+    if start is None:
+        return {}
+    rules = {}
     for line in lines[start + 1 :]:
         fields = line.split()
         if len(fields) == 2 and fields[1].isdigit() and fields[0] != "total":
-            rules.add(fields[0])
+            rules[fields[0]] = int(fields[1])
     return rules

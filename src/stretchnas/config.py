@@ -271,6 +271,33 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
     )
 
 
+def _without_device(section: Mapping) -> dict:
+    return {key: value for key, value in section.items() if key != "device"}
+
+
+def experiment_inputs(settings: Mapping, name: str) -> dict:
+    """Every setting an experiment's results depend on, for the workflow's rerun decisions: changing one
+    of these reruns that experiment; changing another experiment, or another scale's overlay, does not."""
+    experiment = get_experiment(settings, name)
+    data = {key: value for key, value in settings["data"].items() if key not in ("source", "source_origin")}
+    return {
+        "experiment": {
+            **experiment.fields(),
+            "search": _without_device(experiment.search),
+            "random": experiment.random,
+            "topology_from": experiment.topology_from,
+        },  # fmt: skip
+        "train": _without_device(settings["train"]),
+        "evaluation": settings["evaluation"],
+        "data": data,
+    }
+
+
+def data_inputs(settings: Mapping) -> dict:
+    """Every setting the prepared data depends on."""
+    return {key: value for key, value in settings["data"].items() if key != "source_origin"}
+
+
 def with_device(settings: dict, device: str | None) -> dict:
     """The settings with every search and training computed on `device` (the CLI's --device)."""
     if device is None:

@@ -22,6 +22,11 @@ from stretchnas.paper_tables import (
 from stretchnas.published_genotypes import DARTS_FORMAT, get_genotype
 from stretchnas.topology import build_space
 
+# Every CSV (and PNG) the tables stage writes into results/<scale>/: the Snakefile reads these lists,
+# and a test checks dvc.yaml's outputs against them.
+TABLE_FILES = ("evaluations", "table1", "table3", "table4", "table5", "figure5", "search_dynamics")
+FIGURE_FILES = ("figure5", "search_dynamics")
+
 
 class TablesError(StretchnasError, ValueError):
     """The summaries cannot make the tables; the message names the file."""
@@ -252,6 +257,7 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> di
         "figure5": figure5(frame, out_dir / "figure5.png"),
         "search_dynamics": search_dynamics(frame, out_dir / "search_dynamics.png"),
     }
+    assert tuple(tables) == TABLE_FILES  # the workflow expects exactly these files
     for name, table in tables.items():
         if len(table):
             table.insert(0, "scale", scale)  # numbers of one scale are never read as another's
