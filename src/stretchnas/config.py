@@ -22,6 +22,7 @@ import yaml
 
 from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
+from stretchnas.device import without_device
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 
@@ -231,6 +232,10 @@ class Experiment:
         """The same experiment computed on `device` (None: as configured)."""
         return self if device is None else dataclasses.replace(self, search={**self.search, "device": device})
 
+    def describe(self) -> dict:
+        """Its defining fields and its full settings."""
+        return {**self.fields(), "search": self.search, "random": self.random, "topology_from": self.topology_from}
+
     def fields(self) -> dict:
         """What a summary records about the experiment, for the tables to group by."""
         return {
@@ -271,23 +276,14 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
     )
 
 
-def _without_device(section: Mapping) -> dict:
-    return {key: value for key, value in section.items() if key != "device"}
-
-
 def experiment_inputs(settings: Mapping, name: str) -> dict:
     """Every setting an experiment's results depend on, for the workflow's rerun decisions: changing one
     of these reruns that experiment; changing another experiment, or another scale's overlay, does not."""
     experiment = get_experiment(settings, name)
     data = {key: value for key, value in settings["data"].items() if key not in ("source", "source_origin")}
     return {
-        "experiment": {
-            **experiment.fields(),
-            "search": _without_device(experiment.search),
-            "random": experiment.random,
-            "topology_from": experiment.topology_from,
-        },  # fmt: skip
-        "train": _without_device(settings["train"]),
+        "experiment": experiment.describe() | {"search": without_device(experiment.search)},
+        "train": without_device(settings["train"]),
         "evaluation": settings["evaluation"],
         "data": data,
     }
@@ -315,9 +311,7 @@ def describe_experiments(settings: Mapping) -> dict:
     """Every experiment with its defining fields and resolved search settings."""
     registry = {}
     for name in all_experiments(settings):
-        experiment = get_experiment(settings, name)
-        registry[name] = {**experiment.fields(), "search": experiment.search, "random": experiment.random,
-                          "topology_from": experiment.topology_from}  # fmt: skip
+        registry[name] = get_experiment(settings, name).describe()
     return {"scale": settings["scale"], "experiments": registry}
 
 

@@ -18,6 +18,12 @@ class DeviceError(StretchnasError, RuntimeError):
     """The requested device does not exist on this machine."""
 
 
+def without_device(settings: dict) -> dict:
+    """Settings as part of a run's identity or a job's inputs: where a run computes is not what it
+    computes, so a run started on one device may resume on another."""
+    return {key: value for key, value in settings.items() if key != "device"}
+
+
 def resolve_device(spec: str) -> torch.device:
     """`auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`, checked against this machine."""
     import torch

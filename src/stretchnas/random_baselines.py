@@ -18,10 +18,10 @@ from stretchnas.atomic import atomic_write_text
 from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.derive import derive
-from stretchnas.device import resolve_device
+from stretchnas.device import resolve_device, without_device
 from stretchnas.genotype import Cell, Genotype
 from stretchnas.ops import candidate_ops
-from stretchnas.runstate import ResumableRun, RunError, without_device
+from stretchnas.runstate import ResumableRun, RunError
 from stretchnas.supernet import build_search_network
 from stretchnas.training import TrainRun, TrainSpec
 

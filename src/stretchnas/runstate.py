@@ -81,12 +81,6 @@ def configure_torch(threads: int | None, deterministic: bool, device: torch.devi
         make_deterministic(device)
 
 
-def without_device(settings: dict) -> dict:
-    """Settings as part of a run's identity: where a run computes is not what it computes,
-    so a run started on one device may resume on another."""
-    return {key: value for key, value in settings.items() if key != "device"}
-
-
 def git_commit() -> str | None:
     try:
         out = subprocess.run(

@@ -23,12 +23,12 @@ from stretchnas.atomic import atomic_write_json
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import eval_transform, train_transform
-from stretchnas.device import to_device
+from stretchnas.device import to_device, without_device
 from stretchnas.evalnet import EvalNetwork
 from stretchnas.genotype import Genotype
 from stretchnas.measure import count_conv_linear_macs_m, count_params_m, count_thop_style_flops_m
 from stretchnas.published_genotypes import get_genotype
-from stretchnas.runstate import EpochRun, LoopSettings, RunError, without_device
+from stretchnas.runstate import EpochRun, LoopSettings, RunError
 
 
 def params_at(genotype: Genotype, layers: int, C: int, imagenet: bool, num_classes: int) -> float:

@@ -22,9 +22,9 @@ from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import train_transform
 from stretchnas.derive import Derivation, derive_architecture
-from stretchnas.device import to_device
+from stretchnas.device import to_device, without_device
 from stretchnas.genotype import CELL_TYPES, Genotype
-from stretchnas.runstate import EpochRun, LoopSettings, RunError, without_device
+from stretchnas.runstate import EpochRun, LoopSettings, RunError
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
 from stretchnas.supernet import build_search_network
 
