@@ -39,9 +39,11 @@ class Cell:
     concat: tuple[int, ...]
 
     def __post_init__(self):
-        # normalises numpy integers; non-integers are left for validate() to name
-        object.__setattr__(self, "edges", tuple(tuple(edge) for edge in self.edges))
-        object.__setattr__(self, "concat", tuple(self.concat))
+        # numpy integers become ints; anything else is left as it is, for validate() to name
+        as_int = lambda v: int(v) if _node_index(v) is not None else v  # noqa: E731
+        edges = tuple((e[0], as_int(e[1]), as_int(e[2])) if len(e) == 3 else tuple(e) for e in self.edges)
+        object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "concat", tuple(as_int(n) for n in self.concat))
 
     @property
     def nodes(self) -> list[int]:

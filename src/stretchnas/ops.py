@@ -22,8 +22,6 @@ from torch.nn import functional as F
 class Zero(nn.Module):
     """`none`: cells skip it; it exists so a genotype or a measure can name it."""
 
-    is_zero = True
-
     def __init__(self, stride: int):
         super().__init__()
         self.stride = stride
@@ -99,7 +97,7 @@ class FactorizedReduce(ReluFirst):
         return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
 
 
-def _pool(kind: str, stride: int, C: int, affine: bool, search: bool) -> nn.Module:
+def _pool(kind: str, stride: int, C: int, search: bool) -> nn.Module:
     pool = (
         nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
         if kind == "avg"
@@ -114,8 +112,8 @@ OpFactory = Callable[[int, int, bool, bool], nn.Module]  # (C, stride, affine, s
 
 DARTS_OPS: dict[str, OpFactory] = {
     "none": lambda C, stride, affine, search: Zero(stride),
-    "max_pool_3x3": lambda C, stride, affine, search: _pool("max", stride, C, affine, search),
-    "avg_pool_3x3": lambda C, stride, affine, search: _pool("avg", stride, C, affine, search),
+    "max_pool_3x3": lambda C, stride, affine, search: _pool("max", stride, C, search),
+    "avg_pool_3x3": lambda C, stride, affine, search: _pool("avg", stride, C, search),
     "skip_connect": lambda C, stride, affine, search: Identity() if stride == 1 else FactorizedReduce(C, C, affine),
     "sep_conv_3x3": lambda C, stride, affine, search: SepConv(C, C, 3, stride, 1, affine),
     "sep_conv_5x5": lambda C, stride, affine, search: SepConv(C, C, 5, stride, 2, affine),
