@@ -15,12 +15,12 @@ import io
 import json
 import os
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from stretchnas.errors import StretchnasError
+from stretchnas.processes import owner_gone, owner_mark
 
 FAULTS = {
     errno.ENOSPC: "no space left on the device",
@@ -116,17 +116,6 @@ def atomic_write_json(path: str | os.PathLike, obj) -> None:
 SCRATCH_MARK = ".stretchnas-scratch"  # inside every scratch folder: who made it
 
 
-def process_alive(pid: int) -> bool:
-    """Whether a process with this PID runs on this host."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_scratch(path: Path) -> list[Path]:
     """Remove scratch folders a killed writer of `path` left beside it (only ours: marked, holder dead)."""
     removed = []
@@ -138,10 +127,18 @@ def remove_stale_scratch(path: Path) -> list[Path]:
             owner = json.loads(mark.read_text())
         except (OSError, ValueError):
             continue
-        if owner.get("host") == socket.gethostname() and not process_alive(int(owner.get("pid", -1))):
+        if isinstance(owner, dict) and owner_gone(owner):
             shutil.rmtree(candidate, ignore_errors=True)
             removed.append(candidate)
     return removed
+
+
+def check_replaceable(path: Path, replaceable: Callable[[Path], str | None]) -> None:
+    """OutputError unless `path` is absent, or a folder `replaceable` accepts (returns None for)."""
+    if path.exists() or path.is_symlink():
+        reason = "it is a file, not a folder" if not path.is_dir() else replaceable(path)
+        if reason is not None:
+            raise OutputError(errno.EEXIST, f"{path}: refusing to replace it: {reason}; choose another --out")
 
 
 @contextlib.contextmanager
@@ -154,15 +151,12 @@ def atomic_directory(path: str | os.PathLike, replaceable: Callable[[Path], str 
     otherwise the returned reason is raised before any work, and nothing is touched.
     """
     path = Path(os.path.abspath(path))
-    if path.exists() or path.is_symlink():
-        reason = "it is a file, not a folder" if not path.is_dir() else replaceable(path)
-        if reason is not None:
-            raise OutputError(errno.EEXIST, f"{path}: refusing to replace it: {reason}; choose another --out")
+    check_replaceable(path, replaceable)
     with machine_faults(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_scratch(path)
         scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+    owner = json.dumps(owner_mark())
     old = path.with_name(f".{path.name}.old-{os.getpid()}")
     try:
         with machine_faults(scratch):

@@ -20,7 +20,6 @@ import functools
 import json
 import multiprocessing
 import os
-import re
 import statistics
 import time
 import typing
@@ -28,11 +27,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from stretchnas.device import DEVICE_PATTERN
+from stretchnas.device import check_device_spec
 from stretchnas.errors import StretchnasError
+from stretchnas.processes import peak_rss_mib
 
 
 class BenchError(StretchnasError, ValueError):
@@ -113,8 +112,8 @@ def _validate(f: dataclasses.Field, value) -> None:
             raise ValueError(f"{value} is odd (reduction cells halve it)")
     elif not isinstance(value, str):
         raise ValueError(f"{value!r} is not a string")
-    elif f.name == "device" and not re.match(DEVICE_PATTERN, value):
-        raise ValueError(f"{value!r} is not auto, cpu, cuda or cuda:N")
+    elif f.name == "device":
+        check_device_spec(value)
 
 
 def _parse(f: dataclasses.Field, text: str):
@@ -323,23 +322,6 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     return (lambda: optimizer.step(batches)), sum(p.numel() for p in net.weight_parameters())
 
 
-def own_peak_rss_mib() -> float:
-    """This process's peak resident memory, MiB.
-
-    VmHWM rather than getrusage: after exec, Linux's ru_maxrss also counts the peak
-    of the process that started this one, so a child would inherit its launcher's.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    from stretchnas.runstate import peak_rss_mib
-
-    return peak_rss_mib()
-
-
 class _GlobalOnly:
     parents = {"Global"}
 
@@ -374,7 +356,7 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
         if on_gpu:  # kernels run asynchronously: the step ends when the device is done
             torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
-    peak = own_peak_rss_mib()  # before the FLOP-counting step, which keeps extra references
+    peak = peak_rss_mib()  # before the FLOP-counting step, which keeps extra references
     gpu_peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else None
     counter = FlopCounterMode(display=False)
     # Its per-module tracking installs backward hooks that torch.autograd.grad on leaf

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import traceback
 
 from stretchnas import __version__
 from stretchnas.config import load_settings
-from stretchnas.device import DEVICE_PATTERN
+from stretchnas.device import check_device_spec
 from stretchnas.errors import StretchnasError
 
 COMMANDS = {}
@@ -46,9 +45,10 @@ PARAMS_M = _number(float, 1e-6, "a positive number of parameters (M)")
 
 
 def DEVICE(text: str) -> str:  # noqa: N802 (an argparse type, named like the others)
-    if not re.match(DEVICE_PATTERN, text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not auto, cpu, cuda or cuda:N")
-    return text
+    try:
+        return check_device_spec(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _settings_args(parser: argparse.ArgumentParser) -> None:

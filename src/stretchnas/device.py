@@ -14,6 +14,13 @@ if TYPE_CHECKING:
 DEVICE_PATTERN = r"^(auto|cpu|cuda(:[0-9]+)?)$"
 
 
+def check_device_spec(spec: str) -> str:
+    """`spec` if it names a device the way the settings and options do; ValueError saying what is allowed."""
+    if not isinstance(spec, str) or not re.match(DEVICE_PATTERN, spec):
+        raise ValueError(f"{spec!r} is not auto, cpu, cuda or cuda:N")
+    return spec
+
+
 class DeviceError(StretchnasError, RuntimeError):
     """The requested device does not exist on this machine."""
 
@@ -28,8 +35,10 @@ def resolve_device(spec: str) -> torch.device:
     """`auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`, checked against this machine."""
     import torch
 
-    if not re.match(DEVICE_PATTERN, spec or ""):
-        raise DeviceError(f"device {spec!r}: use auto, cpu, cuda or cuda:N")
+    try:
+        check_device_spec(spec)
+    except ValueError:
+        raise DeviceError(f"device {spec!r}: use auto, cpu, cuda or cuda:N") from None
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(spec)

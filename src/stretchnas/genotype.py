@@ -120,6 +120,10 @@ class Genotype:
 
     # ----------------------------------------------------------------- JSON
 
+    def structure(self) -> dict:
+        """The cells alone, as JSON: what identifies a genotype (meta is a note about it)."""
+        return {"normal": self.normal.to_dict(), "reduce": self.reduce.to_dict(), "meta": {}}
+
     def to_dict(self) -> dict:
         out = {"normal": self.normal.to_dict(), "reduce": self.reduce.to_dict()}
         if self.meta:

@@ -79,7 +79,7 @@ class RandomBaselineRun(ResumableRun):
             "random": e.random,
             "search": without_device(e.search),
             "recipe": without_device(self.short),
-            "topology": self.topology.to_dict() | {"meta": {}} if self.topology else None,
+            "topology": self.topology.structure() if self.topology else None,
             "data_manifest_sha256": self.data.manifest_sha256,
         }
 

@@ -16,8 +16,6 @@ import json
 import math
 import os
 import random
-import resource
-import socket
 import subprocess
 import time
 from abc import ABC, abstractmethod
@@ -37,7 +35,6 @@ from stretchnas.atomic import (
     atomic_write_json,
     atomic_write_text,
     machine_faults,
-    process_alive,
 )
 from stretchnas.device import (
     capture_cuda_rng,
@@ -46,7 +43,9 @@ from stretchnas.device import (
     resolve_device,
     restore_cuda_rng,
 )
+from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
+from stretchnas.processes import owner_gone, owner_mark, peak_rss_mib
 
 
 class RunError(StretchnasError, RuntimeError):
@@ -107,10 +106,6 @@ def provenance(data, device: torch.device | None = None) -> dict:
         **describe_device(device or torch.device("cpu")),
         "threads": torch.get_num_threads(),
     }
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 # --------------------------------------------------------------------------- identities and checkpoints
@@ -188,15 +183,6 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
 LOCK_FILE = ".stretchnas.lock"
 
 
-def _process_start(pid: int) -> str | None:
-    """The start time of process `pid` (clock ticks since boot), or None if it does not exist here;
-    a PID reused by a later process has another start time."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 class FolderLock:
     """An exclusive claim on an output folder for the life of a run.
 
@@ -208,16 +194,7 @@ class FolderLock:
 
     def __init__(self, folder: Path):
         self.path = Path(folder) / LOCK_FILE
-        self.owner = {"pid": os.getpid(), "host": socket.gethostname(), "start": _process_start(os.getpid())}
-
-    def _stale(self, holder: dict) -> bool:
-        if holder.get("host") != self.owner["host"]:
-            return False
-        pid = int(holder.get("pid", -1))
-        if self.owner["start"] is None:  # no /proc here: only whether the PID still runs can be told
-            return not process_alive(pid)
-        start = _process_start(pid)
-        return start is None or start != holder.get("start")
+        self.owner = owner_mark()
 
     def __enter__(self) -> FolderLock:
         for _ in range(3):
@@ -235,7 +212,8 @@ class FolderLock:
                 holder = json.loads(self.path.read_text() or "{}")
             except (OSError, ValueError):
                 holder = {}  # being written right now, or garbage: treat as held
-            if holder and self._stale(holder):
+            holder = holder if isinstance(holder, dict) else {}
+            if owner_gone(holder):
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
                 continue
@@ -310,7 +288,7 @@ class ResumableRun(ABC):
         """run.json as recorded, refused if it belongs to another identity (finished or not)."""
         if not self.run_json.exists():
             return None
-        recorded = json.loads(self.run_json.read_text())
+        recorded = read_document(self.run_json, json.loads, RunError, "run record")
         if recorded.get("identity") != as_json(self.identity):
             what = "finished" if recorded.get("status") == "complete" else "unfinished"
             raise RunError(

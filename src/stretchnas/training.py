@@ -24,6 +24,7 @@ from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream
 from stretchnas.data.transforms import eval_transform, train_transform
 from stretchnas.device import to_device, without_device
+from stretchnas.documents import read_document
 from stretchnas.evalnet import EvalNetwork
 from stretchnas.genotype import Genotype
 from stretchnas.measure import count_conv_linear_macs_m, count_params_m, count_thop_style_flops_m
@@ -128,7 +129,7 @@ class TrainRun(EpochRun):
         return {
             "train_part": list(spec.train_part),
             "eval_part": list(spec.eval_part),
-            "genotype": spec.genotype.to_dict() | {"meta": {}},
+            "genotype": spec.genotype.structure(),
             "layers": spec.layers,
             "channels": spec.channels,
             "imagenet": spec.imagenet,
@@ -144,7 +145,7 @@ class TrainRun(EpochRun):
                 "recipe": self.recipe}  # fmt: skip
 
     def load_result(self) -> dict:
-        return json.loads((self.out / self.final_file).read_text())
+        return read_document(self.out / self.final_file, json.loads, RunError, "training result")
 
     # ----------------------------------------------------------------- set-up
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from stretchnas import __version__
-from stretchnas.atomic import OutputError, atomic_directory, unexpected_entries
+from stretchnas.atomic import atomic_directory, check_replaceable, unexpected_entries
 from stretchnas.data.sources import DataSourceError, RawDataset, read_source
 from stretchnas.data.splits import PARTS, make_splits
 from stretchnas.datasets import dataset_info
@@ -89,10 +88,7 @@ def prepare_data(
     """Read, check, split and write; returns the manifest. Nothing is left on failure, and an existing
     `out_dir` that is not replaceable prepared data is refused before any work."""
     out_dir = Path(out_dir)
-    if out_dir.exists() or out_dir.is_symlink():
-        reason = replaceable(out_dir) if out_dir.is_dir() else "it is a file, not a folder"
-        if reason is not None:
-            raise OutputError(errno.EEXIST, f"{out_dir}: refusing to replace it: {reason}; choose another --out")
+    check_replaceable(out_dir, replaceable)  # before the long read; atomic_directory checks again before writing
     download_root = Path(download_root or out_dir.parent / "downloads")
     raw = read_source(source, dataset, verify_checksums, str(download_root))
     _check_dataset(raw, dataset, source)
