@@ -1,38 +1,57 @@
-# stretchnas workflow: every rule calls one `stretchnas` subcommand; the logic lives in src/.
-# Experiments come from params.yaml (`experiments`, `followups`), the same lists dvc.yaml's
-# foreach stages read; tests/test_workflow.py checks that both define the same outputs.
+# stretchnas workflow. The jobs come from the package's plan (stretchnas.jobs), the one list that
+# dvc.yaml is generated from too; tests/test_workflow.py checks that both define the same jobs.
 #   snakemake --cores all                        # params.yaml's scale
 #   snakemake --cores all --config scale=smoke   # another scale
-# Each job declares the settings it reads as `params` (a JSON fingerprint), so Snakemake's default
-# rerun triggers rerun exactly the jobs whose settings changed; threads and resources come from
-# params.yaml's workflow.resources of the scale; every job logs to logs/<scale>/.
+# Per scale: prepare_data; a search (or random baseline) per experiment and seed; an evaluate job per
+# training; a gather per experiment; the tables. Every rule calls one `stretchnas` subcommand, declares
+# the settings its job reads as `params` (so Snakemake's default rerun triggers rerun exactly the jobs
+# whose settings changed), takes threads and resources from params.yaml's workflow.resources, logs to
+# logs/<scale>/ and records its wall time and peak memory (`benchmark:`, job.tsv beside its outputs).
 import json
 
-from stretchnas.config import data_inputs, experiment_inputs, load_settings
-from stretchnas.tables import TABLE_FILES, FIGURE_FILES
+from stretchnas.config import load_settings
+from stretchnas.jobs import LOGS, OUTPUTS, RECORDS, Plan, pattern
 
 configfile: "params.yaml"
 
 SETTINGS = load_settings("params.yaml", config.get("scale"))  # validated before any job starts
 SCALE = SETTINGS["scale"]
-EXPERIMENTS = sorted(SETTINGS["experiments"])
-FOLLOWUPS = SETTINGS["followups"]
-TABLES = list(TABLE_FILES)
-FIGURES = list(FIGURE_FILES)
+PLAN = Plan(SETTINGS)
 RESOURCES = SETTINGS["workflow"]["resources"]
+EXPERIMENTS = sorted({job.wildcards["exp"] for job in PLAN.jobs if "exp" in job.wildcards})
 
 
-def fingerprint(obj) -> str:
-    return json.dumps(obj, sort_keys=True)
+def job_of(rule, wildcards):
+    return PLAN.job(rule, dict(wildcards.items()))
 
 
-include: "workflow/rules/data.smk"
-include: "workflow/rules/experiments.smk"
-include: "workflow/rules/tables.smk"
+def inputs_of(rule):
+    return lambda wc: job_of(rule, wc).inputs
+
+
+def settings_of(rule):
+    return lambda wc: json.dumps(job_of(rule, wc).fingerprint, sort_keys=True)
+
+
+def command_of(rule):
+    return lambda wc: job_of(rule, wc).command
+
+
+wildcard_constraints:
+    scale=SCALE,
+    exp="|".join(EXPERIMENTS),
+    seed=r"\d+",
+    train_seed=r"\d+",
+    label=r"final|epoch_\d+",
 
 
 rule all:
     input:
-        "results/published_cells.csv",
-        expand("results/{scale}/{table}.csv", scale=SCALE, table=TABLES),
-        expand("results/{scale}/{figure}.png", scale=SCALE, figure=FIGURES),
+        PLAN.job("published_cells", {}).outputs,
+        PLAN.job("tables", {"scale": SCALE}).outputs,
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"

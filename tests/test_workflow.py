@@ -1,14 +1,18 @@
-"""Snakemake and DVC read the same params.yaml and must define the same outputs."""
+"""Snakemake and DVC read the same params.yaml and the same job plan, and must define the same jobs."""
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+
+from stretchnas.tables import TABLE_FILES
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -25,7 +29,12 @@ def workflow_copy(tmp_path: Path, scale: str) -> Path:
     params["scale"] = scale
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     subprocess.run([BIN / "dvc", "init", "--no-scm", "-q"], cwd=root, check=True)
+    generate_dvc_yaml(root)
     return root
+
+
+def generate_dvc_yaml(root: Path) -> None:
+    subprocess.run([BIN / "stretchnas", "dvc-yaml"], cwd=root, check=True, capture_output=True)
 
 
 def snakemake_outputs(root: Path) -> set[str]:
@@ -48,15 +57,33 @@ def dvc_outputs(root: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("scale", ["smoke", "mini", "paper"])
-def test_snakemake_and_dvc_define_the_same_outputs(tmp_path, scale):
+def test_snakemake_and_dvc_define_the_same_jobs(tmp_path, scale):
+    from stretchnas.config import load_settings
+    from stretchnas.jobs import Plan
+
     root = workflow_copy(tmp_path, scale)
     from_snakemake = snakemake_outputs(root)
     from_dvc = dvc_outputs(root)
-    assert from_snakemake == from_dvc
-    assert f"data/prepared/{scale}" in from_snakemake
+    plan = Plan(load_settings(root / "params.yaml", environ={}))
+    assert from_snakemake == from_dvc == set(plan.outputs())
     experiments = yaml.safe_load((root / "params.yaml").read_text())["experiments"]
     assert {f"runs/{scale}/summaries/{name}.json" for name in experiments} <= from_snakemake
     assert f"results/{scale}/table1.csv" in from_snakemake
+    # one job per search seed and per training, as the plan lists them
+    rules = Counter(job.rule for job in plan.jobs)
+    assert planned_rules(dry_run(root)) == {**rules, "all": 1}
+
+
+def test_the_committed_dvc_yaml_is_the_generated_one():
+    result = subprocess.run([BIN / "stretchnas", "dvc-yaml", "--check"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def dry_run(root: Path, *extra: str, env=None) -> str:
+    command = [BIN / "snakemake", "all", "--cores", "2", "--dry-run", "--quiet", "rules", *extra]
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout + result.stderr
 
 
 def test_snakemake_refuses_an_invalid_config_before_any_work(tmp_path):
@@ -69,11 +96,8 @@ def test_snakemake_refuses_an_invalid_config_before_any_work(tmp_path):
     assert "search.batch_size: 0 is not allowed" in result.stdout + result.stderr
 
 
-@pytest.mark.realdata
-@pytest.mark.slow
-def test_snakemake_regenerates_tables_end_to_end(tmp_path, prepared_cifar10):
-    """A reduced experiment list at a shrunken smoke scale, run by Snakemake on real CIFAR-10."""
-    root = workflow_copy(tmp_path, "smoke")
+def reduced_smoke(root: Path, prepared: Path) -> None:
+    """A reduced experiment list at a shrunken smoke scale, every rule type still planned."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     keep = {"darts_wo_sc", "milenas_sc_L8"}
     params["experiments"] = {k: v for k, v in params["experiments"].items() if k in keep}
@@ -85,48 +109,92 @@ def test_snakemake_regenerates_tables_end_to_end(tmp_path, prepared_cifar10):
             overlay["experiments"] = {k: v for k, v in overlay["experiments"].items() if k in keep}
     smoke["followups"]["milenas_sc_L8_random_ops"]["random"].update(samples=1, layers=5)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    shutil.copytree(prepared_cifar10, root / "data" / "prepared" / "smoke")  # same data settings as smoke
+    generate_dvc_yaml(root)
+    shutil.copytree(prepared, root / "data" / "prepared" / "smoke")  # same data settings as smoke
+
+
+def change_darts_wo_sc(root: Path, overlay: str) -> None:
+    changed = yaml.safe_load((root / "params.yaml").read_text())
+    experiment = changed["scales"][overlay].setdefault("experiments", {}).setdefault("darts_wo_sc", {})
+    experiment.setdefault("search", {})["max_loss"] = 999.0
+    (root / "params.yaml").write_text(yaml.safe_dump(changed))
+    generate_dvc_yaml(root)
+
+
+def produced(root: Path) -> dict[str, str]:
+    """Every genotype, training result's numbers and table of a run, by path."""
+    files = {}
+    for path in sorted(root.glob("runs/smoke/**/genotype.json")):
+        files[str(path.relative_to(root))] = path.read_text()
+    for path in sorted(root.glob("results/smoke/*.csv")):  # without the measured times and memory
+        table = pd.read_csv(path).drop(columns=["seconds", "peak_rss_mib", "images_per_s"], errors="ignore")
+        files[str(path.relative_to(root))] = table.to_csv(index=False)
+    for path in sorted(root.glob("runs/smoke/**/result.json")):
+        result = json.loads(path.read_text())
+        numbers = {k: result[k] for k in ("test_error", "val_error", "params_m", "channels") if k in result}
+        files[str(path.relative_to(root))] = json.dumps(numbers)
+    return files
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar10):
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    root = workflow_copy(tmp_path, "smoke")
+    reduced_smoke(root, prepared_cifar10)
     command = [BIN / "snakemake", "all", "--cores", "2", "--rerun-triggers", "mtime"]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
 
     table1 = pd.read_csv(root / "results" / "smoke" / "table1.csv")
-    assert set(table1["experiment"]) == keep | {"milenas_sc_L8_random_ops"}
+    assert set(table1["experiment"]) == {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_L8_random_ops"}
     assert set(table1["scale"]) == {"smoke"}
     assert table1.set_index("experiment").loc["darts_wo_sc", "paper_error"] == "2.72±0.12"  # labelled as the paper's
     table4 = pd.read_csv(root / "results" / "smoke" / "table4.csv")
     assert set(table4["genotype"]) == {"final", "epoch_001"}  # stability snapshots are evaluated
     for name in ("figure5.png", "search_dynamics.png", "evaluations.csv"):
         assert (root / "results" / "smoke" / name).stat().st_size > 0
+    records = sorted(root.glob("runs/smoke/**/job.tsv"))  # each search and training's wall time and peak memory
+    assert len(records) == 3 + 3 + 1  # 2 searches + 1 random baseline, their 3 final trainings, 1 snapshot
+    assert all(pd.read_csv(path, sep="\t").loc[0, "s"] > 0 for path in records)
 
     # Regeneration: remove the tables; the dry run plans the tables job alone, and the re-run gives the
     # same numbers without touching any experiment's summary.
     before = (root / "results" / "smoke" / "evaluations.csv").read_text()
     summaries = {p: p.stat().st_mtime_ns for p in (root / "runs" / "smoke" / "summaries").glob("*.json")}
     shutil.rmtree(root / "results" / "smoke")
-    plan = subprocess.run(command + ["--dry-run", "--quiet", "rules"], cwd=root, capture_output=True, text=True,
-                          env=env)  # fmt: skip
-    assert plan.returncode == 0, plan.stderr[-3000:]
-    assert planned_rules(plan.stdout + plan.stderr) == {"all": 1, "tables": 1}, plan.stdout + plan.stderr
+    assert planned_rules(dry_run(root, "--rerun-triggers", "mtime", env=env)) == {"all": 1, "tables": 1}
     rerun = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert (root / "results" / "smoke" / "evaluations.csv").read_text() == before
     assert {p: p.stat().st_mtime_ns for p in summaries} == summaries
 
-    # Precise reruns with Snakemake's default triggers: one experiment's settings change plans that
-    # experiment and what reads it, nothing else; another scale's overlay plans nothing.
+    # DVC runs the same jobs from the same params.yaml to the same genotypes, results and tables.
+    dvc_root = tmp_path / "dvc"
+    shutil.copytree(root, dvc_root, ignore=shutil.ignore_patterns("runs", "results", "logs", ".snakemake"))
+    subprocess.run([BIN / "dvc", "commit", "-q", "-f", "prepare_data"], cwd=dvc_root, check=True, env=env)
+    result = subprocess.run([BIN / "dvc", "repro", "-q"], cwd=dvc_root, capture_output=True, text=True, env=env)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    from_snakemake, from_dvc = produced(root), produced(dvc_root)
+    assert {p for p in from_snakemake if p.endswith(".csv")} == {f"results/smoke/{n}.csv" for n in TABLE_FILES}
+    assert sum(p.endswith("train_seed0/result.json") for p in from_snakemake) == 4  # 3 finals, 1 snapshot
+    assert from_dvc == from_snakemake
+
+    # Precise reruns: one experiment's settings change plans that experiment's jobs and what reads
+    # them, nothing else (Snakemake's default triggers; DVC's status); another scale's overlay plans nothing.
     for overlay in ("mini", "smoke"):
-        changed = yaml.safe_load((root / "params.yaml").read_text())
-        experiment = changed["scales"][overlay].setdefault("experiments", {}).setdefault("darts_wo_sc", {})
-        experiment.setdefault("search", {})["max_loss"] = 999.0
-        (root / "params.yaml").write_text(yaml.safe_dump(changed))
-        default_triggers = [BIN / "snakemake", "all", "--cores", "2", "--dry-run", "--quiet", "rules"]
-        plan = subprocess.run(default_triggers, cwd=root, capture_output=True, text=True, env=env)
-        assert plan.returncode == 0, plan.stderr[-3000:]
-        planned = planned_rules(plan.stdout + plan.stderr)
-        expected = {} if overlay == "mini" else {"experiment": 1, "tables": 1, "all": 1}
-        assert planned == expected, (overlay, plan.stdout + plan.stderr)
+        for where in (root, dvc_root):
+            change_darts_wo_sc(where, overlay)
+        planned = planned_rules(dry_run(root, env=env))
+        expected = {} if overlay == "mini" else {"search": 1, "evaluate": 2, "gather": 1, "tables": 1, "all": 1}
+        assert planned == expected, overlay
+        status = subprocess.run([BIN / "dvc", "status", "--json"], cwd=dvc_root, capture_output=True, text=True,
+                                env=env, check=True)  # fmt: skip
+        stale = set(json.loads(status.stdout))
+        expected_stale = set() if overlay == "mini" else {
+            "search-darts_wo_sc-seed2", "evaluate-darts_wo_sc-seed2-final-train_seed0",
+            "evaluate-darts_wo_sc-seed2-epoch_001-train_seed0", "gather-darts_wo_sc"}  # fmt: skip
+        assert stale == expected_stale, overlay
 
 
 def planned_rules(dry_run_output: str) -> dict[str, int]:

@@ -191,23 +191,54 @@ def random_search_cmd(args) -> int:
 def _experiment_args(parser):
     _settings_args(parser)
     parser.add_argument("--exp", required=True, help="an experiment or followup of params.yaml")
-    parser.add_argument("--out", required=True, help="working folder (searches, trainings, checkpoints)")
-    parser.add_argument("--summary", required=True, help="JSON listing every result, written last")
-    parser.add_argument("--after", help="followups: the summary JSON of the experiment named by topology_from")
+    parser.add_argument("--root", default="runs", help="runs folder (default: runs); it holds <scale>/<exp>/")
     parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _device_arg(parser)
 
 
-@command("experiment", "run one experiment end to end: searches or sampling, then evaluation training",
-         _experiment_args)  # fmt: skip
+@command("experiment", "run every job of one experiment in this process: searches or sampling, evaluation "
+         "trainings, its summary (the workflow runs the same jobs separately)", _experiment_args)  # fmt: skip
 def experiment_cmd(args) -> int:
-    from stretchnas.experiment import run_and_summarise
+    from stretchnas.experiment import run_experiment
 
     settings = _settings(args)
-    summary = run_and_summarise(settings, args.exp, args.out, args.summary, _data(args, settings), args.after,
-                                quiet=args.quiet)  # fmt: skip
-    return _print({"experiment": args.exp, "results": len(summary["results"]), "summary": args.summary})
+    summary = run_experiment(settings, args.exp, _data(args, settings), args.root, quiet=args.quiet)
+    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"])})
+
+
+def _evaluate_args(parser):
+    _settings_args(parser)
+    parser.add_argument("--exp", required=True, help="the experiment whose genotype this is (its layer count)")
+    parser.add_argument("--genotype", required=True, help="a search's genotype.json, or its snapshots.json")
+    parser.add_argument("--label", default="final", help="final, or a snapshot (epoch_NNN) of snapshots.json")
+    _run_args(parser, "the recipe's first seed")
+
+
+@command("evaluate", "train one of an experiment's genotypes from scratch at the evaluation parameter budget",
+         _evaluate_args)  # fmt: skip
+def evaluate_cmd(args) -> int:
+    from stretchnas.experiment import evaluate
+
+    settings = _settings(args)
+    seed = settings["train"]["seeds"][0] if args.seed is None else args.seed
+    return _print(evaluate(settings, args.exp, args.genotype, args.label, seed, args.out, _data(args, settings),
+                           quiet=args.quiet))  # fmt: skip
+
+
+def _gather_args(parser):
+    _settings_args(parser)
+    parser.add_argument("--exp", required=True, help="an experiment or followup of params.yaml")
+    parser.add_argument("--root", default="runs", help="runs folder its trainings are under (default: runs)")
+    parser.add_argument("--out", required=True, help="the summary JSON to write")
+
+
+@command("gather", "write an experiment's summary from its trainings' results", _gather_args)
+def gather_cmd(args) -> int:
+    from stretchnas.experiment import gather
+
+    summary = gather(_settings(args), args.exp, args.out, args.root)
+    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"])})
 
 
 def _train_args(parser):
@@ -259,6 +290,24 @@ def bench_cmd(args) -> int:
     from stretchnas import bench
 
     return bench.run(args)
+
+
+def _dvc_yaml_args(parser):
+    _settings_args(parser)
+    parser.add_argument("--out", default="dvc.yaml", help="where to write it (default: dvc.yaml)")
+    parser.add_argument("--check", action="store_true", help="write nothing; fail if --out differs from a fresh one")
+
+
+@command("dvc-yaml", "write dvc.yaml: one DVC stage per workflow job of the scale, with the params it reads",
+         _dvc_yaml_args)  # fmt: skip
+def dvc_yaml_cmd(args) -> int:
+    from stretchnas.dvcfile import check_dvc_yaml, write_dvc_yaml
+
+    settings = _settings(args)
+    if args.check:
+        check_dvc_yaml(settings, args.out)
+        return _print({"dvc_yaml": args.out, "up_to_date": True})
+    return _print({"dvc_yaml": args.out, "stages": write_dvc_yaml(settings, args.out)})
 
 
 @command("config", "print the resolved configuration of one scale as JSON", _settings_args)

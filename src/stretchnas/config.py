@@ -149,6 +149,8 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
         source = experiment.get("topology_from")
         if source is not None and settings["experiments"].get(source, {}).get("procedure") != "search":
             errors.append(([section, name, "topology_from"], f"{source!r} is not a search experiment"))
+        elif source is not None:
+            errors += _topology_seed_errors(settings, name, [section, name])
         if (experiment["procedure"] == "random_ops") != (section == "followups"):
             errors.append(
                 ([section, name, "procedure"], "random_ops experiments, and only they, belong under followups")
@@ -175,6 +177,20 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                 (["data", key], f"{wanted} is more than the {available} images per class that {data['dataset']} has")
             )
     return errors
+
+
+def _topology_seed_errors(settings: Mapping, name: str, path: list) -> list[tuple[list, str]]:
+    """A followup needs, for each of its seeds, a search seed of its source to start from."""
+    entry = all_experiments(settings)[name]
+    source_seeds = experiment_search(settings, entry["topology_from"])["seeds"]
+    rule = entry.get("topology_seed", "paired")
+    wanted = experiment_search(settings, name)["seeds"] if rule == "paired" else [rule]
+    missing = [seed for seed in wanted if seed not in source_seeds]
+    if not missing:
+        return []
+    how = "paired with its own seeds" if rule == "paired" else "named"
+    return [(path + ["topology_seed"], f"search seed(s) {missing} ({how}) are not among "
+             f"{entry['topology_from']!r}'s seeds {source_seeds}")]  # fmt: skip
 
 
 def all_experiments(settings: Mapping) -> dict:
@@ -206,6 +222,11 @@ class Experiment:
     search: dict
     random: dict | None
     topology_from: str | None
+    topology_seed: int | str | None = None  # followups: 'paired' or a named search seed of topology_from
+
+    def topology_source_seed(self, seed: int) -> int:
+        """The search seed of `topology_from` whose final genotype followup seed `seed` starts from."""
+        return seed if self.topology_seed == "paired" else self.topology_seed
 
     @property
     def optimizer(self) -> str:
@@ -234,7 +255,8 @@ class Experiment:
 
     def describe(self) -> dict:
         """Its defining fields and its full settings."""
-        return {**self.fields(), "search": self.search, "random": self.random, "topology_from": self.topology_from}
+        return {**self.fields(), "search": self.search, "random": self.random, "topology_from": self.topology_from,
+                "topology_seed": self.topology_seed}  # fmt: skip
 
     def fields(self) -> dict:
         """What a summary records about the experiment, for the tables to group by."""
@@ -273,6 +295,7 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
         search=experiment_search(settings, name),
         random=entry.get("random"),
         topology_from=entry.get("topology_from"),
+        topology_seed=entry.get("topology_seed"),
     )
 
 

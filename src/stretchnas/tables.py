@@ -10,7 +10,6 @@ import pandas as pd
 from stretchnas.atomic import atomic_save, atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
-from stretchnas.measure import measure
 from stretchnas.paper_tables import (
     MILENAS_FIG5_SMALL,
     TABLE1_ROW_OF_EXPERIMENT,
@@ -20,7 +19,6 @@ from stretchnas.paper_tables import (
     table1_columns,
 )
 from stretchnas.published_genotypes import DARTS_FORMAT, get_genotype
-from stretchnas.topology import build_space
 
 # Every CSV (and PNG) the tables stage writes into results/<scale>/: the Snakefile reads these lists,
 # and a test checks dvc.yaml's outputs against them.
@@ -34,6 +32,8 @@ class TablesError(StretchnasError, ValueError):
 
 def published_cells_table(layers: int = 20, C: int = 36) -> pd.DataFrame:
     """Params and FLOPs of the published cells at DARTS's evaluation size, beside the papers' values."""
+    from stretchnas.measure import measure  # torch: only this table needs it
+
     rows = []
     for name in sorted(DARTS_FORMAT):
         if name in TABLE1_ROW_OF_GENOTYPE:
@@ -151,6 +151,8 @@ def table4(frame: pd.DataFrame) -> pd.DataFrame:
 
 def perspective(topology_mode: str) -> str:
     """Which side of a node its selected edges are counted on: 'input' or 'output'."""
+    from stretchnas.topology import build_space
+
     return build_space(topology_mode, 4, k=1).perspective
 
 

@@ -1,10 +1,11 @@
 rule prepare_data:
     output:
-        directory("data/prepared/{scale}"),
+        directory(OUTPUTS["prepare_data"][0]),
     params:
-        settings=lambda wc: fingerprint(data_inputs(SETTINGS)),
+        settings=settings_of("prepare_data"),
+        command=command_of("prepare_data"),
     log:
-        "logs/{scale}/prepare_data.log",
+        LOGS["prepare_data"],
     threads: RESOURCES["prepare_data"]["threads"]
     resources:
         mem_mb=RESOURCES["prepare_data"]["mem_mb"],
@@ -13,4 +14,4 @@ rule prepare_data:
     conda:
         "../../environment.yml"
     shell:
-        "stretchnas prepare-data --scale {wildcards.scale} --out {output} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

@@ -1,8 +1,10 @@
 rule published_cells:
     output:
-        "results/published_cells.csv",
+        OUTPUTS["published_cells"],
+    params:
+        command=PLAN.job("published_cells", {}).command,
     log:
-        "logs/published_cells.log",
+        LOGS["published_cells"],
     threads: RESOURCES["published_cells"]["threads"]
     resources:
         mem_mb=RESOURCES["published_cells"]["mem_mb"],
@@ -11,17 +13,19 @@ rule published_cells:
     conda:
         "../../environment.yml"
     shell:
-        "stretchnas published-table --layers 20 --channels 36 --out {output} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"
 
 
+# Declares every file the tables read: each experiment's summary and each search's metrics.csv.
 rule tables:
     input:
-        expand("runs/{{scale}}/summaries/{exp}.json", exp=EXPERIMENTS + sorted(FOLLOWUPS)),
+        inputs_of("tables"),
     output:
-        expand("results/{{scale}}/{table}.csv", table=TABLES),
-        expand("results/{{scale}}/{figure}.png", figure=FIGURES),
+        OUTPUTS["tables"],
+    params:
+        command=command_of("tables"),
     log:
-        "logs/{scale}/tables.log",
+        LOGS["tables"],
     threads: RESOURCES["tables"]["threads"]
     resources:
         mem_mb=RESOURCES["tables"]["mem_mb"],
@@ -30,4 +34,4 @@ rule tables:
     conda:
         "../../environment.yml"
     shell:
-        "stretchnas tables --scale {wildcards.scale} --summaries {input} --out results/{wildcards.scale} > {log} 2>&1"
+        "{params.command} > {log} 2>&1"

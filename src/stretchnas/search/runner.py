@@ -3,6 +3,7 @@
 Writes into the output folder:
   arch_epoch_NNN.pt        alpha and beta after every epoch
   genotype_epoch_NNN.json  the derived genotype at each snapshot epoch
+  snapshots.json           the index of the snapshot epochs (stretchnas.snapshots)
   genotype.json            the final genotype
   metrics.csv              one row per epoch
   run.json                 identity, resolved config, versions, data checksum, device, seed, status
@@ -26,6 +27,7 @@ from stretchnas.device import to_device, without_device
 from stretchnas.genotype import CELL_TYPES, Genotype
 from stretchnas.runstate import EpochRun, LoopSettings, RunError
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
+from stretchnas.snapshots import snapshot_file, write_index
 from stretchnas.supernet import build_search_network
 
 
@@ -166,7 +168,7 @@ class SearchRun(EpochRun):
     def _write_epoch_outputs(self, number: int, derivation: Derivation) -> None:
         atomic_save(self.out / f"arch_epoch_{number:03d}.pt", lambda buffer: torch.save(self._arch_state(), buffer))
         if number in self.search["snapshot_epochs"] and derivation.genotype is not None:
-            derivation.genotype.save(self.out / f"genotype_epoch_{number:03d}.json")
+            derivation.genotype.save(snapshot_file(self.out, number))
 
     def _arch_state(self) -> dict:
         return {
@@ -180,6 +182,7 @@ class SearchRun(EpochRun):
         genotype = derive_architecture(self.net).genotype
         if genotype is None:
             raise SearchError("the final architecture has no intermediate node with an input")
+        write_index(self.out, self.search["snapshot_epochs"])
         genotype.save(self.out / self.final_file)
         return genotype
 

@@ -1,0 +1,236 @@
+"""The workflow's units of work, listed once: the Snakefile's rules and dvc.yaml's stages both come from here.
+
+Per scale: one `prepare_data`; one `search` per (experiment, search seed) or one `random` per
+(random baseline, seed); one `evaluate` per training (experiment, search seed, genotype label,
+training seed); one `gather` per experiment, which writes its summary; one `tables`. The link from a
+search to its trainings is a file (genotype.json, or the snapshot index), never a loop in a process.
+
+Each job carries its command, the files it reads and writes, and the params.yaml keys it reads
+(`reads`): Snakemake fingerprints their resolved values (its default rerun triggers then rerun
+exactly the jobs whose settings changed), and dvc.yaml lists them as `params`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from stretchnas.config import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
+from stretchnas.device import without_device
+from stretchnas.snapshots import FINAL, INDEX_FILE, snapshot_label
+from stretchnas.tables import FIGURE_FILES, TABLE_FILES
+
+# Output patterns by rule; the Snakefile's rules declare exactly these (wildcards in braces).
+SEARCH_DIR = "{root}/{scale}/{exp}/seed{seed}/search"
+RANDOM_DIR = "{root}/{scale}/{exp}/seed{seed}/random"
+TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/train_seed{train_seed}"
+OUTPUTS = {
+    "prepare_data": ("data/prepared/{scale}",),
+    "published_cells": ("results/published_cells.csv",),
+    "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv")),
+    "random": (f"{RANDOM_DIR}/genotype.json",),
+    "evaluate": (f"{TRAIN_DIR}/result.json",),
+    "gather": ("{root}/{scale}/summaries/{exp}.json",),
+    "tables": tuple(f"results/{{scale}}/{name}.csv" for name in TABLE_FILES)
+    + tuple(f"results/{{scale}}/{name}.png" for name in FIGURE_FILES),
+}
+# Each job's log, and Snakemake's `benchmark:` record of its wall time and peak memory.
+LOGS = {
+    "prepare_data": "logs/{scale}/prepare_data.log",
+    "published_cells": "logs/published_cells.log",
+    "search": "logs/{scale}/{exp}/search_seed{seed}.log",
+    "random": "logs/{scale}/{exp}/random_seed{seed}.log",
+    "evaluate": "logs/{scale}/{exp}/seed{seed}_{label}_train_seed{train_seed}.log",
+    "gather": "logs/{scale}/{exp}/gather.log",
+    "tables": "logs/{scale}/tables.log",
+}
+RECORDS = {
+    "search": f"{SEARCH_DIR}/job.tsv",
+    "random": f"{RANDOM_DIR}/job.tsv",
+    "evaluate": f"{TRAIN_DIR}/job.tsv",
+}
+RUNS_ROOT = "runs"
+
+
+@dataclass(frozen=True)
+class Job:
+    rule: str
+    wildcards: dict
+    argv: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    reads: tuple[str, ...]  # params.yaml keys (dotted) whose values determine the outputs
+    fingerprint: dict = field(compare=False)  # their resolved values at this scale
+
+    @property
+    def name(self) -> str:
+        """A stage name: the rule and its wildcard values (the scale left out), e.g.
+        evaluate-darts_2nd_L8-seed2-epoch_020-train_seed0."""
+        prefix = {"seed": "seed", "train_seed": "train_seed"}
+        parts = [f"{prefix.get(k, '')}{v}" for k, v in self.wildcards.items() if k != "scale"]
+        return "-".join([self.rule, *parts])
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+    @property
+    def log(self) -> str:
+        return LOGS[self.rule].format(**self.wildcards)
+
+
+# Keys of the run sections that change no single job's result: the device, and the seed list (each job
+# runs one seed, a wildcard), so adding a seed adds jobs and reruns none.
+RUN_SECTIONS = ("search", "train", "train_imagenet")
+NOT_READ = ("device", "seeds")
+
+
+def resolved(settings: Mapping, key: str):
+    """The merged value at a dotted params.yaml key, as far as a job's result depends on it."""
+    value = settings
+    for part in key.split("."):
+        value = value[part]
+    if key in RUN_SECTIONS:
+        value = {k: v for k, v in value.items() if k not in NOT_READ}
+    return without_device(value) if isinstance(value, dict) else value
+
+
+class Plan:
+    """Every job of one scale, in an order that runs each after what it reads."""
+
+    def __init__(self, settings: Mapping, root: str = RUNS_ROOT):
+        self.settings, self.root, self.scale = settings, root, settings["scale"]
+        self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
+        for name in all_experiments(settings):
+            self.jobs += self.experiment_jobs(name)
+        self.jobs.append(self._tables())
+        self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
+
+    @staticmethod
+    def _key(wildcards: Mapping) -> tuple:
+        return tuple(sorted((k, str(v)) for k, v in wildcards.items() if k != "root"))
+
+    def job(self, rule: str, wildcards: Mapping) -> Job:
+        """The job a Snakemake rule's wildcards name; unknown ones are a clear error."""
+        try:
+            return self._by_key[(rule, self._key(wildcards))]
+        except KeyError:
+            raise ConfigError(f"no {rule} job with {dict(wildcards)} at scale {self.scale!r}") from None
+
+    def outputs(self) -> list[str]:
+        return [path for job in self.jobs for path in job.outputs]
+
+    # ----------------------------------------------------------------- jobs
+
+    def _make(self, rule: str, wildcards: dict, argv: list, inputs, reads) -> Job:
+        # published_cells writes the same file at every scale
+        wildcards = wildcards if rule == "published_cells" else {"scale": self.scale, **wildcards}
+        outputs = tuple(p.format(root=self.root, **wildcards) for p in OUTPUTS[rule])
+        reads = tuple(reads)
+        fingerprint = {key: resolved(self.settings, key) for key in reads}
+        return Job(rule, wildcards, tuple(str(a) for a in argv), tuple(inputs), tuple(outputs), reads, fingerprint)
+
+    @property
+    def data_dir(self) -> str:
+        return f"data/prepared/{self.scale}"
+
+    def _prepare_data(self) -> Job:
+        argv = ["stretchnas", "prepare-data", "--scale", self.scale, "--out", self.data_dir]
+        return self._make("prepare_data", {}, argv, (), ["data"])
+
+    def _published_cells(self) -> Job:
+        argv = ["stretchnas", "published-table", "--layers", 20, "--channels", 36, "--out",
+                OUTPUTS["published_cells"][0]]  # fmt: skip
+        return self._make("published_cells", {}, argv, (), [])
+
+    def experiment_jobs(self, name: str) -> list[Job]:
+        """The experiment's searches (or samplings), its trainings, then its gather, in running order."""
+        experiment = get_experiment(self.settings, name)
+        entry = f"{experiment_section(self.settings, name)}.{name}"
+        jobs = []
+        for seed in experiment.search["seeds"]:
+            if experiment.procedure == "search":
+                jobs.append(self._search(experiment, entry, seed))
+            else:
+                jobs.append(self._random(experiment, entry, seed))
+            for label, genotype_file in self.genotypes_to_train(experiment, seed).items():
+                for train_seed in self.settings["train"]["seeds"]:
+                    jobs.append(self._evaluate(experiment, entry, seed, label, genotype_file, train_seed))
+        trainings = [job for job in jobs if job.rule == "evaluate"]
+        jobs.append(self._gather(experiment, entry, trainings))
+        return jobs
+
+    def genotypes_to_train(self, experiment: Experiment, seed: int) -> dict[str, str]:
+        """Label -> the file its genotype comes from: the final one, and the snapshots where the
+        experiment's tables ask for them (evaluation.snapshots_for)."""
+        wildcards = {"root": self.root, "scale": self.scale, "exp": experiment.name, "seed": seed}
+        if experiment.procedure != "search":
+            return {FINAL: OUTPUTS["random"][0].format(**wildcards)}
+        search_dir = SEARCH_DIR.format(**wildcards)
+        files = {FINAL: f"{search_dir}/genotype.json"}
+        if set(experiment.tables) & set(self.settings["evaluation"]["snapshots_for"]):
+            for epoch in experiment.search["snapshot_epochs"]:
+                files[snapshot_label(epoch)] = f"{search_dir}/{INDEX_FILE}"
+        return files
+
+    def _search(self, experiment: Experiment, entry: str, seed: int) -> Job:
+        out = SEARCH_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
+        argv = ["stretchnas", "search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
+                "--out", out, "--quiet"]  # fmt: skip
+        return self._make("search", {"exp": experiment.name, "seed": seed}, argv, [self.data_dir], ["search", entry])
+
+    def topology_source(self, experiment: Experiment, seed: int) -> str:
+        """The final genotype a random_ops followup's seed keeps the topology of (its `topology_seed` rule)."""
+        source_seed = experiment.topology_source_seed(seed)
+        return f"{SEARCH_DIR}/genotype.json".format(root=self.root, scale=self.scale, exp=experiment.topology_from,
+                                                    seed=source_seed)  # fmt: skip
+
+    def _random(self, experiment: Experiment, entry: str, seed: int) -> Job:
+        out = RANDOM_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
+        argv = ["stretchnas", "random-search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
+                "--out", out, "--quiet"]  # fmt: skip
+        inputs = [self.data_dir]
+        if experiment.procedure == "random_ops":
+            inputs.append(self.topology_source(experiment, seed))
+            argv += ["--topology-from", inputs[-1]]
+        return self._make("random", {"exp": experiment.name, "seed": seed}, argv, inputs, ["search", "train", entry])
+
+    def _evaluate(self, experiment: Experiment, entry: str, seed: int, label: str, genotype_file: str,
+                  train_seed: int) -> Job:  # fmt: skip
+        wildcards = {"exp": experiment.name, "seed": seed, "label": label, "train_seed": train_seed}
+        out = TRAIN_DIR.format(root=self.root, scale=self.scale, **wildcards)
+        argv = ["stretchnas", "evaluate", "--scale", self.scale, "--exp", experiment.name, "--genotype",
+                genotype_file, "--label", label, "--seed", train_seed, "--out", out, "--quiet"]  # fmt: skip
+        reads = ["train", "evaluation.target_params_m", entry]
+        return self._make("evaluate", wildcards, argv, [self.data_dir, genotype_file], reads)
+
+    def _gather(self, experiment: Experiment, entry: str, trainings: list[Job]) -> Job:
+        summary = OUTPUTS["gather"][0].format(root=self.root, scale=self.scale, exp=experiment.name)
+        argv = ["stretchnas", "gather", "--scale", self.scale, "--exp", experiment.name, "--out", summary]
+        if self.root != RUNS_ROOT:
+            argv += ["--root", self.root]
+        inputs = [path for job in trainings for path in job.outputs]
+        return self._make("gather", {"exp": experiment.name}, argv, inputs, ["search", entry])
+
+    def summaries(self) -> list[str]:
+        return [job.outputs[0] for job in self.jobs if job.rule == "gather"]
+
+    def search_metrics(self) -> list[str]:
+        return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(".csv")]
+
+    def _tables(self) -> Job:
+        out = f"results/{self.scale}"
+        argv = ["stretchnas", "tables", "--scale", self.scale, "--summaries", *self.summaries(), "--out", out]
+        # The tables read the summaries and, for the search dynamics, every search's metrics.csv.
+        return self._make("tables", {}, argv, self.summaries() + self.search_metrics(), [])
+
+    def rule_outputs(self, rule: str) -> list[str]:
+        return [path for job in self.jobs if job.rule == rule for path in job.outputs]
+
+
+def pattern(paths, root: str = RUNS_ROOT):
+    """A Snakefile pattern (or tuple of them): the runs root filled in, the wildcards left."""
+    if isinstance(paths, str):
+        return paths.replace("{root}", root)
+    return tuple(p.replace("{root}", root) for p in paths)

@@ -1,0 +1,156 @@
+"""The workflow's job plan: one job per search, per training and per gather, linked by files."""
+
+import copy
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stretchnas.config import ConfigError, load_settings
+from stretchnas.dvcfile import params_keys
+from stretchnas.experiment import GatherError, evaluate, gather, run_experiment
+from stretchnas.jobs import Plan
+from stretchnas.snapshots import INDEX_FILE
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def settings_for(tmp_path, scale="smoke", edit=None):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    if edit:
+        edit(raw)
+    path = tmp_path / f"params-{scale}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return load_settings(path, scale, environ={})
+
+
+@pytest.mark.parametrize("scale", ["smoke", "mini", "paper"])
+def test_every_input_is_the_data_or_an_earlier_jobs_output(tmp_path, scale):
+    plan = Plan(settings_for(tmp_path, scale))
+    written = set()
+    for job in plan.jobs:
+        for path in job.inputs:
+            assert path in written, f"{job.name} reads {path} before any job writes it"
+        assert not written & set(job.outputs), f"{job.name} writes a file another job writes"
+        written |= set(job.outputs)
+    names = [job.name for job in plan.jobs]
+    assert len(names) == len(set(names))
+
+
+def test_one_job_per_search_seed_training_and_experiment(tmp_path):
+    def two_seeds(raw):
+        raw["search"]["seeds"] = [2, 3]
+        raw["scales"]["smoke"]["train"]["seeds"] = [0, 1]
+
+    settings = settings_for(tmp_path, edit=two_seeds)
+    plan = Plan(settings)
+    jobs = plan.experiment_jobs("darts_2nd_L8")  # feeds table4: its snapshots are trained too
+    snapshots = len(settings["search"]["snapshot_epochs"]) if "snapshot_epochs" in settings["search"] else 0
+    assert Counter(job.rule for job in jobs) == {"search": 2, "evaluate": 2 * (1 + snapshots) * 2, "gather": 1}
+    training = next(job for job in jobs if job.wildcards.get("label") == "epoch_002")
+    assert training.inputs[-1] == f"runs/smoke/darts_2nd_L8/seed{training.wildcards['seed']}/search/{INDEX_FILE}"
+    # every training feeds the gather; nothing else does
+    gather_job = jobs[-1]
+    assert set(gather_job.inputs) == {job.outputs[0] for job in jobs if job.rule == "evaluate"}
+    # the tables read every summary and every search's metrics.csv
+    tables = plan.jobs[-1]
+    assert set(plan.summaries()) | set(plan.search_metrics()) == set(tables.inputs)
+    assert len(plan.summaries()) == len(settings["experiments"]) + len(settings["followups"])
+
+
+@pytest.mark.parametrize(("rule", "expected_source_seeds"), [("paired", [2, 3]), (3, [3, 3])])
+def test_a_followup_starts_from_the_search_seed_its_rule_names(tmp_path, rule, expected_source_seeds):
+    def edit(raw):
+        raw["search"]["seeds"] = [2, 3]
+        raw["followups"]["milenas_sc_L8_random_ops"]["topology_seed"] = rule
+
+    plan = Plan(settings_for(tmp_path, edit=edit))
+    randoms = [job for job in plan.experiment_jobs("milenas_sc_L8_random_ops") if job.rule == "random"]
+    sources = [job.inputs[1] for job in randoms]
+    assert sources == [f"runs/smoke/milenas_sc_L8/seed{s}/search/genotype.json" for s in expected_source_seeds]
+    assert all(job.argv[job.argv.index("--topology-from") + 1] == job.inputs[1] for job in randoms)
+
+
+def test_a_named_topology_seed_the_source_never_ran_is_refused(tmp_path):
+    def edit(raw):
+        raw["followups"]["milenas_sc_L8_random_ops"]["topology_seed"] = 7
+
+    with pytest.raises(ConfigError, match=r"followups\.milenas_sc_L8_random_ops\.topology_seed.*\[7\]"):
+        settings_for(tmp_path, edit=edit)
+
+
+def fingerprints(plan):
+    return {job.name: json.dumps(job.fingerprint, sort_keys=True) for job in plan.jobs}
+
+
+def test_one_experiments_settings_change_the_fingerprints_of_its_jobs_alone(tmp_path):
+    before = fingerprints(Plan(settings_for(tmp_path)))
+
+    def edit(raw):
+        raw["scales"]["smoke"].setdefault("experiments", {})["darts_wo_sc"] = {"search": {"max_loss": 999.0}}
+
+    after = fingerprints(Plan(settings_for(tmp_path, edit=edit)))
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed and changed == {name for name in before if "-darts_wo_sc-" in name or name.endswith("-darts_wo_sc")}
+
+
+def test_a_new_seed_or_device_adds_jobs_and_reruns_none(tmp_path):
+    before = fingerprints(Plan(settings_for(tmp_path)))
+
+    def edit(raw):
+        raw["scales"]["smoke"]["train"]["seeds"] = [0, 1]
+        raw["search"]["device"] = "cpu"
+
+    after = fingerprints(Plan(settings_for(tmp_path, edit=edit)))
+    assert {name: after[name] for name in before} == before
+    assert len(after) > len(before)
+
+
+def test_dvc_params_list_the_overlay_keys_and_leave_out_device_and_seeds():
+    raw = {"search": {"epochs": 50, "seeds": [2], "device": "cuda"},
+           "scales": {"smoke": {"search": {"epochs": 2}, "experiments": {"x": {"search": {}}}}},
+           "experiments": {"x": {"procedure": "search"}}}  # fmt: skip
+    assert params_keys(raw, "smoke", ("search", "experiments.x")) == [
+        "search.epochs", "scales.smoke.search.epochs", "experiments.x", "scales.smoke.experiments.x"]  # fmt: skip
+    assert params_keys(raw, "mini", ("search", "experiments.x")) == ["search.epochs", "experiments.x"]
+
+
+def test_a_snapshot_without_a_derivable_cell_is_recorded_not_trained(tmp_path):
+    settings = settings_for(tmp_path)
+    search_dir = tmp_path / "search"
+    search_dir.mkdir()
+    (search_dir / INDEX_FILE).write_text(json.dumps({"epoch_001": {"epoch": 1, "not_derivable": "all dropped"}}))
+    result = evaluate(settings, "darts_2nd_L8", search_dir / INDEX_FILE, "epoch_001", 0, tmp_path / "t", data=None)
+    assert result["not_run"] == "epoch_001: all dropped"
+    assert json.loads((tmp_path / "t" / "result.json").read_text()) == result
+    assert not (tmp_path / "t" / "run.json").exists()  # no training started
+
+
+def test_gather_names_a_missing_training_result(tmp_path):
+    with pytest.raises(GatherError, match=r"train_seed0/result\.json"):
+        gather(settings_for(tmp_path), "darts_1st_L8", tmp_path / "s.json", root=str(tmp_path / "runs"))
+    assert not (tmp_path / "s.json").exists()
+
+
+def tiny_settings(settings):
+    settings = copy.deepcopy(settings)
+    settings["search"].update(layers=3, channels=4, batch_size=2, epochs=2, max_steps_per_epoch=2,
+                              snapshot_epochs=[1, 2], threads=1, checkpoint_every_steps=2)  # fmt: skip
+    settings["train"].update(epochs=1, max_steps_per_epoch=1, batch_size=2, seeds=[0], threads=1)
+    return settings
+
+
+def test_an_experiment_in_one_process_writes_what_the_jobs_write(tmp_path, tiny_search_data):
+    settings = tiny_settings(settings_for(tmp_path))
+    root = str(tmp_path / "runs")
+    summary = run_experiment(settings, "darts_wo_sc", tiny_search_data, root, quiet=True)
+    plan = Plan(settings, root)
+    for job in plan.experiment_jobs("darts_wo_sc"):
+        assert all(Path(path).exists() for path in job.outputs), job.name
+    assert sorted(r["genotype"] for r in summary["results"]) == ["epoch_001", "epoch_002", "final"]
+    snapshot = next(r for r in summary["results"] if r["genotype"] == "epoch_001")
+    assert snapshot["genotype_file"].endswith("search/genotype_epoch_001.json")
+    # gathering again from the files gives the same summary
+    assert gather(settings, "darts_wo_sc", tmp_path / "again.json", root) == summary

@@ -1,0 +1,46 @@
+# One job per (experiment, seed): a supernet search, or a random baseline's sampling. A retried job
+# resumes from the checkpoint in its folder.
+rule search:
+    input:
+        inputs_of("search"),
+    output:
+        pattern(OUTPUTS["search"]),
+    params:
+        settings=settings_of("search"),
+        command=command_of("search"),
+    log:
+        LOGS["search"],
+    benchmark:
+        pattern(RECORDS["search"])
+    threads: RESOURCES["search"]["threads"]
+    resources:
+        mem_mb=RESOURCES["search"]["mem_mb"],
+        runtime=RESOURCES["search"]["runtime"],
+        gpu=RESOURCES["search"]["gpu"],
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.command} > {log} 2>&1"
+
+
+rule random:
+    input:
+        inputs_of("random"),
+    output:
+        pattern(OUTPUTS["random"]),
+    params:
+        settings=settings_of("random"),
+        command=command_of("random"),
+    log:
+        LOGS["random"],
+    benchmark:
+        pattern(RECORDS["random"])
+    threads: RESOURCES["random"]["threads"]
+    resources:
+        mem_mb=RESOURCES["random"]["mem_mb"],
+        runtime=RESOURCES["random"]["runtime"],
+        gpu=RESOURCES["random"]["gpu"],
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.command} > {log} 2>&1"
