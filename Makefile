@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: reproduce test lint setup clean-venv
+.PHONY: reproduce test lint setup setup-slurm clean-venv
 
 $(BIN)/stretchnas: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,7 @@ lint: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The Snakemake SLURM executor plugin (workflow/profiles/slurm; tests/test_slurm.py)
+setup-slurm: setup
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[slurm]'

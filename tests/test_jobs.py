@@ -154,3 +154,28 @@ def test_an_experiment_in_one_process_writes_what_the_jobs_write(tmp_path, tiny_
     assert snapshot["genotype_file"].endswith("search/genotype_epoch_001.json")
     # gathering again from the files gives the same summary
     assert gather(settings, "darts_wo_sc", tmp_path / "again.json", root) == summary
+
+
+def test_step_counts_at_paper_scale_follow_the_darts_recipe(tmp_path):
+    from stretchnas.cost import plan_work
+
+    work = plan_work(settings_for(tmp_path, "paper"), only=["darts_1st_L8", "milenas_sc_L8"])
+    steps = {(w.experiment, w.kind): 0 for w in work}
+    for w in work:
+        steps[(w.experiment, w.kind)] += w.steps
+    # 25,000 weight-training images (50/50 split) in batches of 64, 50 epochs; 50,000 images in batches of 96,
+    # 600 epochs, 3 training seeds; the three-way split leaves D_tr 16,667 images (1,667 of 5,000 per class)
+    assert steps[("darts_1st_L8", "search")] == 50 * 391
+    assert steps[("darts_1st_L8", "train")] == 3 * 600 * 521
+    assert steps[("milenas_sc_L8", "search")] == 50 * -(-16670 // 64)
+
+
+def test_an_estimate_times_each_distinct_step_once(tmp_path):
+    from stretchnas.cost import estimate
+
+    settings = tiny_settings(settings_for(tmp_path))
+    result = estimate(settings, "cpu", warmup=0, repeats=1, threads=1, only=["darts_wo_sc"])
+    assert [c["config"][0] for c in result["step_seconds"]] == ["search", "train"]
+    row = result["experiments"]["darts_wo_sc"]
+    assert row["search_steps"] == 2 * 2 and row["train_steps"] == 3 * 1 and row["jobs"] == 4
+    assert result["device"] == "cpu" and all(c["s_per_step"] > 0 for c in result["step_seconds"])

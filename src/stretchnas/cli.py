@@ -292,6 +292,28 @@ def bench_cmd(args) -> int:
     return bench.run(args)
 
 
+def _estimate_args(parser):
+    _settings_args(parser)
+    parser.add_argument("--device", type=DEVICE, default="auto", help="where to time the steps (default: auto)")
+    parser.add_argument("--threads", type=_number(int, 1, "a positive integer"), help="CPU threads (default: torch's)")
+    parser.add_argument("--repeats", type=_number(int, 1, "a positive integer"), default=2, help="timed steps each")
+    parser.add_argument("--exp", action="append", help="only this experiment (repeatable; default: all)")
+    parser.add_argument("--out", help="also write the estimate as JSON here")
+
+
+@command("estimate", "device-hours per experiment of a scale: every job's steps times per-step seconds timed here",
+         _estimate_args)  # fmt: skip
+def estimate_cmd(args) -> int:
+    from stretchnas.atomic import atomic_write_json
+    from stretchnas.cost import estimate
+
+    result = estimate(_settings(args), args.device, repeats=args.repeats, threads=args.threads, only=args.exp,
+                      progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
+    if args.out:
+        atomic_write_json(args.out, result)
+    return _print(result)
+
+
 def _dvc_yaml_args(parser):
     _settings_args(parser)
     parser.add_argument("--out", default="dvc.yaml", help="where to write it (default: dvc.yaml)")

@@ -17,6 +17,7 @@ import math
 import os
 import random
 import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
@@ -466,6 +467,9 @@ class EpochRun(ResumableRun):
         seed_everything(self.seed)
         self.build()
         self.progress = self._resume()
+        if self.progress.epoch or self.progress.step:  # to the log, so a retried job shows it continued
+            print(f"{self.out}: resuming at epoch {self.progress.epoch + 1}, step {self.progress.step} "
+                  f"from {self.checkpoint_path.name}", file=sys.stderr, flush=True)  # fmt: skip
 
     def execute(self, show_progress: bool):
         progress = self.progress
