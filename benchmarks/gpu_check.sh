@@ -2,7 +2,8 @@
 # The GPU check: run on a machine with CUDA, from the repository root, with stretchnas installed:
 #   bash benchmarks/gpu_check.sh            # DEVICE=cuda:1 bash benchmarks/gpu_check.sh for another GPU
 # Prints one JSON line per check: the DARTS and the stretchable supernet step at paper size
-# (C=16, batch 64, 8 cells), one smoke search and one smoke training. Data: $STRETCHNAS_CIFAR10 if set,
+# (C=16, batch 64, 8 cells), one smoke search and one smoke training, then the paper scale's device-hours
+# per experiment (stretchnas estimate). Data: $STRETCHNAS_CIFAR10 if set,
 # else a synthetic 32x32 ImageFolder (timings only; its accuracies mean nothing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,3 +60,7 @@ summarise "smoke search (milenas_sc_L8)" "$WORK/search"
 stretchnas train --scale smoke --genotype DARTS_V2 --layers 20 --channels 36 --device "$DEVICE" \
     --data "$WORK/data" --out "$WORK/train" --quiet > /dev/null
 summarise "smoke training (DARTS_V2, 20 layers, C=36)" "$WORK/train"
+
+# Device-hours of the paper scale, from one step of each distinct search and training configuration timed
+# on this device (every experiment: a few minutes on one GPU). The README's GPU-hours come from this line.
+stretchnas estimate --scale paper --device "$DEVICE" --repeats 3 2>/dev/null

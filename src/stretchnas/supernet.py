@@ -18,6 +18,8 @@ skipped without changing the result:
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
@@ -223,6 +225,16 @@ class SearchNetwork(nn.Module):
                 out = cell(s0, s1, weights[cell_type], plans.get(cell_type))
             s0, s1 = s1, out
         return self.classifier(s1)
+
+    @contextlib.contextmanager
+    def activations_kept(self):
+        """Forwards inside keep every activation. A torch.func.functional_call forward must: its
+        recomputation would run in backward, after the call has put the module's own weights back."""
+        saved, self.recompute = self.recompute, "none"
+        try:
+            yield self
+        finally:
+            self.recompute = saved
 
     def _recompute(self, index: int) -> bool:
         if self.recompute == "cells":

@@ -87,7 +87,8 @@ def unrolled(
     names, weights = zip(*net.named_weight_parameters())
     group_opts = w_optimizer.param_groups[0]
     momentum, wd = group_opts["momentum"], group_opts["weight_decay"]
-    train_loss = F.cross_entropy(functional_call(net, _buffers(net), (train_batch[0],)), train_batch[1])
+    with net.activations_kept():
+        train_loss = F.cross_entropy(functional_call(net, _buffers(net), (train_batch[0],)), train_batch[1])
     g_train = torch.autograd.grad(train_loss, weights)
     with torch.no_grad():
         w_prime = []
@@ -97,7 +98,8 @@ def unrolled(
             w_prime.append((w - eta * (moment + g + wd * w)).requires_grad_(True))
 
     def call(weight_values, x):
-        return functional_call(net, {**_buffers(net), **dict(zip(names, weight_values))}, (x,))
+        with net.activations_kept():
+            return functional_call(net, {**_buffers(net), **dict(zip(names, weight_values))}, (x,))
 
     grads, stats = [], {}
     for group in groups:
