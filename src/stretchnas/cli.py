@@ -96,6 +96,9 @@ def _prepare_data_args(parser):
     parser.add_argument("--out", required=True, help="folder to write the prepared data into")
     parser.add_argument("--dataset", choices=["cifar10", "cifar100", "imagefolder"])
     parser.add_argument("--no-verify-checksums", action="store_true", help="accept a source whose MD5 differs")
+    parser.add_argument("--storage", choices=["arrays", "files"],
+                        help="arrays: decode into memory-mapped arrays (default: params.yaml data.storage); "
+                        "files: index an ImageFolder tree, decoded by DataLoader workers while training")  # fmt: skip
 
 
 @command("prepare-data", "read a data source and write the memory-mapped cache, splits.json and manifest.json",
@@ -104,7 +107,8 @@ def prepare_data_cmd(args) -> int:
     from stretchnas.data.prepare import prepare_from_settings
 
     return _print(prepare_from_settings(_settings(args), args.out, args.source, args.dataset,
-                                        verify_checksums=not args.no_verify_checksums))  # fmt: skip
+                                        verify_checksums=not args.no_verify_checksums,
+                                        storage=args.storage))  # fmt: skip
 
 
 def _measure_args(parser):

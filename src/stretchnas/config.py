@@ -22,7 +22,7 @@ import yaml
 
 from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
-from stretchnas.device import without_device
+from stretchnas.device import without_placement
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 
@@ -305,8 +305,8 @@ def experiment_inputs(settings: Mapping, name: str) -> dict:
     experiment = get_experiment(settings, name)
     data = {key: value for key, value in settings["data"].items() if key not in ("source", "source_origin")}
     return {
-        "experiment": experiment.describe() | {"search": without_device(experiment.search)},
-        "train": without_device(settings["train"]),
+        "experiment": experiment.describe() | {"search": without_placement(experiment.search)},
+        "train": without_placement(settings["train"]),
         "evaluation": settings["evaluation"],
         "data": data,
     }

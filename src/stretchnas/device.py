@@ -25,10 +25,14 @@ class DeviceError(StretchnasError, RuntimeError):
     """The requested device does not exist on this machine."""
 
 
-def without_device(settings: dict) -> dict:
-    """Settings as part of a run's identity or a job's inputs: where a run computes is not what it
-    computes, so a run started on one device may resume on another."""
-    return {key: value for key, value in settings.items() if key != "device"}
+# Where a run computes, and with how many data-loading processes, is not what it computes.
+PLACEMENT_KEYS = ("device", "workers")
+
+
+def without_placement(settings: dict) -> dict:
+    """Settings as part of a run's identity or a job's inputs, without the device and the data-loading
+    workers: a run started on one device, or with one worker count, may resume on another."""
+    return {key: value for key, value in settings.items() if key not in PLACEMENT_KEYS}
 
 
 def resolve_device(spec: str) -> torch.device:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stretchnas.config import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
-from stretchnas.device import without_device
+from stretchnas.device import without_placement
 from stretchnas.snapshots import FINAL, INDEX_FILE, snapshot_label
 from stretchnas.tables import FIGURE_FILES, TABLE_FILES
 
@@ -80,10 +80,10 @@ class Job:
         return LOGS[self.rule].format(**self.wildcards)
 
 
-# Keys of the run sections that change no single job's result: the device, and the seed list (each job
-# runs one seed, a wildcard), so adding a seed adds jobs and reruns none.
+# Keys of the run sections that change no single job's result: the device and data-loading workers, and
+# the seed list (each job runs one seed, a wildcard), so adding a seed adds jobs and reruns none.
 RUN_SECTIONS = ("search", "train", "train_imagenet")
-NOT_READ = ("device", "seeds")
+NOT_READ = ("device", "workers", "seeds")
 
 
 def resolved(settings: Mapping, key: str):
@@ -93,7 +93,7 @@ def resolved(settings: Mapping, key: str):
         value = value[part]
     if key in RUN_SECTIONS:
         value = {k: v for k, v in value.items() if k not in NOT_READ}
-    return without_device(value) if isinstance(value, dict) else value
+    return without_placement(value) if isinstance(value, dict) else value
 
 
 class Plan:

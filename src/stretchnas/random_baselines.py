@@ -18,7 +18,7 @@ from stretchnas.atomic import atomic_write_text
 from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.derive import derive
-from stretchnas.device import resolve_device, without_device
+from stretchnas.device import resolve_device, without_placement
 from stretchnas.genotype import Cell, Genotype
 from stretchnas.ops import candidate_ops
 from stretchnas.runstate import ResumableRun, RunError
@@ -77,8 +77,8 @@ class RandomBaselineRun(ResumableRun):
             "procedure": e.procedure,
             "seed": self.seed,
             "random": e.random,
-            "search": without_device(e.search),
-            "recipe": without_device(self.short),
+            "search": without_placement(e.search),
+            "recipe": without_placement(self.short),
             "topology": self.topology.structure() if self.topology else None,
             "data_manifest_sha256": self.data.manifest_sha256,
         }

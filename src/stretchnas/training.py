@@ -17,13 +17,14 @@ from pathlib import Path
 
 import torch
 from torch.nn import functional as F
+from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
 from stretchnas.atomic import atomic_write_json
 from stretchnas.data.cache import PreparedData
-from stretchnas.data.streams import BatchStream
+from stretchnas.data.streams import make_stream
 from stretchnas.data.transforms import eval_transform, train_transform
-from stretchnas.device import to_device, without_device
+from stretchnas.device import to_device, without_placement
 from stretchnas.documents import read_document
 from stretchnas.evalnet import EvalNetwork
 from stretchnas.genotype import Genotype
@@ -77,12 +78,19 @@ def imagenet_transforms(mean, std, crop: int):
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset, batch_size: int, device=None) -> tuple[float, float]:
-    model.eval()
-    total_loss, correct = 0.0, 0
+def _eval_batches(dataset, batch_size: int, workers: int):
+    if getattr(dataset, "reads_files", False):  # decoded from files: in DataLoader workers
+        yield from DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+        return
     for start in range(0, len(dataset), batch_size):
         samples = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        x, y = torch.stack([s[0] for s in samples]), torch.tensor([s[1] for s in samples])
+        yield torch.stack([s[0] for s in samples]), torch.tensor([s[1] for s in samples])
+
+
+def evaluate(model: torch.nn.Module, dataset, batch_size: int, device=None, workers: int = 0) -> tuple[float, float]:
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for x, y in _eval_batches(dataset, batch_size, workers):
         x, y = to_device((x, y), device or torch.device("cpu"))
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
@@ -134,7 +142,7 @@ class TrainRun(EpochRun):
             "channels": spec.channels,
             "imagenet": spec.imagenet,
             "seed": self.seed,
-            "recipe": without_device(self.recipe),
+            "recipe": without_placement(self.recipe),
             "data_manifest_sha256": self.data.manifest_sha256,
         }
 
@@ -160,7 +168,8 @@ class TrainRun(EpochRun):
         )
         self.scheduler = self._scheduler(self.optimizer)
         train_set, self.eval_set = self._datasets()
-        self.stream = BatchStream(train_set, r["batch_size"], self.seed, "train", mode="epoch")
+        self.stream = make_stream(train_set, r["batch_size"], self.seed, "train", mode="epoch", workers=r["workers"],
+                                  pin_memory=self.device.type == "cuda")  # fmt: skip
         self.model.train()
 
     def _datasets(self):
@@ -226,7 +235,8 @@ class TrainRun(EpochRun):
         return {"loss": f"{sums['loss'] / sums['steps']:.3f}", "acc": f"{sums['correct'] / sums['count']:.3f}"}
 
     def epoch_row(self, epoch: int, sums: dict) -> dict:
-        eval_loss, eval_acc = evaluate(self.model, self.eval_set, self.recipe["batch_size"], self.device)
+        eval_loss, eval_acc = evaluate(self.model, self.eval_set, self.recipe["batch_size"], self.device,
+                                       self.recipe["workers"])  # fmt: skip
         name = self.spec.eval_name
         return {
             "epoch": epoch + 1,

@@ -1,4 +1,4 @@
-"""Open a prepared data folder: memory-mapped arrays, splits and manifest."""
+"""Open a prepared data folder: memory-mapped arrays (or an index of image files), splits and manifest."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stretchnas.data.prepare import ARRAYS, PREPARED_FILES, prepared_for
+from stretchnas.data.files import FileSubset, read_index
+from stretchnas.data.prepare import ARRAYS, prepared_files, prepared_for
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 
@@ -26,21 +27,27 @@ class PreparedData:
     manifest: dict
     splits: dict
     arrays: dict[str, np.ndarray]
+    files: dict | None = None  # storage `files`: the index of image files, read in place
 
     @classmethod
     def open(cls, root: str | Path) -> PreparedData:
         root = Path(root)
-        for name in PREPARED_FILES:
-            if not (root / name).exists():
-                raise PreparedDataError(f"{root / name}: missing; run `stretchnas prepare-data` first")
+        if not (root / "manifest.json").exists():
+            raise PreparedDataError(f"{root / 'manifest.json'}: missing; run `stretchnas prepare-data` first")
         redo = "; prepare the data again with `stretchnas prepare-data`"
         manifest = read_document(root / "manifest.json", json.loads, PreparedDataError, "manifest (JSON)")
+        storage = manifest.get("storage", "arrays") if isinstance(manifest, dict) else "arrays"
+        for name in prepared_files(storage):
+            if not (root / name).exists():
+                raise PreparedDataError(f"{root / name}: missing; run `stretchnas prepare-data` first")
         splits = read_document(root / "splits.json", json.loads, PreparedDataError, "split index (JSON)")
         for file, doc, keys in ((root / "manifest.json", manifest, ("classes", "counts", "mean", "std", "image_size")),
                                 (root / "splits.json", splits, ("schemes", "pool", "test"))):  # fmt: skip
             missing = [key for key in keys if not isinstance(doc, dict) or key not in doc]
             if missing:
                 raise PreparedDataError(f"{file}: not a prepared-data file of this tool (missing {missing}){redo}")
+        if storage == "files":
+            return cls._open_files(root, manifest, splits, redo)
         arrays = {}
         for name in ARRAYS:
             file = root / f"{name}.npy"
@@ -56,6 +63,15 @@ class PreparedData:
                     f"manifest.json says {count}{redo}"
                 )
         return cls(root, manifest, splits, arrays)
+
+    @classmethod
+    def _open_files(cls, root: Path, manifest: dict, splits: dict, redo: str) -> PreparedData:
+        files = read_index(root, PreparedDataError)
+        for part in ("train", "test"):
+            if len(files[part]) != manifest["counts"][part]:
+                raise PreparedDataError(f"{root}: files.json lists {len(files[part])} {part} images, manifest.json "
+                                        f"says {manifest['counts'][part]}{redo}")  # fmt: skip
+        return cls(root, manifest, splits, {}, files)
 
     def check_serves(self, settings: dict) -> None:
         """Refuse data prepared for another scale or other data settings than the run's."""
@@ -89,8 +105,10 @@ class PreparedData:
             )
         return schemes[scheme][part]
 
-    def subset(self, scheme: str, part: str, transform=None) -> ArraySubset:
+    def subset(self, scheme: str, part: str, transform=None) -> ArraySubset | FileSubset:
         prefix = "test" if part == "test" else "train"
+        if self.files is not None:
+            return FileSubset(self.files["root"], self.files[prefix], self.indices(scheme, part), transform)
         return ArraySubset(
             self.arrays[f"{prefix}_images"], self.arrays[f"{prefix}_labels"], self.indices(scheme, part), transform
         )

@@ -1,4 +1,7 @@
-"""`stretchnas prepare-data`: source -> memory-mappable cache + splits.json + manifest.json."""
+"""`stretchnas prepare-data`: source -> memory-mappable cache + splits.json + manifest.json.
+
+Storage `arrays` (the default) decodes every image into uint8 arrays of one size; `files` indexes an
+ImageFolder tree in place (files.json), for ImageNet-sized data (stretchnas.data.files)."""
 
 from __future__ import annotations
 
@@ -12,13 +15,20 @@ import numpy as np
 
 from stretchnas import __version__
 from stretchnas.atomic import atomic_directory, check_replaceable, unexpected_entries
+from stretchnas.data.files import FILES_INDEX, IMAGENET_MEAN, IMAGENET_STD, scan_imagefolder, write_index
 from stretchnas.data.sources import DataSourceError, RawDataset, read_source
 from stretchnas.data.splits import PARTS, make_splits
 from stretchnas.datasets import dataset_info
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 PREPARED_FILES = ("manifest.json", "splits.json", *(f"{name}.npy" for name in ARRAYS))
+STORAGES = ("arrays", "files")
 MANIFEST_KIND = "stretchnas prepared data"
+
+
+def prepared_files(storage: str) -> tuple[str, ...]:
+    """The files a prepared folder of this storage holds."""
+    return PREPARED_FILES if storage == "arrays" else ("manifest.json", "splits.json", FILES_INDEX)
 
 
 def replaceable(folder: Path) -> str | None:
@@ -32,7 +42,7 @@ def replaceable(folder: Path) -> str | None:
         manifest = None
     if not isinstance(manifest, dict) or not (manifest.get("kind") == MANIFEST_KIND or "arrays_sha256" in manifest):
         return "it is not a prepared-data folder of this tool (no manifest.json of ours)"
-    extra = unexpected_entries(folder, PREPARED_FILES)
+    extra = unexpected_entries(folder, (*PREPARED_FILES, FILES_INDEX))
     if extra:
         return f"it also holds files this tool did not write: {extra[:5]}"
     return None
@@ -84,37 +94,57 @@ def prepare_data(
     download_root: str | Path | None = None,
     source_origin: str = "command line",
     prepared_for: dict | None = None,
+    storage: str = "arrays",
 ) -> dict:
     """Read, check, split and write; returns the manifest. Nothing is left on failure, and an existing
     `out_dir` that is not replaceable prepared data is refused before any work."""
     out_dir = Path(out_dir)
     check_replaceable(out_dir, replaceable)  # before the long read; atomic_directory checks again before writing
+    if storage == "files":
+        return _prepare_files(source, out_dir, dataset, split_schemes, seed, train_per_class, test_per_class,
+                              source_origin, prepared_for)  # fmt: skip
     download_root = Path(download_root or out_dir.parent / "downloads")
     raw = read_source(source, dataset, verify_checksums, str(download_root))
     _check_dataset(raw, dataset, source)
     split_index = make_splits(raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class)
     mean, std = channel_stats(raw.train_images)
 
-    manifest = {
+    manifest = _manifest(dataset, source, source_origin, raw.source, prepared_for, raw.classes, raw.train_labels,
+                         raw.test_labels, split_index, seed, train_per_class, test_per_class)  # fmt: skip
+    manifest.update(
+        storage="arrays",
+        arrays_sha256=_arrays_sha256(raw),
+        image_size=list(raw.train_images.shape[1:3]),
+        channels=int(raw.train_images.shape[3]),
+        mean=mean,
+        std=std,
+        stats_over="the whole training set, pixels scaled to [0, 1]",
+    )
+    with atomic_directory(out_dir, replaceable) as scratch:
+        for name in ARRAYS:
+            np.save(scratch / f"{name}.npy", getattr(raw, name))
+        (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
+        (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def _manifest(dataset, source, origin, source_info, prepared_for, classes, train_labels, test_labels, split_index,
+              seed, train_per_class, test_per_class) -> dict:  # fmt: skip
+    """What every prepared folder records: where from, what for, the classes and every part's counts."""
+    return {
         "kind": MANIFEST_KIND,
         # the scale and data settings this folder was prepared for (None: prepared by hand)
         "prepared_for": prepared_for,
         "dataset": dataset,
         "stretchnas_version": __version__,
-        "source": {"location": source, "origin": source_origin, **raw.source},
-        "checksums_verified": raw.source.get("checksums_verified", False),
-        "arrays_sha256": _arrays_sha256(raw),
-        "classes": raw.classes,
-        "image_size": list(raw.train_images.shape[1:3]),
-        "channels": int(raw.train_images.shape[3]),
-        "mean": mean,
-        "std": std,
-        "stats_over": "the whole training set, pixels scaled to [0, 1]",
+        "source": {"location": source, "origin": origin, **source_info},
+        "checksums_verified": source_info.get("checksums_verified", False),
+        "classes": classes,
         "counts": {
-            "train": int(len(raw.train_labels)),
-            "test": int(len(raw.test_labels)),
-            "train_per_class": _class_counts(raw.train_labels, np.arange(len(raw.train_labels)), raw.classes),
-            "test_per_class": _class_counts(raw.test_labels, np.arange(len(raw.test_labels)), raw.classes),
+            "train": int(len(train_labels)),
+            "test": int(len(test_labels)),
+            "train_per_class": _class_counts(train_labels, np.arange(len(train_labels)), classes),
+            "test_per_class": _class_counts(test_labels, np.arange(len(test_labels)), classes),
         },
         "splits": {
             "seed": seed,
@@ -122,23 +152,33 @@ def prepare_data(
             "test_per_class": test_per_class,
             "test": {
                 "count": len(split_index["test"]),
-                "per_class": _class_counts(raw.test_labels, split_index["test"], raw.classes),
-            },
+                "per_class": _class_counts(test_labels, split_index["test"], classes),
+            },  # fmt: skip
             "schemes": {
                 name: {
-                    key: {
-                        "count": len(scheme[key]),
-                        "per_class": _class_counts(raw.train_labels, scheme[key], raw.classes),
-                    }
+                    key: {"count": len(scheme[key]), "per_class": _class_counts(train_labels, scheme[key], classes)}
                     for key in PARTS
                 }
                 for name, scheme in split_index["schemes"].items()
             },
         },
     }
+
+
+def _prepare_files(source, out_dir: Path, dataset, split_schemes, seed, train_per_class, test_per_class, origin,
+                   prepared_for) -> dict:  # fmt: skip
+    if dataset != "imagefolder":
+        raise DataSourceError(f"--storage files reads an ImageFolder tree in place; dataset {dataset!r} is not one")
+    index = scan_imagefolder(source)
+    train_labels, test_labels = index.labels["train"], index.labels["test"]
+    split_index = make_splits(train_labels, test_labels, split_schemes, seed, train_per_class, test_per_class)
+    manifest = _manifest(dataset, source, origin, index.info, prepared_for, index.classes, train_labels, test_labels,
+                         split_index, seed, train_per_class, test_per_class)  # fmt: skip
+    stats = "DARTS's ImageNet statistics (train_imagenet.py), not computed from these images"
+    manifest.update(storage="files", image_size=None, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                    stats_over=stats)  # fmt: skip
     with atomic_directory(out_dir, replaceable) as scratch:
-        for name in ARRAYS:
-            np.save(scratch / f"{name}.npy", getattr(raw, name))
+        write_index(index, scratch)
         (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -152,7 +192,8 @@ def prepared_for(settings: Mapping) -> dict:
 
 
 def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | None = None,
-                          dataset: str | None = None, verify_checksums: bool = True) -> dict:  # fmt: skip
+                          dataset: str | None = None, verify_checksums: bool = True,
+                          storage: str | None = None) -> dict:  # fmt: skip
     """`stretchnas prepare-data`: the data section of the settings, with the command line's overrides.
 
     Returns a short summary of what was written."""
@@ -169,6 +210,7 @@ def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | 
         verify_checksums=data["verify_checksums"] and verify_checksums,
         source_origin=origin,
         prepared_for=prepared_for(settings),
+        storage=storage or data["storage"],
     )
     return {
         "out": str(Path(out_dir)),

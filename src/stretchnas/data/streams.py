@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 STREAM_MODES = ("epoch", "persistent", "fresh")
 
@@ -47,8 +47,11 @@ class BatchStream:
         return -(-len(self.dataset) // self.batch_size)
 
     def _order(self, pass_index: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(_seed(self.seed, self.name, pass_index))
-        return torch.randperm(len(self.dataset), generator=generator)
+        cached = getattr(self, "_cached_order", None)
+        if cached is None or cached[0] != pass_index:
+            generator = torch.Generator().manual_seed(_seed(self.seed, self.name, pass_index))
+            self._cached_order = cached = (pass_index, torch.randperm(len(self.dataset), generator=generator))
+        return cached[1]
 
     def next_indices(self) -> torch.Tensor:
         if self.mode == "fresh":
@@ -79,3 +82,68 @@ class BatchStream:
 
     def load_state_dict(self, state: dict) -> None:
         self.pass_index, self.offset, self.draws = state["pass_index"], state["offset"], state["draws"]
+
+
+class WorkerStream(BatchStream):
+    """A BatchStream whose images are decoded and augmented in DataLoader worker processes.
+
+    The order is the BatchStream's; each image's random augmentation is seeded by its position in
+    the stream, so the batches are the same for any number of workers, and a resumed run reads
+    exactly what an uninterrupted one would. Workers read ahead; the state a checkpoint saves is the
+    position of the batches consumed, and a new position (a resume, a new epoch) restarts them."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, name: str, mode: str = "persistent",
+                 workers: int = 0, pin_memory: bool = False):  # fmt: skip
+        super().__init__(dataset, batch_size, seed, name, mode)
+        self.workers, self.pin_memory = workers, pin_memory
+        self._batches = None
+
+    def _keys(self):
+        """(index, augmentation seed) batches from the consumed position on, for the loader's sampler."""
+        plan = BatchStream(self.dataset, self.batch_size, self.seed, self.name, self.mode)
+        plan.load_state_dict(self.state_dict())
+        while True:
+            base = _seed(self.seed, self.name, "augment", plan.pass_index, plan.offset, plan.draws)
+            yield [(int(i), (base + k) & ((1 << 63) - 1)) for k, i in enumerate(plan.next_indices())]
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._batches is None:
+            # its own generator: a loader draws a base seed when it starts, and the training's random
+            # stream (dropout paths, checkpointed) must not move with the number of loader restarts
+            generator = torch.Generator().manual_seed(_seed(self.seed, self.name, "loader"))
+            loader = DataLoader(self.dataset, batch_sampler=_Keys(self), num_workers=self.workers,
+                                pin_memory=self.pin_memory, generator=generator)  # fmt: skip
+            self._batches = iter(loader)
+        images, labels = next(self._batches)
+        self.next_indices()  # the consumed position moves exactly as the loader's plan did
+        return images, labels
+
+    def _restart(self) -> None:
+        self._batches = None  # shuts the workers down; the next batch starts them at the new position
+
+    def start_pass(self, pass_index: int) -> None:
+        if (pass_index, 0) != (self.pass_index, self.offset):
+            self._restart()
+        super().start_pass(pass_index)
+
+    def load_state_dict(self, state: dict) -> None:
+        self._restart()
+        super().load_state_dict(state)
+
+
+class _Keys:
+    """A batch sampler over a WorkerStream's plan (a fresh plan each time the loader iterates)."""
+
+    def __init__(self, stream: WorkerStream):
+        self.stream = stream
+
+    def __iter__(self):
+        return self.stream._keys()
+
+
+def make_stream(dataset: Dataset, batch_size: int, seed: int, name: str, mode: str = "persistent",
+                workers: int = 0, pin_memory: bool = False) -> BatchStream:  # fmt: skip
+    """A WorkerStream for images decoded from files (stretchnas.data.files), else a BatchStream."""
+    if getattr(dataset, "reads_files", False):
+        return WorkerStream(dataset, batch_size, seed, name, mode, workers, pin_memory)
+    return BatchStream(dataset, batch_size, seed, name, mode)

@@ -20,10 +20,10 @@ import torch
 from stretchnas.atomic import atomic_save
 from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
-from stretchnas.data.streams import BatchStream
+from stretchnas.data.streams import BatchStream, make_stream
 from stretchnas.data.transforms import train_transform
 from stretchnas.derive import Derivation, derive_architecture
-from stretchnas.device import to_device, without_device
+from stretchnas.device import to_device, without_placement
 from stretchnas.genotype import CELL_TYPES, Genotype
 from stretchnas.runstate import EpochRun, LoopSettings, RunError
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
@@ -52,7 +52,7 @@ class SearchRun(EpochRun):
         return {
             "experiment": self.name,
             "seed": self.seed,
-            "search": without_device(self.search),
+            "search": without_placement(self.search),
             "data_manifest_sha256": self.data.manifest_sha256,
         }
 
@@ -78,12 +78,12 @@ class SearchRun(EpochRun):
         # augmented like training batches; we keep that.
         part = lambda name: self.data.subset(s["split_scheme"], name, transform)  # noqa: E731
         streams = {
-            "train": BatchStream(part("train"), s["batch_size"], self.seed, "train", mode="epoch"),
-            "val_alpha": BatchStream(part("val_alpha"), s["batch_size"], self.seed, "val_alpha", s["arch_batches"]),
+            "train": make_stream(part("train"), s["batch_size"], self.seed, "train", mode="epoch"),
+            "val_alpha": make_stream(part("val_alpha"), s["batch_size"], self.seed, "val_alpha", s["arch_batches"]),
             "val_beta": None,
         }
         if self.net.topology.has_beta and s["beta_data"] == "separate":
-            streams["val_beta"] = BatchStream(
+            streams["val_beta"] = make_stream(
                 part("val_beta"), s["batch_size"], self.seed, "val_beta", s["arch_batches"]
             )
         return streams
