@@ -75,10 +75,6 @@ class Job:
     def command(self) -> str:
         return shlex.join(self.argv)
 
-    @property
-    def log(self) -> str:
-        return LOGS[self.rule].format(**self.wildcards)
-
 
 # Keys of the run sections that change no single job's result: the device and data-loading workers, and
 # the seed list (each job runs one seed, a wildcard), so adding a seed adds jobs and reruns none.
@@ -109,7 +105,7 @@ class Plan:
 
     @staticmethod
     def _key(wildcards: Mapping) -> tuple:
-        return tuple(sorted((k, str(v)) for k, v in wildcards.items() if k != "root"))
+        return tuple(sorted((k, str(v)) for k, v in wildcards.items()))
 
     def job(self, rule: str, wildcards: Mapping) -> Job:
         """The job a Snakemake rule's wildcards name; unknown ones are a clear error."""
@@ -224,9 +220,6 @@ class Plan:
         argv = ["stretchnas", "tables", "--scale", self.scale, "--summaries", *self.summaries(), "--out", out]
         # The tables read the summaries and, for the search dynamics, every search's metrics.csv.
         return self._make("tables", {}, argv, self.summaries() + self.search_metrics(), [])
-
-    def rule_outputs(self, rule: str) -> list[str]:
-        return [path for job in self.jobs if job.rule == rule for path in job.outputs]
 
 
 def pattern(paths, root: str = RUNS_ROOT):
