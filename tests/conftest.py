@@ -1,5 +1,8 @@
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +85,17 @@ def tiny_search_data(tmp_path_factory):
     }
     prepare_data(str(root / "tree"), root / "prepared", "imagefolder", schemes, 0, None, None)
     return PreparedData.open(root / "prepared")
+
+
+def kill_at_first_checkpoint(command: list[str], out: Path, timeout: float = 120) -> None:
+    """Start `command`, SIGKILL it as soon as it has written out/checkpoint.pt, and wait for it."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    while not (out / "checkpoint.pt").exists():
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.005)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -1,18 +1,15 @@
 """Images stored as files (prepare-data --storage files): decoded in DataLoader workers, resumed exactly."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, write_image
+from conftest import REPO, kill_at_first_checkpoint, write_image
 
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.files import FileSubset
@@ -115,13 +112,7 @@ def test_a_killed_imagenet_training_with_workers_resumes_bitwise(prepared_files,
     done = subprocess.run(command(reference), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     out = tmp_path / "killed"
-    process = subprocess.Popen(command(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (out / "checkpoint.pt").exists():
-        assert process.poll() is None and time.time() < deadline
-        time.sleep(0.005)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_at_first_checkpoint(command(out), out)
     assert torch.load(out / "checkpoint.pt", weights_only=False)["progress"]["epoch"] == 0  # mid-epoch
     resumed = subprocess.run(command(out), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr

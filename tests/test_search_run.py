@@ -3,17 +3,15 @@
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO
+from conftest import REPO, kill_at_first_checkpoint
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TINY = {
@@ -97,14 +95,7 @@ def test_killed_search_resumes_to_the_same_result(tiny_data, tmp_path):
 
     out = tmp_path / "killed"
     cmd = [str(c) for c in search_cmd(config, out, tiny_data)]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (out / "checkpoint.pt").exists():
-        assert process.poll() is None, "search ended before its first checkpoint"
-        assert time.time() < deadline
-        time.sleep(0.005)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_at_first_checkpoint(cmd, out)
     progress = torch.load(out / "checkpoint.pt", weights_only=False)["progress"]
     assert progress["epoch"] == 0 and 0 < progress["step"] < 6, progress  # killed mid-epoch
 

@@ -1,12 +1,9 @@
 """Evaluation training: channel choice, outputs, resume after SIGKILL, ImageNet path."""
 
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, write_image
+from conftest import REPO, kill_at_first_checkpoint, write_image
 from PIL import Image
 
 from stretchnas.data.prepare import prepare_data
@@ -69,13 +66,7 @@ def test_killed_training_resumes_to_bitwise_identical_metrics(tiny32, tmp_path):
     assert run(train_cmd(reference, tiny32, *args, params=params)).returncode == 0
     out = tmp_path / "killed"
     cmd = [str(c) for c in train_cmd(out, tiny32, *args, params=params)]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (out / "checkpoint.pt").exists():
-        assert process.poll() is None and time.time() < deadline
-        time.sleep(0.005)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_at_first_checkpoint(cmd, out)
     assert torch.load(out / "checkpoint.pt", weights_only=False)["progress"]["epoch"] == 0  # mid-epoch
     resumed = run(cmd)
     assert resumed.returncode == 0, resumed.stderr
