@@ -42,8 +42,14 @@ def test_environment_yml_lists_the_same_packages_as_pyproject_with_compatible_ve
         assert requirement.specifier.contains(pinned[name], prereleases=True), (name, pinned[name])
 
 
-def test_constraints_pin_exactly_what_environment_yml_pins():
-    assert pins((REPO / "constraints.txt").read_text().splitlines()) == environment_pins()
+def test_constraints_pin_what_environment_yml_pins_and_the_slurm_extra():
+    """Jobs run in environment.yml's environment; the SLURM executor plugin runs only where Snakemake
+    submits them (`.[slurm]`), so constraints.txt pins it and environment.yml does not."""
+    constraints = pins((REPO / "constraints.txt").read_text().splitlines())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    submitting = {Requirement(r).name.lower() for r in project["optional-dependencies"]["slurm"]}
+    assert submitting <= set(constraints)
+    assert {name: pin for name, pin in constraints.items() if name not in submitting} == environment_pins()
 
 
 def test_the_console_command_lists_its_subcommands():
