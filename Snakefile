@@ -42,6 +42,7 @@ wildcard_constraints:
     exp="|".join(EXPERIMENTS),
     seed=r"\d+",
     train_seed=r"\d+",
+    layers=r"\d+",
     label=r"final|epoch_\d+",
 
 

@@ -46,9 +46,15 @@ def test_one_job_per_search_seed_training_and_experiment(tmp_path):
 
     settings = settings_for(tmp_path, edit=two_seeds)
     plan = Plan(settings)
-    jobs = plan.experiment_jobs("darts_2nd_L8")  # feeds table4: its snapshots are trained too
-    snapshots = len(settings["search"]["snapshot_epochs"]) if "snapshot_epochs" in settings["search"] else 0
-    assert Counter(job.rule for job in jobs) == {"search": 2, "evaluate": 2 * (1 + snapshots) * 2, "gather": 1}
+    # darts_2nd_L8 feeds table4 (its snapshots are trained too) and figure4 (its final cell at every depth)
+    jobs = plan.experiment_jobs("darts_2nd_L8")
+    snapshots = len(settings["search"]["snapshot_epochs"])
+    depths = sorted(set(settings["evaluation"]["layers"]) | {8})
+    trainings = 2 * (len(depths) + snapshots) * 2  # search seeds x genotypes and depths x training seeds
+    assert Counter(job.rule for job in jobs) == {"search": 2, "evaluate": trainings, "gather": 1}
+    finals = {job.wildcards["layers"] for job in jobs if job.wildcards.get("label") == "final"}
+    snapshot_depths = {job.wildcards["layers"] for job in jobs if job.wildcards.get("label", "final") != "final"}
+    assert sorted(finals) == depths and snapshot_depths == {8}
     training = next(job for job in jobs if job.wildcards.get("label") == "epoch_002")
     assert training.inputs[-1] == f"runs/smoke/darts_2nd_L8/seed{training.wildcards['seed']}/search/{INDEX_FILE}"
     # every training feeds the gather; nothing else does
@@ -179,3 +185,20 @@ def test_an_estimate_times_each_distinct_step_once(tmp_path):
     row = result["experiments"]["darts_wo_sc"]
     assert row["search_steps"] == 2 * 2 and row["train_steps"] == 3 * 1 and row["jobs"] == 4
     assert result["device"] == "cpu" and all(c["s_per_step"] > 0 for c in result["step_seconds"])
+
+
+def test_a_retrain_trains_its_sources_final_cells_at_its_channels_and_searches_nothing(tmp_path):
+    plan = Plan(settings_for(tmp_path))
+    jobs = plan.experiment_jobs("darts_wo_sc_C48")
+    assert Counter(job.rule for job in jobs) == {"evaluate": 1, "gather": 1}
+    assert jobs[0].inputs[-1] == "runs/smoke/darts_wo_sc/seed2/search/genotype.json"
+    assert "experiments.darts_wo_sc" not in jobs[0].reads and "followups.darts_wo_sc_C48" in jobs[0].reads
+
+
+@pytest.mark.parametrize("edit", [
+    lambda raw: raw["experiments"]["edas_L8"].update(tables=["comparison"]),
+    lambda raw: raw["evaluation"].update(layers_for=["figure9"]),
+])  # fmt: skip
+def test_a_table_tag_that_names_no_table_is_refused(tmp_path, edit):
+    with pytest.raises(ConfigError, match=r"no such table; the tables are \['table1'"):
+        settings_for(tmp_path, edit=edit)

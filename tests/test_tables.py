@@ -87,3 +87,22 @@ def test_summaries_of_another_scale_or_version_are_refused_naming_the_file(tmp_p
     with pytest.raises(TablesError, match=r"darts_2nd_L8\.json: not an experiment summary.*'method'"):
         build_tables([folder], tmp_path / "out", "smoke")
     assert not (tmp_path / "out").exists()
+
+
+def test_figure4_keeps_every_depth_and_the_other_tables_only_the_cells_own(tmp_path):
+    cell = summary("milenas_sc_L8", "MiLeNAS-SC", ["table1", "figure4"], [2.0, 2.2], mode="stretchable", nodes=6)
+    deeper = summary("milenas_sc_L8", "MiLeNAS-SC", ["table1", "figure4"], [3.0], layers=12)["results"]
+    cell["results"] += deeper  # the same final cell evaluated with 12 layers
+    tables = build_tables([write(tmp_path, [cell])], tmp_path / "out", "smoke")
+    row = tables["table1"].set_index("experiment").loc["milenas_sc_L8"]
+    assert row["runs"] == 2 and row["test_error_mean"] == 2.1  # not mixed with the 12-layer evaluation
+    figure = tables["figure4"]
+    assert list(figure["layers"]) == [8, 12] and list(figure["test_error_mean"]) == [2.1, 3.0]
+    assert list(figure["runs"]) == [2, 1] and set(figure["search_layers"]) == {8}
+    assert (tmp_path / "out" / "figure4.png").stat().st_size > 0
+
+
+def test_a_table1_row_the_paper_does_not_have_says_so(tmp_path):
+    tables = build_tables([write(tmp_path, [summary("edas_L8", "EDAS", ["table1"], [3.0])])], tmp_path / "o", "smoke")
+    row = tables["table1"].iloc[0]
+    assert row["paper_row"] == "not in the paper" and pd.isna(row["paper_error"])

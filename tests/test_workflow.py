@@ -21,7 +21,7 @@ from workflow_copies import (
     workflow_copy,
 )
 
-from stretchnas.tables import TABLE_FILES
+from stretchnas.artefacts import TABLE_FILES
 
 
 def snakemake_outputs(root: Path) -> set[str]:
@@ -94,15 +94,19 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     assert result.returncode == 0, result.stderr[-3000:]
 
     table1 = pd.read_csv(root / "results" / "smoke" / "table1.csv")
-    assert set(table1["experiment"]) == {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_L8_random_ops"}
+    assert set(table1["experiment"]) == {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_L8_random_ops", "darts_wo_sc_C48"}
+    assert table1.set_index("experiment").loc["darts_wo_sc_C48", "channels"] == 8  # the retrain's fixed C
     assert set(table1["scale"]) == {"smoke"}
     assert table1.set_index("experiment").loc["darts_wo_sc", "paper_error"] == "2.72±0.12"  # labelled as the paper's
     table4 = pd.read_csv(root / "results" / "smoke" / "table4.csv")
     assert set(table4["genotype"]) == {"final", "epoch_001"}  # stability snapshots are evaluated
     for name in ("figure5.png", "search_dynamics.png", "evaluations.csv"):
         assert (root / "results" / "smoke" / name).stat().st_size > 0
+    figure4 = pd.read_csv(root / "results" / "smoke" / "figure4.csv")
+    assert list(figure4["layers"]) == [5, 6] and set(figure4["experiment"]) == {"milenas_sc_L8"}
     records = sorted(root.glob("runs/smoke/**/job.tsv"))  # each search and training's wall time and peak memory
-    assert len(records) == 3 + 3 + 1  # 2 searches + 1 random baseline, their 3 final trainings, 1 snapshot
+    # 2 searches + 1 random baseline; trainings: 3 finals, 1 snapshot, 1 at another depth, 1 retrain
+    assert len(records) == 3 + 3 + 1 + 1 + 1
     assert all(pd.read_csv(path, sep="\t").loc[0, "s"] > 0 for path in records)
 
     # Regeneration: remove the tables; the dry run plans the tables job alone, and the re-run gives the
@@ -124,7 +128,7 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     from_snakemake, from_dvc = produced(root), produced(dvc_root)
     assert {p for p in from_snakemake if p.endswith(".csv")} == {f"results/smoke/{n}.csv" for n in TABLE_FILES}
-    assert sum(p.endswith("train_seed0/result.json") for p in from_snakemake) == 4  # 3 finals, 1 snapshot
+    assert sum(p.endswith("train_seed0/result.json") for p in from_snakemake) == 6
     assert from_dvc == from_snakemake
 
     # Precise reruns: one experiment's settings change plans that experiment's jobs and what reads
@@ -133,12 +137,13 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
         for where in (root, dvc_root):
             change_darts_wo_sc(where, overlay)
         planned = planned_rules(dry_run(root, env=env))
-        expected = {} if overlay == "mini" else {"search": 1, "evaluate": 2, "gather": 1, "tables": 1, "all": 1}
+        # darts_wo_sc's search, its 2 trainings and the retrain of its cell, both gathers, the tables
+        expected = {} if overlay == "mini" else {"search": 1, "evaluate": 3, "gather": 2, "tables": 1, "all": 1}
         assert planned == expected, overlay
         status = subprocess.run([BIN / "dvc", "status", "--json"], cwd=dvc_root, capture_output=True, text=True,
                                 env=env, check=True)  # fmt: skip
         stale = set(json.loads(status.stdout))
         expected_stale = set() if overlay == "mini" else {
-            "search-darts_wo_sc-seed2", "evaluate-darts_wo_sc-seed2-final-train_seed0",
-            "evaluate-darts_wo_sc-seed2-epoch_001-train_seed0", "gather-darts_wo_sc"}  # fmt: skip
+            "search-darts_wo_sc-seed2", "evaluate-darts_wo_sc-seed2-final-L5-train_seed0",
+            "evaluate-darts_wo_sc-seed2-epoch_001-L5-train_seed0", "gather-darts_wo_sc"}  # fmt: skip
         assert stale == expected_stale, overlay

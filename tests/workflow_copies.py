@@ -41,6 +41,7 @@ def reduced_smoke(root: Path, prepared: Path, edit=None) -> None:
     smoke = params["scales"]["smoke"]
     smoke["search"].update(epochs=1, max_steps_per_epoch=2, snapshot_epochs=[1], layers=5)
     smoke["train"].update(max_steps_per_epoch=2)
+    smoke["evaluation"]["layers"] = [5, 6]  # Figure 4's depths: the searches' own 5, and 6
     for overlay in params["scales"].values():  # overlays may only refine experiments that exist
         if overlay and "experiments" in overlay:
             overlay["experiments"] = {k: v for k, v in overlay["experiments"].items() if k in keep}

@@ -216,6 +216,7 @@ def _evaluate_args(parser):
     parser.add_argument("--exp", required=True, help="the experiment whose genotype this is (its layer count)")
     parser.add_argument("--genotype", required=True, help="a search's genotype.json, or its snapshots.json")
     parser.add_argument("--label", default="final", help="final, or a snapshot (epoch_NNN) of snapshots.json")
+    parser.add_argument("--layers", type=LAYERS, help="cells of the network (default: the experiment's own count)")
     _run_args(parser, "the recipe's first seed")
 
 
@@ -227,7 +228,7 @@ def evaluate_cmd(args) -> int:
     settings = _settings(args)
     seed = settings["train"]["seeds"][0] if args.seed is None else args.seed
     return _print(evaluate(settings, args.exp, args.genotype, args.label, seed, args.out, _data(args, settings),
-                           quiet=args.quiet))  # fmt: skip
+                           quiet=args.quiet, layers=args.layers))  # fmt: skip
 
 
 def _gather_args(parser):

@@ -20,6 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from stretchnas.artefacts import TABLE_TAGS
 from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
 from stretchnas.device import without_placement
@@ -27,6 +28,8 @@ from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 
 SCALES = ("smoke", "mini", "paper")
+# Experiments that start from another experiment's result (params.yaml `followups`).
+FOLLOWUP_PROCEDURES = ("random_ops", "retrain")
 
 
 class ConfigError(StretchnasError, ValueError):
@@ -151,10 +154,20 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
             errors.append(([section, name, "topology_from"], f"{source!r} is not a search experiment"))
         elif source is not None:
             errors += _topology_seed_errors(settings, name, [section, name])
-        if (experiment["procedure"] == "random_ops") != (section == "followups"):
+        if (experiment["procedure"] in FOLLOWUP_PROCEDURES) != (section == "followups"):
             errors.append(
-                ([section, name, "procedure"], "random_ops experiments, and only they, belong under followups")
+                (
+                    [section, name, "procedure"],
+                    f"{' and '.join(FOLLOWUP_PROCEDURES)} experiments, and only they, belong under followups",
+                )  # fmt: skip
             )
+        unknown = [tag for tag in experiment.get("tables", []) if tag not in TABLE_TAGS]
+        if unknown:
+            errors.append(([section, name, "tables"], f"{unknown}: no such table; the tables are {list(TABLE_TAGS)}"))
+    for key in ("snapshots_for", "layers_for"):
+        unknown = [tag for tag in settings["evaluation"][key] if tag not in TABLE_TAGS]
+        if unknown:
+            errors.append((["evaluation", key], f"{unknown}: no such table; the tables are {list(TABLE_TAGS)}"))
     overlap = set(settings["experiments"]) & set(settings.get("followups", {}))
     if overlap:
         errors.append((["followups"], f"names also used under experiments: {sorted(overlap)}"))
@@ -202,8 +215,12 @@ def experiment_section(settings: Mapping, name: str) -> str:
 
 
 def experiment_search(settings: Mapping, name: str) -> dict:
-    """The search settings of one experiment: the scale's defaults with the experiment's overrides."""
-    return deep_merge(settings["search"], all_experiments(settings)[name].get("search") or {})
+    """The search settings of one experiment: the scale's defaults with the experiment's overrides (a
+    retrain has its source's, as its cells are the source's)."""
+    entry = all_experiments(settings)[name]
+    if entry["procedure"] == "retrain":
+        return experiment_search(settings, entry["topology_from"])
+    return deep_merge(settings["search"], entry.get("search") or {})
 
 
 @dataclass(frozen=True)
@@ -216,13 +233,14 @@ class Experiment:
 
     name: str
     section: str  # 'experiments' or 'followups'
-    procedure: str  # search | random_search | random_ops
+    procedure: str  # search | random_search | random_ops | retrain
     method: str
     tables: tuple[str, ...]
     search: dict
     random: dict | None
     topology_from: str | None
     topology_seed: int | str | None = None  # followups: 'paired' or a named search seed of topology_from
+    channels: int | None = None  # retrain: the fixed C its cells are trained at (else the parameter budget)
 
     def topology_source_seed(self, seed: int) -> int:
         """The search seed of `topology_from` whose final genotype followup seed `seed` starts from."""
@@ -271,6 +289,7 @@ class Experiment:
             "intermediate_nodes": self.intermediate_nodes,
             "search_layers": self.search["layers"],
             "eval_layers": self.layers,
+            "eval_channels": self.channels,
         }
 
 
@@ -296,6 +315,7 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
         random=entry.get("random"),
         topology_from=entry.get("topology_from"),
         topology_seed=entry.get("topology_seed"),
+        channels=entry.get("channels"),
     )
 
 

@@ -30,19 +30,24 @@ class GatherError(StretchnasError, ValueError):
 
 
 def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, seed: int, out: str | Path,
-             data: PreparedData, quiet: bool = False) -> dict:  # fmt: skip
-    """`stretchnas evaluate`: train one of an experiment's genotypes from scratch at the evaluation budget.
+             data: PreparedData, quiet: bool = False, layers: int | None = None) -> dict:  # fmt: skip
+    """`stretchnas evaluate`: train one of an experiment's genotypes from scratch, with `layers` cells
+    (default: the experiment's own count) and the C of the evaluation parameter budget (a retrain: its C).
 
     A snapshot without a derivable cell gets a result.json saying so (`not_run`), not a number."""
     experiment = get_experiment(settings, name)
+    layers = layers or experiment.layers
     genotype, _, reason = load_snapshot(genotype_file, label)
     if genotype is None:
-        result = {"experiment": name, "genotype": label, "seed": seed, "not_run": reason}
+        result = {"experiment": name, "genotype": label, "layers": layers, "seed": seed, "not_run": reason}
         atomic_write_json(Path(out) / "result.json", result)
         return result
-    choice = channel_choice_for(genotype, experiment.layers, settings["evaluation"]["target_params_m"], False,
-                                len(data.manifest["classes"]))  # fmt: skip
-    spec = TrainSpec(genotype, f"{name}/{label}", experiment.layers, choice["chosen_channels"], channel_choice=choice)
+    if experiment.channels:
+        spec = TrainSpec(genotype, f"{name}/{label}", layers, experiment.channels)
+    else:
+        choice = channel_choice_for(genotype, layers, settings["evaluation"]["target_params_m"], False,
+                                    len(data.manifest["classes"]))  # fmt: skip
+        spec = TrainSpec(genotype, f"{name}/{label}", layers, choice["chosen_channels"], channel_choice=choice)
     return TrainRun(spec, settings["train"], data, out, seed).run(not quiet)
 
 
@@ -57,7 +62,8 @@ def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) ->
         result = read_document(job.outputs[0], json.loads, GatherError, "training result")
         fields = {"experiment": name, "search_seed": where["seed"], "genotype": where["label"]}
         if "not_run" in result:
-            not_run.append({**fields, "train_seed": where["train_seed"], "reason": result["not_run"]})
+            not_run.append({**fields, "layers": where["layers"], "train_seed": where["train_seed"],
+                            "reason": result["not_run"]})  # fmt: skip
             continue
         genotype_file, _ = resolve_snapshot(job.inputs[-1], where["label"])
         rows.append({**result, **fields, "genotype_file": str(genotype_file)})
@@ -77,9 +83,9 @@ def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):
         topology = job.inputs[1] if experiment.procedure == "random_ops" else None
         return run_random_baseline(experiment, settings["train"], data, folder, seed, topology, not quiet)
     if job.rule == "evaluate":
-        genotype_file, label = job.inputs[1], job.wildcards["label"]
-        return evaluate(settings, experiment.name, genotype_file, label, job.wildcards["train_seed"], folder, data,
-                        quiet)  # fmt: skip
+        where = job.wildcards
+        return evaluate(settings, experiment.name, job.inputs[1], where["label"], where["train_seed"], folder, data,
+                        quiet, where["layers"])  # fmt: skip
     raise ValueError(f"{job.rule} jobs do not run inside an experiment")
 
 

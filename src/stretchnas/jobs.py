@@ -2,7 +2,8 @@
 
 Per scale: one `prepare_data`; one `search` per (experiment, search seed) or one `random` per
 (random baseline, seed); one `evaluate` per training (experiment, search seed, genotype label,
-training seed); one `gather` per experiment, which writes its summary; one `tables`. The link from a
+evaluation layers, training seed); one `gather` per experiment, which writes its summary; one
+`tables`. A `retrain` followup has only trainings, of its source's final cells. The link from a
 search to its trainings is a file (genotype.json, or the snapshot index), never a loop in a process.
 
 Each job carries its command, the files it reads and writes, and the params.yaml keys it reads
@@ -16,15 +17,15 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from stretchnas.artefacts import FIGURE_FILES, TABLE_FILES
 from stretchnas.config import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
 from stretchnas.device import without_placement
 from stretchnas.snapshots import FINAL, INDEX_FILE, snapshot_label
-from stretchnas.tables import FIGURE_FILES, TABLE_FILES
 
 # Output patterns by rule; the Snakefile's rules declare exactly these (wildcards in braces).
 SEARCH_DIR = "{root}/{scale}/{exp}/seed{seed}/search"
 RANDOM_DIR = "{root}/{scale}/{exp}/seed{seed}/random"
-TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/train_seed{train_seed}"
+TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/L{layers}/train_seed{train_seed}"
 OUTPUTS = {
     "prepare_data": ("data/prepared/{scale}",),
     "published_cells": ("results/published_cells.csv",),
@@ -41,7 +42,7 @@ LOGS = {
     "published_cells": "logs/published_cells.log",
     "search": "logs/{scale}/{exp}/search_seed{seed}.log",
     "random": "logs/{scale}/{exp}/random_seed{seed}.log",
-    "evaluate": "logs/{scale}/{exp}/seed{seed}_{label}_train_seed{train_seed}.log",
+    "evaluate": "logs/{scale}/{exp}/seed{seed}_{label}_L{layers}_train_seed{train_seed}.log",
     "gather": "logs/{scale}/{exp}/gather.log",
     "tables": "logs/{scale}/tables.log",
 }
@@ -66,8 +67,8 @@ class Job:
     @property
     def name(self) -> str:
         """A stage name: the rule and its wildcard values (the scale left out), e.g.
-        evaluate-darts_2nd_L8-seed2-epoch_020-train_seed0."""
-        prefix = {"seed": "seed", "train_seed": "train_seed"}
+        evaluate-darts_2nd_L8-seed2-epoch_020-L8-train_seed0."""
+        prefix = {"seed": "seed", "layers": "L", "train_seed": "train_seed"}
         parts = [f"{prefix.get(k, '')}{v}" for k, v in self.wildcards.items() if k != "scale"]
         return "-".join([self.rule, *parts])
 
@@ -148,11 +149,12 @@ class Plan:
         for seed in experiment.search["seeds"]:
             if experiment.procedure == "search":
                 jobs.append(self._search(experiment, entry, seed))
-            else:
+            elif experiment.procedure != "retrain":
                 jobs.append(self._random(experiment, entry, seed))
             for label, genotype_file in self.genotypes_to_train(experiment, seed).items():
-                for train_seed in self.settings["train"]["seeds"]:
-                    jobs.append(self._evaluate(experiment, entry, seed, label, genotype_file, train_seed))
+                for layers in self.evaluation_layers(experiment, label):
+                    for train_seed in self.settings["train"]["seeds"]:
+                        jobs.append(self._evaluate(experiment, entry, (seed, label, layers, train_seed), genotype_file))
         trainings = [job for job in jobs if job.rule == "evaluate"]
         jobs.append(self._gather(experiment, entry, trainings))
         return jobs
@@ -161,6 +163,8 @@ class Plan:
         """Label -> the file its genotype comes from: the final one, and the snapshots where the
         experiment's tables ask for them (evaluation.snapshots_for)."""
         wildcards = {"root": self.root, "scale": self.scale, "exp": experiment.name, "seed": seed}
+        if experiment.procedure == "retrain":
+            return {FINAL: self.topology_source(experiment, seed)}
         if experiment.procedure != "search":
             return {FINAL: OUTPUTS["random"][0].format(**wildcards)}
         search_dir = SEARCH_DIR.format(**wildcards)
@@ -170,6 +174,14 @@ class Plan:
                 files[snapshot_label(epoch)] = f"{search_dir}/{INDEX_FILE}"
         return files
 
+    def evaluation_layers(self, experiment: Experiment, label: str) -> list[int]:
+        """The layer counts a genotype is trained at: the experiment's own, and for final cells of the
+        experiments in evaluation.layers_for (Figures 1 and 4) every one of evaluation.layers."""
+        own, evaluation = experiment.layers, self.settings["evaluation"]
+        if label != FINAL or not set(experiment.tables) & set(evaluation["layers_for"]):
+            return [own]
+        return [own] + [layers for layers in evaluation["layers"] if layers != own]
+
     def _search(self, experiment: Experiment, entry: str, seed: int) -> Job:
         out = SEARCH_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
         argv = ["stretchnas", "search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
@@ -177,7 +189,7 @@ class Plan:
         return self._make("search", {"exp": experiment.name, "seed": seed}, argv, [self.data_dir], ["search", entry])
 
     def topology_source(self, experiment: Experiment, seed: int) -> str:
-        """The final genotype a random_ops followup's seed keeps the topology of (its `topology_seed` rule)."""
+        """The final genotype a followup's seed starts from (its `topology_seed` rule)."""
         source_seed = experiment.topology_source_seed(seed)
         return f"{SEARCH_DIR}/genotype.json".format(root=self.root, scale=self.scale, exp=experiment.topology_from,
                                                     seed=source_seed)  # fmt: skip
@@ -192,12 +204,13 @@ class Plan:
             argv += ["--topology-from", inputs[-1]]
         return self._make("random", {"exp": experiment.name, "seed": seed}, argv, inputs, ["search", "train", entry])
 
-    def _evaluate(self, experiment: Experiment, entry: str, seed: int, label: str, genotype_file: str,
-                  train_seed: int) -> Job:  # fmt: skip
-        wildcards = {"exp": experiment.name, "seed": seed, "label": label, "train_seed": train_seed}
+    def _evaluate(self, experiment: Experiment, entry: str, which: tuple, genotype_file: str) -> Job:
+        seed, label, layers, train_seed = which
+        wildcards = {"exp": experiment.name, "seed": seed, "label": label, "layers": layers, "train_seed": train_seed}
         out = TRAIN_DIR.format(root=self.root, scale=self.scale, **wildcards)
         argv = ["stretchnas", "evaluate", "--scale", self.scale, "--exp", experiment.name, "--genotype",
-                genotype_file, "--label", label, "--seed", train_seed, "--out", out, "--quiet"]  # fmt: skip
+                genotype_file, "--label", label, "--layers", layers, "--seed", train_seed, "--out", out,
+                "--quiet"]  # fmt: skip
         reads = ["train", "evaluation.target_params_m", entry]
         return self._make("evaluate", wildcards, argv, [self.data_dir, genotype_file], reads)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stretchnas.artefacts import FIGURE_FILES, TABLE_FILES
 from stretchnas.atomic import atomic_save, atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
@@ -19,11 +20,6 @@ from stretchnas.paper_tables import (
     table1_columns,
 )
 from stretchnas.published_genotypes import DARTS_FORMAT, get_genotype
-
-# Every CSV (and PNG) the tables stage writes into results/<scale>/: the Snakefile reads these lists,
-# and a test checks dvc.yaml's outputs against them.
-TABLE_FILES = ("evaluations", "table1", "table3", "table4", "table5", "figure5", "search_dynamics")
-FIGURE_FILES = ("figure5", "search_dynamics")
 
 
 class TablesError(StretchnasError, ValueError):
@@ -75,7 +71,7 @@ def write_published_cells_table(path: str | Path, layers: int = 20, C: int = 36)
 
 
 SUMMARY_FIELDS = ("experiment", "procedure", "method", "optimizer", "topology_mode", "k", "intermediate_nodes",
-                  "search_layers")  # fmt: skip
+                  "search_layers", "eval_layers")  # fmt: skip
 
 
 def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
@@ -91,6 +87,8 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
                     "genotype": result["genotype"],
                     "train_seed": result["seed"],
                     "layers": result["layers"],
+                    # at the experiment's own layer count (not one of Figure 4's other depths)
+                    "own_layers": result["layers"] == summary["eval_layers"],
                     "channels": result["channels"],
                     "params_m": result["params_m"],
                     "thop_style_flops_m": result["thop_style_flops_m"],
@@ -104,14 +102,14 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
 
 def _summarise(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     grouped = frame.groupby(keys, sort=False, dropna=False)
+    shape = {name: (name, "first") for name in ("layers", "channels") if name not in keys}
     out = grouped.agg(
         runs=("test_error", "size"),
         test_error_mean=("test_error", "mean"),
         test_error_std=("test_error", "std"),
         params_m=("params_m", "mean"),
         thop_style_flops_m=("thop_style_flops_m", "mean"),
-        layers=("layers", "first"),
-        channels=("channels", "first"),
+        **shape,
     ).reset_index()
     return out.round({"test_error_mean": 2, "test_error_std": 2, "params_m": 3, "thop_style_flops_m": 1})
 
@@ -121,9 +119,9 @@ def _tagged(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 
 
 def _final(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Evaluations of the final genotypes of the experiments that feed `table`."""
+    """Evaluations of the final genotypes, at their own layer count, of the experiments that feed `table`."""
     tagged = _tagged(frame, table)
-    return tagged[tagged["genotype"] == "final"]
+    return tagged[(tagged["genotype"] == "final") & tagged["own_layers"]]
 
 
 def table1(frame: pd.DataFrame) -> pd.DataFrame:
@@ -145,6 +143,7 @@ def table3(frame: pd.DataFrame) -> pd.DataFrame:
 
 def table4(frame: pd.DataFrame) -> pd.DataFrame:
     rows = _tagged(frame, "table4")
+    rows = rows[rows["own_layers"]]
     table = _summarise(rows, ["experiment", "method", "search_seed", "genotype"])
     return table.sort_values(["experiment", "search_seed", "genotype"], kind="stable").reset_index(drop=True)
 
@@ -160,6 +159,35 @@ def table5(frame: pd.DataFrame) -> pd.DataFrame:
     table = _summarise(_final(frame, "table5"), ["experiment", "method", "topology_mode"])
     table.insert(3, "perspective", table["topology_mode"].map(perspective))
     table["paper_error"] = [TABLE5.get(key) for key in zip(table["method"], table["perspective"])]
+    return table
+
+
+def figure4(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
+    """Figures 1 and 4: each final cell's test error at every evaluation layer count; a hollow marker
+    where the evaluation layers equal the search layers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tagged = _tagged(frame, "figure4")
+    table = _summarise(tagged[tagged["genotype"] == "final"], ["experiment", "method", "search_layers", "layers"])
+    table = table.sort_values(["experiment", "layers"], kind="stable").reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for experiment, group in table.groupby("experiment", sort=False):
+        line = ax.errorbar(group["layers"], group["test_error_mean"], yerr=group["test_error_std"].fillna(0),
+                           fmt="o-", label=experiment, markersize=4)  # fmt: skip
+        own = group[group["layers"] == group["search_layers"]]
+        ax.plot(own["layers"], own["test_error_mean"], "o", markersize=9, markerfacecolor="none",
+                color=line[0].get_color())  # fmt: skip
+    ax.set_xlabel("evaluation layers")
+    ax.set_ylabel("test error (%)")
+    ax.set_title("Figures 1/4 (this run's scale; hollow: evaluated at its search layers)", fontsize=8)
+    if len(table):
+        ax.legend(fontsize=5, ncol=2)
+    fig.tight_layout()
+    _save_figure(fig, png)
+    plt.close(fig)
     return table
 
 
@@ -256,10 +284,11 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> di
         "table3": table3(frame),
         "table4": table4(frame),
         "table5": table5(frame),
+        "figure4": figure4(frame, out_dir / "figure4.png"),
         "figure5": figure5(frame, out_dir / "figure5.png"),
         "search_dynamics": search_dynamics(frame, out_dir / "search_dynamics.png"),
     }
-    assert tuple(tables) == TABLE_FILES  # the workflow expects exactly these files
+    assert tuple(tables) == TABLE_FILES and all((out_dir / f"{name}.png").exists() for name in FIGURE_FILES)
     for name, table in tables.items():
         if len(table):
             table.insert(0, "scale", scale)  # numbers of one scale are never read as another's
