@@ -1,10 +1,12 @@
 """Table assembly from synthetic experiment summaries: grouping, statistics, paper columns, refusals."""
 
+import copy
 import json
 
 import pandas as pd
 import pytest
 
+from stretchnas.published_genotypes import get_genotype
 from stretchnas.tables import TablesError, build_tables
 
 
@@ -29,10 +31,14 @@ SUMMARIES = [
 ]
 
 
-def write(tmp_path, summaries):
+def write(tmp_path, summaries, cell="DARTS_V2"):
+    """The summaries as files, each result's genotype file a published cell written under tmp_path."""
     folder = tmp_path / "summaries"
     folder.mkdir()
-    for s in summaries:
+    for s in copy.deepcopy(summaries):
+        for result in s["results"]:
+            result["genotype_file"] = str(tmp_path / "runs" / s["experiment"] / "genotype.json")
+            get_genotype(cell).save(result["genotype_file"])
         (folder / f"{s['experiment']}.json").write_text(json.dumps(s))
     return folder
 
@@ -106,3 +112,21 @@ def test_a_table1_row_the_paper_does_not_have_says_so(tmp_path):
     tables = build_tables([write(tmp_path, [summary("edas_L8", "EDAS", ["table1"], [3.0])])], tmp_path / "o", "smoke")
     row = tables["table1"].iloc[0]
     assert row["paper_row"] == "not in the paper" and pd.isna(row["paper_error"])
+
+
+def test_cells_give_the_depth_and_width_of_each_searched_final_cell(tmp_path):
+    tables = build_tables([write(tmp_path, SUMMARIES, cell="DARTS_V2")], tmp_path / "out", "smoke")
+    cells = tables["cells"].set_index("experiment")
+    assert len(cells) == len(SUMMARIES)
+    # DARTS_V2's normal cell: its last node takes the first intermediate node (a path of 2 ops); 7 of its 8
+    # edges leave the two cell inputs
+    assert cells.loc["darts_2nd_L8", ["depth_normal", "width_normal"]].tolist() == [2, 7]
+
+
+def test_the_same_summaries_give_byte_identical_tables_and_figures(tmp_path):
+    folder = write(tmp_path, SUMMARIES)
+    for out in ("a", "b"):
+        build_tables([folder], tmp_path / out, "smoke")
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert files and files == sorted(p.name for p in (tmp_path / "b").iterdir())
+    assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)

@@ -228,11 +228,21 @@ class Plan:
     def search_metrics(self) -> list[str]:
         return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(".csv")]
 
+    def final_genotypes(self) -> list[str]:
+        """Every experiment's final genotype file, per seed (a retrain's are its source's)."""
+        files = []
+        for name in all_experiments(self.settings):
+            experiment = get_experiment(self.settings, name)
+            files += [self.genotypes_to_train(experiment, seed)[FINAL] for seed in experiment.search["seeds"]]
+        return list(dict.fromkeys(files))
+
     def _tables(self) -> Job:
         out = f"results/{self.scale}"
         argv = ["stretchnas", "tables", "--scale", self.scale, "--summaries", *self.summaries(), "--out", out]
-        # The tables read the summaries and, for the search dynamics, every search's metrics.csv.
-        return self._make("tables", {}, argv, self.summaries() + self.search_metrics(), [])
+        # The tables read the summaries, every search's metrics.csv (search dynamics) and every final
+        # genotype (the cells' depth and width).
+        inputs = self.summaries() + self.search_metrics() + self.final_genotypes()
+        return self._make("tables", {}, argv, inputs, [])
 
 
 def pattern(paths, root: str = RUNS_ROOT):

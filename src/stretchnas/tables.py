@@ -11,6 +11,7 @@ from stretchnas.artefacts import FIGURE_FILES, TABLE_FILES
 from stretchnas.atomic import atomic_save, atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
+from stretchnas.genotype import Genotype
 from stretchnas.paper_tables import (
     MILENAS_FIG5_SMALL,
     TABLE1_ROW_OF_EXPERIMENT,
@@ -245,6 +246,23 @@ def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     return table
 
 
+def cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Depth and width of every searched final cell, per experiment and search seed (the paper's "shallow
+    and wide" claim: depth is the longest path in ops from a cell input to its output, width the number
+    of edges leaving the two cell inputs)."""
+    finals = frame[(frame["genotype"] == "final") & frame["own_layers"]]
+    finals = finals.drop_duplicates(["experiment", "search_seed"])
+    rows = []
+    for row in finals.itertuples(index=False):
+        genotype = Genotype.load(row.genotype_file)
+        rows.append({"experiment": row.experiment, "method": row.method, "search_seed": row.search_seed,
+                     "search_layers": row.search_layers, "intermediate_nodes": row.intermediate_nodes,
+                     **{f"{key}_{cell_type}": getattr(getattr(genotype, cell_type), key)()
+                        for cell_type in ("normal", "reduce") for key in ("depth", "width")},
+                     "genotype_file": row.genotype_file})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def _save_figure(fig, png: Path) -> None:
     atomic_save(png, lambda buffer: fig.savefig(buffer, dpi=130, format="png"))
 
@@ -287,6 +305,7 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> di
         "figure4": figure4(frame, out_dir / "figure4.png"),
         "figure5": figure5(frame, out_dir / "figure5.png"),
         "search_dynamics": search_dynamics(frame, out_dir / "search_dynamics.png"),
+        "cells": cells(frame),
     }
     assert tuple(tables) == TABLE_FILES and all((out_dir / f"{name}.png").exists() for name in FIGURE_FILES)
     for name, table in tables.items():
