@@ -62,7 +62,8 @@ def test_one_job_per_search_seed_training_and_experiment(tmp_path):
     assert set(gather_job.inputs) == {job.outputs[0] for job in jobs if job.rule == "evaluate"}
     # the tables read every summary and every search's metrics.csv
     tables = plan.jobs[-1]
-    assert set(plan.summaries()) | set(plan.search_metrics()) | set(plan.final_genotypes()) == set(tables.inputs)
+    read = plan.summaries() + plan.search_metrics() + plan.snapshot_indexes() + plan.final_genotypes()
+    assert set(read) == set(tables.inputs)
     assert "runs/smoke/darts_2nd_L8/seed3/search/genotype.json" in plan.final_genotypes()
     assert len(plan.summaries()) == len(settings["experiments"]) + len(settings["followups"])
 

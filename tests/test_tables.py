@@ -6,7 +6,9 @@ import json
 import pandas as pd
 import pytest
 
+from stretchnas.genotype import Cell, Genotype
 from stretchnas.published_genotypes import get_genotype
+from stretchnas.snapshots import INDEX_FILE, cell_changes
 from stretchnas.tables import TablesError, build_tables
 
 
@@ -36,9 +38,13 @@ def write(tmp_path, summaries, cell="DARTS_V2"):
     folder = tmp_path / "summaries"
     folder.mkdir()
     for s in copy.deepcopy(summaries):
+        search_dir = tmp_path / "runs" / s["experiment"]
         for result in s["results"]:
-            result["genotype_file"] = str(tmp_path / "runs" / s["experiment"] / "genotype.json")
+            result["genotype_file"] = str(search_dir / "genotype.json")
             get_genotype(cell).save(result["genotype_file"])
+        # one snapshot, at epoch 1: DARTS's first-order cell
+        index = {"epoch_001": {"epoch": 1, "genotype": get_genotype("DARTS_V1").to_dict()}}
+        (search_dir / INDEX_FILE).write_text(json.dumps(index))
         (folder / f"{s['experiment']}.json").write_text(json.dumps(s))
     return folder
 
@@ -130,3 +136,22 @@ def test_the_same_summaries_give_byte_identical_tables_and_figures(tmp_path):
     files = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert files and files == sorted(p.name for p in (tmp_path / "b").iterdir())
     assert all((tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes() for f in files)
+
+
+def test_cell_changes_count_moved_edges_and_changed_ops():
+    before = Cell((("sep_conv_3x3", 0, 2), ("skip_connect", 1, 2), ("max_pool_3x3", 0, 3), ("sep_conv_5x5", 2, 3)),
+                  (2, 3))  # fmt: skip
+    after = Cell((("sep_conv_3x3", 0, 2), ("dil_conv_3x3", 1, 2), ("max_pool_3x3", 1, 3), ("sep_conv_5x5", 2, 3)),
+                 (2, 3))  # fmt: skip
+    changes = cell_changes(Genotype(before, before), Genotype(after, before))
+    # node 3's input 0 became input 1 (one edge lost, one gained); node 2's edge from 1 changed its op
+    assert changes == {"edges_changed_normal": 2, "ops_changed_normal": 1, "edges_changed_reduce": 0,
+                       "ops_changed_reduce": 0}  # fmt: skip
+
+
+def test_stability_lists_each_step_from_snapshot_to_snapshot_to_the_final_cell(tmp_path):
+    tables = build_tables([write(tmp_path, SUMMARIES)], tmp_path / "out", "smoke")
+    rows = tables["stability"].set_index("experiment").loc["darts_2nd_L8"]
+    assert (rows["from_epoch"], rows["to_epoch"]) == (1, "final")
+    expected = cell_changes(get_genotype("DARTS_V1"), get_genotype("DARTS_V2"))
+    assert {key: rows[key] for key in expected} == expected and expected["ops_changed_normal"] > 0

@@ -2,7 +2,18 @@
 experiment registry's `tables` tags all read."""
 
 # Every CSV (and PNG) the tables stage writes into results/<scale>/.
-TABLE_FILES = ("evaluations", "table1", "table3", "table4", "table5", "figure4", "figure5", "search_dynamics", "cells")
+TABLE_FILES = (
+    "evaluations",
+    "table1",
+    "table3",
+    "table4",
+    "table5",
+    "figure4",
+    "figure5",
+    "search_dynamics",
+    "cells",
+    "stability",
+)
 FIGURE_FILES = ("figure4", "figure5", "search_dynamics")
 
 # What an experiment of params.yaml may name in `tables`: the artefacts built from its evaluations.

@@ -228,6 +228,9 @@ class Plan:
     def search_metrics(self) -> list[str]:
         return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(".csv")]
 
+    def snapshot_indexes(self) -> list[str]:
+        return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(INDEX_FILE)]
+
     def final_genotypes(self) -> list[str]:
         """Every experiment's final genotype file, per seed (a retrain's are its source's)."""
         files = []
@@ -239,9 +242,9 @@ class Plan:
     def _tables(self) -> Job:
         out = f"results/{self.scale}"
         argv = ["stretchnas", "tables", "--scale", self.scale, "--summaries", *self.summaries(), "--out", out]
-        # The tables read the summaries, every search's metrics.csv (search dynamics) and every final
-        # genotype (the cells' depth and width).
-        inputs = self.summaries() + self.search_metrics() + self.final_genotypes()
+        # The tables read the summaries, every search's metrics.csv (search dynamics) and snapshot index
+        # (stability), and every final genotype (the cells' depth and width).
+        inputs = self.summaries() + self.search_metrics() + self.snapshot_indexes() + self.final_genotypes()
         return self._make("tables", {}, argv, inputs, [])
 
 

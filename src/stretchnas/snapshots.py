@@ -37,8 +37,9 @@ def write_index(search_dir: str | Path, epochs: list[int]) -> dict:
     index = {}
     for epoch in epochs:
         path = snapshot_file(search_dir, epoch)
-        if path.exists():
-            index[snapshot_label(epoch)] = {"epoch": epoch, "genotype_file": path.name}
+        if path.exists():  # the genotype inline too, so the index alone serves readers of every snapshot
+            index[snapshot_label(epoch)] = {"epoch": epoch, "genotype_file": path.name,
+                                            "genotype": Genotype.load(path).to_dict()}  # fmt: skip
         else:
             index[snapshot_label(epoch)] = {"epoch": epoch, "not_derivable": "every intermediate node was dropped"}
     atomic_write_json(Path(search_dir) / INDEX_FILE, index)
@@ -54,7 +55,7 @@ def resolve(genotype_file: str | Path, label: str) -> tuple[Path | None, str | N
         return genotype_file, None
     if genotype_file.name != INDEX_FILE:
         raise SnapshotError(f"{genotype_file}: a snapshot ({label}) is found through the search's {INDEX_FILE}")
-    index = read_document(genotype_file, json.loads, SnapshotError, "snapshot index")
+    index = read_index(genotype_file)
     if label not in index:
         raise SnapshotError(f"{genotype_file}: no snapshot {label!r}; it has {sorted(index)}")
     entry = index[label]
@@ -67,3 +68,20 @@ def load(genotype_file: str | Path, label: str) -> tuple[Genotype | None, Path |
     """(genotype, its file, None), or (None, None, reason) where the snapshot has no derivable cell."""
     path, reason = resolve(genotype_file, label)
     return (None, None, reason) if path is None else (Genotype.load(path), path, None)
+
+
+def read_index(index_file: str | Path) -> dict:
+    return read_document(index_file, json.loads, SnapshotError, "snapshot index")
+
+
+def cell_changes(before: Genotype, after: Genotype) -> dict[str, int]:
+    """How much a derived genotype changed between two snapshots, without any training: per cell type,
+    edges gained or lost (a (node, input) pair in one and not the other) and ops changed on the edges
+    both keep."""
+    changes = {}
+    for cell_type in ("normal", "reduce"):
+        old = {(node, source): op for op, source, node in getattr(before, cell_type).edges}
+        new = {(node, source): op for op, source, node in getattr(after, cell_type).edges}
+        changes[f"edges_changed_{cell_type}"] = len(old.keys() ^ new.keys())
+        changes[f"ops_changed_{cell_type}"] = sum(old[e] != new[e] for e in old.keys() & new.keys())
+    return changes

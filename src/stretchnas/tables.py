@@ -21,6 +21,7 @@ from stretchnas.paper_tables import (
     table1_columns,
 )
 from stretchnas.published_genotypes import DARTS_FORMAT, get_genotype
+from stretchnas.snapshots import INDEX_FILE, cell_changes, read_index
 
 
 class TablesError(StretchnasError, ValueError):
@@ -263,6 +264,33 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _snapshot_genotype(search_dir: Path, entry: dict) -> Genotype | None:
+    """A snapshot's genotype from its index entry (inline, or its file in an index written before
+    genotypes were inlined); None where the epoch had no derivable cell."""
+    if "genotype" in entry:
+        return Genotype.from_dict(entry["genotype"], f"{search_dir / INDEX_FILE} epoch {entry['epoch']}")
+    return Genotype.load(search_dir / entry["genotype_file"]) if "genotype_file" in entry else None
+
+
+def stability(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table 4's claim without training: how much each search's derived cell changes from one snapshot
+    epoch to the next, and from the last snapshot to the final cell (stretchnas.snapshots.cell_changes)."""
+    searches = frame[(frame["procedure"] == "search") & (frame["genotype"] == "final") & frame["own_layers"]]
+    rows = []
+    for row in searches.drop_duplicates(["experiment", "search_seed"]).itertuples(index=False):
+        search_dir = Path(row.genotype_file).parent
+        index = read_index(search_dir / INDEX_FILE)
+        chain = [(entry["epoch"], _snapshot_genotype(search_dir, entry))
+                 for entry in sorted(index.values(), key=lambda e: e["epoch"])]  # fmt: skip
+        chain.append(("final", Genotype.load(row.genotype_file)))
+        for (start, before), (end, after) in zip(chain, chain[1:]):
+            changes = cell_changes(before, after) if before is not None and after is not None else {}
+            rows.append({"experiment": row.experiment, "method": row.method, "topology_mode": row.topology_mode,
+                         "search_seed": row.search_seed, "from_epoch": start, "to_epoch": end,
+                         "not_derivable": before is None or after is None, **changes})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 def _save_figure(fig, png: Path) -> None:
     atomic_save(png, lambda buffer: fig.savefig(buffer, dpi=130, format="png"))
 
@@ -306,6 +334,7 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> di
         "figure5": figure5(frame, out_dir / "figure5.png"),
         "search_dynamics": search_dynamics(frame, out_dir / "search_dynamics.png"),
         "cells": cells(frame),
+        "stability": stability(frame),
     }
     assert tuple(tables) == TABLE_FILES and all((out_dir / f"{name}.png").exists() for name in FIGURE_FILES)
     for name, table in tables.items():
