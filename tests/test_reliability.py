@@ -128,6 +128,15 @@ def test_a_finished_training_is_never_reported_for_another_genotype_or_width(tin
     assert other.returncode == 2 and "holds a finished train of a different configuration" in last_line(other)
     assert (tmp_path / "run" / "result.json").read_text() == before
 
+    # --supersede (the workflow's jobs, rerun because their settings changed) keeps the earlier run whole
+    # under superseded/<time>/ and trains the new one
+    superseding = run(args + ["--genotype", "DARTS_V2", "--channels", "6", "--supersede"])
+    assert superseding.returncode == 0, superseding.stderr
+    assert "moved it to" in superseding.stderr
+    (kept,) = (tmp_path / "run" / "superseded").iterdir()
+    assert (kept / "result.json").read_text() == before and (kept / "checkpoint.pt").exists()
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["channels"] == 6
+
 
 # --------------------------------------------------------------------------- 3. divergence
 

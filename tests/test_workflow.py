@@ -147,3 +147,14 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
             "search-darts_wo_sc-seed2", "evaluate-darts_wo_sc-seed2-final-L5-train_seed0",
             "evaluate-darts_wo_sc-seed2-epoch_001-L5-train_seed0", "gather-darts_wo_sc"}  # fmt: skip
         assert stale == expected_stale, overlay
+
+    # ... and the rerun itself: the changed search starts over (its earlier run kept under superseded/),
+    # the other experiments' outputs are untouched
+    untouched = root / "runs" / "smoke" / "summaries" / "milenas_sc_L8.json"
+    before = untouched.stat().st_mtime_ns
+    rerun = subprocess.run([BIN / "snakemake", "all", "--cores", "2"], cwd=root, capture_output=True, text=True,
+                           env=env)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert list((root / "runs/smoke/darts_wo_sc/seed2/search/superseded").iterdir())
+    assert untouched.stat().st_mtime_ns == before
+    assert planned_rules(dry_run(root, env=env)) == {}

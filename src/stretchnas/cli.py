@@ -78,6 +78,9 @@ def _run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:
     parser.add_argument("--seed", type=SEED, help=f"default: {seed_default}")
     parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--supersede", action="store_true",
+                        help="if --out holds a run of other settings, move it to --out/superseded/<time>/ and start "
+                        "over (the workflow's jobs do; without it such a folder is refused)")  # fmt: skip
     _device_arg(parser)
 
 
@@ -169,7 +172,8 @@ def search_cmd(args) -> int:
         experiment = get_experiment(settings, args.exp, procedures=("search",))
     else:
         experiment = search_from_file(args.params, args.config, settings["scale"]).on_device(args.device)
-    genotype = run_search(experiment, _data(args, settings), args.out, args.seed, show_progress=not args.quiet)
+    genotype = run_search(experiment, _data(args, settings), args.out, args.seed, show_progress=not args.quiet,
+                          supersede=args.supersede)  # fmt: skip
     return _print({"out": args.out, "genotype": genotype.to_dict()})
 
 
@@ -188,7 +192,7 @@ def random_search_cmd(args) -> int:
     settings = _settings(args)
     experiment = get_experiment(settings, args.exp, procedures=("random_search", "random_ops"))
     chosen = run_random_baseline(experiment, settings["train"], _data(args, settings), args.out, args.seed,
-                                 args.topology_from, show_progress=not args.quiet)  # fmt: skip
+                                 args.topology_from, not args.quiet, args.supersede)  # fmt: skip
     return _print({"out": args.out, "genotype": chosen.to_dict()})
 
 
@@ -228,7 +232,7 @@ def evaluate_cmd(args) -> int:
     settings = _settings(args)
     seed = settings["train"]["seeds"][0] if args.seed is None else args.seed
     return _print(evaluate(settings, args.exp, args.genotype, args.label, seed, args.out, _data(args, settings),
-                           quiet=args.quiet, layers=args.layers))  # fmt: skip
+                           quiet=args.quiet, layers=args.layers, supersede=args.supersede))  # fmt: skip
 
 
 def _gather_args(parser):
@@ -263,7 +267,8 @@ def train_cmd(args) -> int:
 
     settings = _settings(args)
     result = run_training(settings, args.genotype, args.layers, args.out, _data(args, settings), args.channels,
-                          args.target_params, args.imagenet, args.seed, show_progress=not args.quiet)  # fmt: skip
+                          args.target_params, args.imagenet, args.seed, show_progress=not args.quiet,
+                          supersede=args.supersede)  # fmt: skip
     return _print(result)
 
 

@@ -30,7 +30,8 @@ class GatherError(StretchnasError, ValueError):
 
 
 def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, seed: int, out: str | Path,
-             data: PreparedData, quiet: bool = False, layers: int | None = None) -> dict:  # fmt: skip
+             data: PreparedData, quiet: bool = False, layers: int | None = None,
+             supersede: bool = False) -> dict:  # fmt: skip
     """`stretchnas evaluate`: train one of an experiment's genotypes from scratch, with `layers` cells
     (default: the experiment's own count) and the C of the evaluation parameter budget (a retrain: its C).
 
@@ -48,7 +49,7 @@ def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, s
         choice = channel_choice_for(genotype, layers, settings["evaluation"]["target_params_m"], False,
                                     len(data.manifest["classes"]))  # fmt: skip
         spec = TrainSpec(genotype, f"{name}/{label}", layers, choice["chosen_channels"], channel_choice=choice)
-    return TrainRun(spec, settings["train"], data, out, seed).run(not quiet)
+    return TrainRun(spec, settings["train"], data, out, seed).run(not quiet, supersede)
 
 
 def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) -> dict:

@@ -6,6 +6,9 @@ evaluation layers, training seed); one `gather` per experiment, which writes its
 `tables`. A `retrain` followup has only trainings, of its source's final cells. The link from a
 search to its trainings is a file (genotype.json, or the snapshot index), never a loop in a process.
 
+Jobs run with --supersede: when a job reruns because its settings changed, the earlier run in its
+folder is kept under superseded/ rather than refused.
+
 Each job carries its command, the files it reads and writes, and the params.yaml keys it reads
 (`reads`): Snakemake fingerprints their resolved values (its default rerun triggers then rerun
 exactly the jobs whose settings changed), and dvc.yaml lists them as `params`.
@@ -185,7 +188,7 @@ class Plan:
     def _search(self, experiment: Experiment, entry: str, seed: int) -> Job:
         out = SEARCH_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
         argv = ["stretchnas", "search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
-                "--out", out, "--quiet"]  # fmt: skip
+                "--out", out, "--quiet", "--supersede"]  # fmt: skip
         return self._make("search", {"exp": experiment.name, "seed": seed}, argv, [self.data_dir], ["search", entry])
 
     def topology_source(self, experiment: Experiment, seed: int) -> str:
@@ -197,7 +200,7 @@ class Plan:
     def _random(self, experiment: Experiment, entry: str, seed: int) -> Job:
         out = RANDOM_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
         argv = ["stretchnas", "random-search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
-                "--out", out, "--quiet"]  # fmt: skip
+                "--out", out, "--quiet", "--supersede"]  # fmt: skip
         inputs = [self.data_dir]
         if experiment.procedure == "random_ops":
             inputs.append(self.topology_source(experiment, seed))
@@ -210,7 +213,7 @@ class Plan:
         out = TRAIN_DIR.format(root=self.root, scale=self.scale, **wildcards)
         argv = ["stretchnas", "evaluate", "--scale", self.scale, "--exp", experiment.name, "--genotype",
                 genotype_file, "--label", label, "--layers", layers, "--seed", train_seed, "--out", out,
-                "--quiet"]  # fmt: skip
+                "--quiet", "--supersede"]  # fmt: skip
         reads = ["train", "evaluation.target_params_m", entry]
         return self._make("evaluate", wildcards, argv, [self.data_dir, genotype_file], reads)
 

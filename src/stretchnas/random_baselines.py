@@ -125,10 +125,10 @@ class RandomBaselineRun(ResumableRun):
 
 def run_random_baseline(experiment: Experiment, recipe: dict, data: PreparedData, out: str | Path,
                         seed: int | None = None, topology_from: str | Path | None = None,
-                        show_progress: bool = True) -> Genotype:  # fmt: skip
+                        show_progress: bool = True, supersede: bool = False) -> Genotype:  # fmt: skip
     """`stretchnas random-search`: one seed of a random_search or random_ops experiment."""
     if experiment.procedure == "random_ops" and topology_from is None:
         raise RunError(f"{experiment.name} keeps a searched topology: pass --topology-from genotype.json")
     topology = Genotype.load(topology_from) if experiment.procedure == "random_ops" else None
     seed = experiment.search["seeds"][0] if seed is None else seed
-    return RandomBaselineRun(experiment, recipe, data, out, seed, topology).run(show_progress)
+    return RandomBaselineRun(experiment, recipe, data, out, seed, topology).run(show_progress, supersede)

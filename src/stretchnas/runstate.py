@@ -182,6 +182,7 @@ def load_checkpoint(path: Path, identity: dict) -> dict | None:
 # --------------------------------------------------------------------------- the folder lock
 
 LOCK_FILE = ".stretchnas.lock"
+SUPERSEDED = "superseded"  # where --supersede keeps a folder's earlier run of other settings
 
 
 class FolderLock:
@@ -285,11 +286,15 @@ class ResumableRun(ABC):
             },
         )
 
-    def _check_recorded_identity(self) -> dict | None:
-        """run.json as recorded, refused if it belongs to another identity (finished or not)."""
+    def _check_recorded_identity(self, supersede: bool = False) -> dict | None:
+        """run.json as recorded, refused if it belongs to another identity (finished or not), or with
+        `supersede` moved aside with everything else in the folder, so the run starts over."""
         if not self.run_json.exists():
             return None
         recorded = read_document(self.run_json, json.loads, RunError, "run record")
+        if recorded.get("identity") != as_json(self.identity) and supersede:
+            self._set_aside()
+            return None
         if recorded.get("identity") != as_json(self.identity):
             what = "finished" if recorded.get("status") == "complete" else "unfinished"
             raise RunError(
@@ -298,20 +303,39 @@ class ResumableRun(ABC):
                 + ("report it as this one" if what == "finished" else "mix the two")
                 + ". Differing fields: "
                 + "; ".join(identity_differences(recorded.get("identity") or {}, as_json(self.identity), "recorded"))
-                + ". Use another --out."
+                + ". Use another --out, or --supersede to keep that run under superseded/ and start over."
             )
         return recorded
+
+    def _set_aside(self) -> Path:
+        """Move every file of the folder's earlier run (another configuration) into superseded/<time>/:
+        nothing is deleted, and the folder is free for this run."""
+        target = self.out / SUPERSEDED / time.strftime("%Y%m%dT%H%M%S")
+        suffix = 0
+        while target.exists():
+            suffix += 1
+            target = target.with_name(f"{target.name.split('.')[0]}.{suffix}")
+        with machine_faults(target):
+            target.mkdir(parents=True)
+            for entry in sorted(self.out.iterdir()):
+                if entry.name not in (LOCK_FILE, SUPERSEDED):
+                    entry.rename(target / entry.name)
+        print(f"{self.out}: held a run of other settings; moved it to {target} and starting over",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return target
 
     def prepare(self) -> None:  # noqa: B027 (an optional hook)
         """Set-up before run.json says running (and before any output is touched)."""
 
-    def run(self, show_progress: bool = True):
+    def run(self, show_progress: bool = True, supersede: bool = False):
+        """Run, resume, or return the finished result. A folder holding a run of other settings is
+        refused, or with `supersede` (the workflow's jobs, whose settings changed) set aside."""
         if self.out.exists() and not self.out.is_dir():
             raise RunError(f"{self.out}: is a file; --out must be a folder")
         with machine_faults(self.out):
             self.out.mkdir(parents=True, exist_ok=True)
         with FolderLock(self.out):
-            recorded = self._check_recorded_identity()
+            recorded = self._check_recorded_identity(supersede)
             if recorded and recorded.get("status") == "complete" and (self.out / self.final_file).exists():
                 print(f"{self.out}: {self.run_type} already complete; nothing to do")
                 return self.load_result()

@@ -296,7 +296,8 @@ def channel_choice_for(genotype: Genotype, layers: int, target_m: float, imagene
 
 def run_training(settings: dict, genotype_ref: str, layers: int, out: str | Path, data: PreparedData,
                  channels: int | None = None, target_params_m: float | None = None, imagenet: bool = False,
-                 seed: int | None = None, show_progress: bool = True) -> dict:  # fmt: skip
+                 seed: int | None = None, show_progress: bool = True,
+                 supersede: bool = False) -> dict:  # fmt: skip
     """`stretchnas train`: a published or saved genotype, at a fixed C or the C nearest a parameter budget."""
     recipe = settings["train_imagenet" if imagenet else "train"]
     genotype = get_genotype(genotype_ref)
@@ -309,4 +310,4 @@ def run_training(settings: dict, genotype_ref: str, layers: int, out: str | Path
     name = Path(genotype_ref).stem if genotype_ref.endswith(".json") else genotype_ref
     spec = TrainSpec(genotype, name, layers, channels, imagenet, choice)
     seed = recipe["seeds"][0] if seed is None else seed
-    return TrainRun(spec, recipe, data, out, seed).run(show_progress)
+    return TrainRun(spec, recipe, data, out, seed).run(show_progress, supersede)

@@ -188,7 +188,7 @@ class SearchRun(EpochRun):
 
 
 def run_search(experiment: Experiment, data: PreparedData, out: str | Path, seed: int | None = None,
-               show_progress: bool = True) -> Genotype:  # fmt: skip
+               show_progress: bool = True, supersede: bool = False) -> Genotype:  # fmt: skip
     """Search (or resume) one seed of an experiment; default seed: the experiment's first."""
     seed = experiment.search["seeds"][0] if seed is None else seed
-    return SearchRun(experiment.name, experiment.search, data, out, seed).run(show_progress)
+    return SearchRun(experiment.name, experiment.search, data, out, seed).run(show_progress, supersede)
