@@ -1,10 +1,10 @@
 """One experiment of params.yaml: its evaluation trainings, its summary, and all of it in one process.
 
 The workflow runs an experiment as separate jobs (stretchnas.jobs): a search (or random baseline) per
-seed, then `evaluate` per genotype and training seed (the final genotype, plus every snapshot where
-the experiment's tables ask for them; C chosen to meet the evaluation parameter budget), then
-`gather`, which writes the summary the tables read. `run_experiment` runs the same jobs, in the same
-folders, in one process, for a laptop or a debugger.
+seed, then `evaluate` per genotype, depth and training seed (the final genotype, plus every snapshot
+where the experiment's tables ask for them; C chosen to meet the evaluation parameter budget, or a
+retrain's fixed C), then `gather`, which writes the summary the tables read. `run_experiment` runs the
+same jobs, in the same folders, in one process, for a laptop or a debugger.
 """
 
 from __future__ import annotations
