@@ -23,7 +23,6 @@ import yaml
 from stretchnas.artefacts import TABLE_TAGS
 from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
-from stretchnas.device import without_placement
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 
@@ -317,24 +316,6 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
         topology_seed=entry.get("topology_seed"),
         channels=entry.get("channels"),
     )
-
-
-def experiment_inputs(settings: Mapping, name: str) -> dict:
-    """Every setting an experiment's results depend on, for the workflow's rerun decisions: changing one
-    of these reruns that experiment; changing another experiment, or another scale's overlay, does not."""
-    experiment = get_experiment(settings, name)
-    data = {key: value for key, value in settings["data"].items() if key not in ("source", "source_origin")}
-    return {
-        "experiment": experiment.describe() | {"search": without_placement(experiment.search)},
-        "train": without_placement(settings["train"]),
-        "evaluation": settings["evaluation"],
-        "data": data,
-    }
-
-
-def data_inputs(settings: Mapping) -> dict:
-    """Every setting the prepared data depends on."""
-    return {key: value for key, value in settings["data"].items() if key != "source_origin"}
 
 
 def with_device(settings: dict, device: str | None) -> dict:

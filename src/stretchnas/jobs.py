@@ -93,6 +93,8 @@ def resolved(settings: Mapping, key: str):
         value = value[part]
     if key in RUN_SECTIONS:
         value = {k: v for k, v in value.items() if k not in NOT_READ}
+    if key == "data":  # where the loader found the source (file or environment) is not the source
+        value = {k: v for k, v in value.items() if k != "source_origin"}
     return without_placement(value) if isinstance(value, dict) else value
 
 

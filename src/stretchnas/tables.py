@@ -167,11 +167,7 @@ def table5(frame: pd.DataFrame) -> pd.DataFrame:
 def figure4(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     """Figures 1 and 4: each final cell's test error at every evaluation layer count; a hollow marker
     where the evaluation layers equal the search layers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     tagged = _tagged(frame, "figure4")
     table = _summarise(tagged[tagged["genotype"] == "final"], ["experiment", "method", "search_layers", "layers"])
     table = table.sort_values(["experiment", "layers"], kind="stable").reset_index(drop=True)
@@ -187,18 +183,12 @@ def figure4(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     ax.set_title("Figures 1/4 (this run's scale; hollow: evaluated at its search layers)", fontsize=8)
     if len(table):
         ax.legend(fontsize=5, ncol=2)
-    fig.tight_layout()
-    _save_figure(fig, png)
-    plt.close(fig)
+    _finish(fig, png)
     return table
 
 
 def figure5(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     table = _summarise(_final(frame, "figure5"), ["experiment", "method", "topology_mode", "k"])
     # output_k selects k outputs per node; stretchable selects any number (docs/method.md §2)
     table["outputs_per_node"] = [str(int(k)) if mode == "output_k" else "arbitrary"
@@ -209,19 +199,13 @@ def figure5(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     ax.set_xlabel("outputs selected per node (k)")
     ax.set_ylabel("test error (%)")
     ax.set_title("Figure 5 (this run's scale; not the paper's numbers)", fontsize=8)
-    fig.tight_layout()
-    _save_figure(fig, png)
-    plt.close(fig)
+    _finish(fig, png)
     return table
 
 
 def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     """Alpha entropy and dropped nodes per epoch of every search (stability during search)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     curves = []
     for (experiment, seed), group in frame[frame["procedure"] == "search"].groupby(["experiment", "search_seed"]):
         metrics_file = Path(group["genotype_file"].iloc[0]).parent / "metrics.csv"
@@ -241,9 +225,7 @@ def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     axes[1].set_ylabel("supernet val accuracy")
     if len(table):
         axes[0].legend(fontsize=5, ncol=2)
-    fig.tight_layout()
-    _save_figure(fig, png)
-    plt.close(fig)
+    _finish(fig, png)
     return table
 
 
@@ -291,8 +273,21 @@ def stability(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _save_figure(fig, png: Path) -> None:
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend: files only, the same bytes for the same numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finish(fig, png: Path) -> None:
+    """Lay the figure out, write it atomically and free it."""
+    fig.tight_layout()
     atomic_save(png, lambda buffer: fig.savefig(buffer, dpi=130, format="png"))
+    _pyplot().close(fig)
 
 
 def summary_files(paths: list[str | Path]) -> list[Path]:
