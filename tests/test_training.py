@@ -133,3 +133,19 @@ def test_a_non_finite_training_loss_stops_with_epoch_and_step_and_no_result(tiny
     assert re.search(r"non-finite loss at epoch 1, step \d+ \(loss (nan|inf)\)", message), message
     assert not (out / "result.json").exists()
     assert json.loads((out / "run.json").read_text())["status"] == "running"
+
+
+def test_evaluation_builds_no_autograd_graph():
+    from stretchnas.training import evaluate
+
+    class GradFree(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            assert not torch.is_grad_enabled(), "evaluation runs with autograd on"
+            return self.linear(x)
+
+    loss, accuracy = evaluate(GradFree(), [(torch.zeros(2), 0), (torch.ones(2), 1)], batch_size=2)
+    assert loss > 0 and accuracy in (0.0, 0.5, 1.0)

@@ -77,7 +77,6 @@ def imagenet_transforms(mean, std, crop: int):
     return train, test
 
 
-@torch.no_grad()
 def _eval_batches(dataset, batch_size: int, workers: int):
     if getattr(dataset, "reads_files", False):  # decoded from files: in DataLoader workers
         yield from DataLoader(dataset, batch_size=batch_size, num_workers=workers)
@@ -87,6 +86,7 @@ def _eval_batches(dataset, batch_size: int, workers: int):
         yield torch.stack([s[0] for s in samples]), torch.tensor([s[1] for s in samples])
 
 
+@torch.no_grad()
 def evaluate(model: torch.nn.Module, dataset, batch_size: int, device=None, workers: int = 0) -> tuple[float, float]:
     model.eval()
     total_loss, correct = 0.0, 0
