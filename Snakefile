@@ -37,6 +37,11 @@ def command_of(rule):
     return lambda wc: job_of(rule, wc).command
 
 
+def resources_of(rule):
+    """Memory (MB), runtime (minutes) and GPUs of a rule's jobs at this scale (threads go to `threads:`)."""
+    return {key: value for key, value in RESOURCES[rule].items() if key != "threads"}
+
+
 wildcard_constraints:
     scale=SCALE,
     exp="|".join(EXPERIMENTS),

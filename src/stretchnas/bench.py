@@ -332,6 +332,20 @@ class _GlobalOnly:
         return False
 
 
+def step_times(step: Callable[[], object], repeats: int, device) -> list[float]:
+    """Seconds of each of `repeats` calls of `step`; on CUDA, until the device is done."""
+    import torch
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        if device.type == "cuda":  # kernels run asynchronously: the step ends when the device is done
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
     """Time `cfg`'s search step in this process: the config's fields, then the figures (see `compare`)."""
     import torch
@@ -349,13 +363,7 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
     if on_gpu:
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-    times = []
-    for _ in range(cfg.steps):
-        start = time.perf_counter()
-        step()
-        if on_gpu:  # kernels run asynchronously: the step ends when the device is done
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
+    times = step_times(step, cfg.steps, device)
     peak = peak_rss_mib()  # before the FLOP-counting step, which keeps extra references
     gpu_peak = torch.cuda.max_memory_allocated(device) / 2**20 if on_gpu else None
     counter = FlopCounterMode(display=False)

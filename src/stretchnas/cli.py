@@ -230,8 +230,7 @@ def evaluate_cmd(args) -> int:
     from stretchnas.experiment import evaluate
 
     settings = _settings(args)
-    seed = settings["train"]["seeds"][0] if args.seed is None else args.seed
-    return _print(evaluate(settings, args.exp, args.genotype, args.label, seed, args.out, _data(args, settings),
+    return _print(evaluate(settings, args.exp, args.genotype, args.label, args.seed, args.out, _data(args, settings),
                            quiet=args.quiet, layers=args.layers, supersede=args.supersede))  # fmt: skip
 
 

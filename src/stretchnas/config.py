@@ -160,13 +160,9 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                     f"{' and '.join(FOLLOWUP_PROCEDURES)} experiments, and only they, belong under followups",
                 )  # fmt: skip
             )
-        unknown = [tag for tag in experiment.get("tables", []) if tag not in TABLE_TAGS]
-        if unknown:
-            errors.append(([section, name, "tables"], f"{unknown}: no such table; the tables are {list(TABLE_TAGS)}"))
+        errors += _unknown_tables([section, name, "tables"], experiment.get("tables", []))
     for key in ("snapshots_for", "layers_for"):
-        unknown = [tag for tag in settings["evaluation"][key] if tag not in TABLE_TAGS]
-        if unknown:
-            errors.append((["evaluation", key], f"{unknown}: no such table; the tables are {list(TABLE_TAGS)}"))
+        errors += _unknown_tables(["evaluation", key], settings["evaluation"][key])
     overlap = set(settings["experiments"]) & set(settings.get("followups", {}))
     if overlap:
         errors.append((["followups"], f"names also used under experiments: {sorted(overlap)}"))
@@ -189,6 +185,11 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                 (["data", key], f"{wanted} is more than the {available} images per class that {data['dataset']} has")
             )
     return errors
+
+
+def _unknown_tables(path: list, tags: list) -> list[tuple[list, str]]:
+    unknown = [tag for tag in tags if tag not in TABLE_TAGS]
+    return [(path, f"{unknown}: no such table; the tables are {list(TABLE_TAGS)}")] if unknown else []
 
 
 def _topology_seed_errors(settings: Mapping, name: str, path: list) -> list[tuple[list, str]]:

@@ -10,16 +10,16 @@ to the same budget, so of similar cost). Evaluation passes over the test set are
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from stretchnas.config import get_experiment
+from stretchnas.config import ConfigError, get_experiment
 from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
-from stretchnas.jobs import Plan
+from stretchnas.jobs import NOT_READ, Plan
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Work:
     experiment: str
     kind: str  # search | train
     steps: int
-    config: tuple  # hashable: what a step's cost depends on
+    config: str | tuple  # hashable: what a step's cost depends on (a search: all its settings, as JSON)
+    label: tuple  # the configuration's defining fields, for the report
 
 
 def images(settings: dict, scheme: str | None, part: str) -> int:
@@ -39,7 +40,8 @@ def images(settings: dict, scheme: str | None, part: str) -> int:
     info = DATASETS[data["dataset"]]
     per_class = data["train_per_class"] or info.train_per_class
     if per_class is None or info.num_classes is None:
-        raise ValueError(f"data.dataset {data['dataset']}: image counts are known only for CIFAR")
+        raise ConfigError(f"{settings.get('params_file', 'params.yaml')}: data.dataset {data['dataset']}: "
+                          "an estimate needs the image counts, known only for CIFAR")  # fmt: skip
     if part == "pool":
         return per_class * info.num_classes
     start, stop = part_bounds(per_class, settings["data"]["split_schemes"][scheme])[part]
@@ -67,39 +69,36 @@ def plan_work(settings: dict, only: list[str] | None = None) -> list[Work]:
         if job.rule == "search":
             steps = steps_of(s["epochs"], images(settings, s["split_scheme"], "train"), s["batch_size"],
                              s["max_steps_per_epoch"])  # fmt: skip
-            config = ("search", s["optimizer"], s["topology"]["mode"], s["topology"].get("k"),
-                      s["intermediate_nodes"], s["layers"], s["channels"], s["batch_size"])  # fmt: skip
-            work.append(Work(job.name, experiment.name, "search", steps, config))
+            config = json.dumps({k: v for k, v in s.items() if k not in NOT_READ}, sort_keys=True)
+            label = ("search", s["optimizer"], s["topology"]["mode"], s["topology"].get("k"),
+                     s["intermediate_nodes"], s["layers"], s["channels"], s["batch_size"])  # fmt: skip
+            work.append(Work(job.name, experiment.name, "search", steps, config, label))
         elif job.rule == "random":
             r = experiment.random
             per_sample = steps_of(r["train_epochs"], images(settings, s["split_scheme"], "train"),
                                   recipe["batch_size"], recipe["max_steps_per_epoch"])  # fmt: skip
             config = _train_config(r["layers"], r["channels"], recipe["batch_size"])
-            work.append(Work(job.name, experiment.name, "train", r["samples"] * per_sample, config))
+            work.append(Work(job.name, experiment.name, "train", r["samples"] * per_sample, config, config))
         else:
             steps = steps_of(recipe["epochs"], images(settings, None, "pool"), recipe["batch_size"],
                              recipe["max_steps_per_epoch"])  # fmt: skip
-            config = _train_config(experiment.layers, None, recipe["batch_size"])  # C from the budget
-            work.append(Work(job.name, experiment.name, "train", steps, config))
+            # C from the budget, a retrain's own C
+            config = _train_config(job.wildcards["layers"], experiment.channels, recipe["batch_size"])
+            work.append(Work(job.name, experiment.name, "train", steps, config, config))
     return work
 
 
 def time_calls(step: Callable[[], object], warmup: int, repeats: int, device) -> float:
-    """Median seconds of `step` after `warmup` untimed calls; on CUDA, until the device is done."""
+    """Median seconds of `step` after `warmup` untimed calls (bench's timing)."""
     import torch
+
+    from stretchnas.bench import step_times
 
     for _ in range(warmup):
         step()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    if device.type == "cuda":  # the warm-up's queued kernels are not the first timed step's
+        torch.cuda.synchronize(device)
+    return statistics.median(step_times(step, repeats, device))
 
 
 def _batch(batch: int, size: int, classes: int, device):
@@ -112,20 +111,18 @@ def _batch(batch: int, size: int, classes: int, device):
                       torch.randint(0, classes, (batch,), generator=generator)), device)  # fmt: skip
 
 
-def search_step(settings: dict, config: tuple, device) -> Callable[[], object]:
+def search_step(settings: dict, config: str, device) -> Callable[[], object]:
+    """One step of the search whose settings `config` holds (as JSON), on random batches."""
     from stretchnas.search.optimizers import StepBatches, build_search_optimizer
     from stretchnas.supernet import build_search_network
 
-    _, optimizer, mode, k, nodes, layers, channels, batch = config
-    search = {**settings["search"], "optimizer": optimizer, "intermediate_nodes": nodes, "layers": layers,
-              "channels": channels, "batch_size": batch,
-              "topology": {"mode": mode, **({"k": k} if k else {}), "allow_empty_output": False}}  # fmt: skip
-    size, classes = DATASETS[settings["data"]["dataset"]].image_size, DATASETS[settings["data"]["dataset"]].num_classes
-    net = build_search_network(search, num_classes=classes).to(device)
-    step_optimizer = build_search_optimizer(optimizer, net, search)
+    search = json.loads(config)
+    info = DATASETS[settings["data"]["dataset"]]
+    net = build_search_network(search, num_classes=info.num_classes).to(device)
+    step_optimizer = build_search_optimizer(search["optimizer"], net, search)
     separate = net.topology.has_beta and search["beta_data"] == "separate"
-    batches = StepBatches(*(_batch(batch, size, classes, device) for _ in range(2)),
-                          _batch(batch, size, classes, device) if separate else None)  # fmt: skip
+    batch = lambda: _batch(search["batch_size"], info.image_size, info.num_classes, device)  # noqa: E731
+    batches = StepBatches(batch(), batch(), batch() if separate else None)
     return lambda: step_optimizer.step(batches)
 
 
@@ -176,9 +173,10 @@ def estimate(settings: dict, device: str = "auto", warmup: int = 1, repeats: int
         get_experiment(settings, name)  # an unknown name is a clear error before any timing
     work = plan_work(settings, only)
     seconds = {}
-    for config in dict.fromkeys(w.config for w in work):
-        progress(f"timing {config}")
-        build = search_step if config[0] == "search" else train_step
+    labels = {w.config: w.label for w in work}
+    for config, label in labels.items():
+        progress(f"timing {label}")
+        build = search_step if label[0] == "search" else train_step
         seconds[config] = time_calls(build(settings, config, where), warmup, repeats, where)
     experiments: dict[str, dict] = {}
     for w in work:
@@ -193,7 +191,7 @@ def estimate(settings: dict, device: str = "auto", warmup: int = 1, repeats: int
         "scale": settings["scale"],
         **describe_device(where),
         "threads": torch.get_num_threads() if where.type == "cpu" else None,
-        "step_seconds": [{"config": list(c), "s_per_step": round(s, 4)} for c, s in seconds.items()],
+        "step_seconds": [{"config": list(labels[c]), "s_per_step": round(s, 4)} for c, s in seconds.items()],
         "experiments": {
             name: {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
             for name, row in experiments.items()

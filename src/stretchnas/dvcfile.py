@@ -17,22 +17,11 @@ import yaml
 from stretchnas.atomic import atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
-from stretchnas.jobs import NOT_READ, RUN_SECTIONS, Job, Plan
-
-_MISSING = object()
+from stretchnas.jobs import MISSING, NOT_READ, RUN_SECTIONS, Job, Plan, at_key
 
 
 class DvcFileError(StretchnasError, ValueError):
     pass
-
-
-def _lookup(tree: Mapping, key: str):
-    value = tree
-    for part in key.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
-        value = value[part]
-    return value
 
 
 def params_keys(raw: Mapping, scale: str, reads: tuple[str, ...]) -> list[str]:
@@ -40,8 +29,8 @@ def params_keys(raw: Mapping, scale: str, reads: tuple[str, ...]) -> list[str]:
     keys = []
     for key in reads:
         for written in (key, f"scales.{scale}.{key}"):
-            value = _lookup(raw, written)
-            if value is _MISSING:
+            value = at_key(raw, written)
+            if value is MISSING:
                 continue
             if key in RUN_SECTIONS and isinstance(value, Mapping):
                 keys += [f"{written}.{sub}" for sub in value if sub not in NOT_READ]

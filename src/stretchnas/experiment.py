@@ -29,16 +29,18 @@ class GatherError(StretchnasError, ValueError):
     pass
 
 
-def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, seed: int, out: str | Path,
+def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, seed: int | None, out: str | Path,
              data: PreparedData, quiet: bool = False, layers: int | None = None,
              supersede: bool = False) -> dict:  # fmt: skip
     """`stretchnas evaluate`: train one of an experiment's genotypes from scratch, with `layers` cells
-    (default: the experiment's own count) and the C of the evaluation parameter budget (a retrain: its C).
+    (default: the experiment's own count) and the C of the evaluation parameter budget (a retrain: its C);
+    seed None: the recipe's first.
 
     A snapshot without a derivable cell gets a result.json saying so (`not_run`), not a number."""
     experiment = get_experiment(settings, name)
     layers = layers or experiment.layers
-    genotype, _, reason = load_snapshot(genotype_file, label)
+    seed = settings["train"]["seeds"][0] if seed is None else seed
+    genotype, reason = load_snapshot(genotype_file, label)
     if genotype is None:
         result = {"experiment": name, "genotype": label, "layers": layers, "seed": seed, "not_run": reason}
         atomic_write_json(Path(out) / "result.json", result)

@@ -86,11 +86,24 @@ RUN_SECTIONS = ("search", "train", "train_imagenet")
 NOT_READ = ("device", "workers", "seeds")
 
 
+MISSING = object()
+
+
+def at_key(tree: Mapping, key: str):
+    """The value at a dotted params.yaml key (``scales.smoke.search``), or MISSING."""
+    value = tree
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return MISSING
+        value = value[part]
+    return value
+
+
 def resolved(settings: Mapping, key: str):
     """The merged value at a dotted params.yaml key, as far as a job's result depends on it."""
-    value = settings
-    for part in key.split("."):
-        value = value[part]
+    value = at_key(settings, key)
+    if value is MISSING:
+        raise KeyError(f"{key}: not in the settings")
     if key in RUN_SECTIONS:
         value = {k: v for k, v in value.items() if k not in NOT_READ}
     if key == "data":  # where the loader found the source (file or environment) is not the source
@@ -237,12 +250,9 @@ class Plan:
         return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(INDEX_FILE)]
 
     def final_genotypes(self) -> list[str]:
-        """Every experiment's final genotype file, per seed (a retrain's are its source's)."""
-        files = []
-        for name in all_experiments(self.settings):
-            experiment = get_experiment(self.settings, name)
-            files += [self.genotypes_to_train(experiment, seed)[FINAL] for seed in experiment.search["seeds"]]
-        return list(dict.fromkeys(files))
+        """Every final genotype file a training reads (a retrain's are its source's)."""
+        finals = [job.inputs[-1] for job in self.jobs if job.rule == "evaluate" and job.wildcards["label"] == FINAL]
+        return list(dict.fromkeys(finals))
 
     def _tables(self) -> Job:
         out = f"results/{self.scale}"

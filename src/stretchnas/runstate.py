@@ -292,20 +292,21 @@ class ResumableRun(ABC):
         if not self.run_json.exists():
             return None
         recorded = read_document(self.run_json, json.loads, RunError, "run record")
-        if recorded.get("identity") != as_json(self.identity) and supersede:
+        identity = as_json(self.identity)
+        if recorded.get("identity") == identity:
+            return recorded
+        if supersede:
             self._set_aside()
             return None
-        if recorded.get("identity") != as_json(self.identity):
-            what = "finished" if recorded.get("status") == "complete" else "unfinished"
-            raise RunError(
-                f"{self.out}: holds a {what} {recorded.get('run_type', 'run')} of a different configuration; "
-                "refusing to "
-                + ("report it as this one" if what == "finished" else "mix the two")
-                + ". Differing fields: "
-                + "; ".join(identity_differences(recorded.get("identity") or {}, as_json(self.identity), "recorded"))
-                + ". Use another --out, or --supersede to keep that run under superseded/ and start over."
-            )
-        return recorded
+        what = "finished" if recorded.get("status") == "complete" else "unfinished"
+        raise RunError(
+            f"{self.out}: holds a {what} {recorded.get('run_type', 'run')} of a different configuration; "
+            "refusing to "
+            + ("report it as this one" if what == "finished" else "mix the two")
+            + ". Differing fields: "
+            + "; ".join(identity_differences(recorded.get("identity") or {}, identity, "recorded"))
+            + ". Use another --out, or --supersede to keep that run under superseded/ and start over."
+        )
 
     def _set_aside(self) -> Path:
         """Move every file of the folder's earlier run (another configuration) into superseded/<time>/:

@@ -64,10 +64,10 @@ def resolve(genotype_file: str | Path, label: str) -> tuple[Path | None, str | N
     return genotype_file.parent / entry["genotype_file"], None
 
 
-def load(genotype_file: str | Path, label: str) -> tuple[Genotype | None, Path | None, str | None]:
-    """(genotype, its file, None), or (None, None, reason) where the snapshot has no derivable cell."""
+def load(genotype_file: str | Path, label: str) -> tuple[Genotype | None, str | None]:
+    """(genotype, None), or (None, reason) where the snapshot has no derivable cell."""
     path, reason = resolve(genotype_file, label)
-    return (None, None, reason) if path is None else (Genotype.load(path), path, None)
+    return (None, reason) if path is None else (Genotype.load(path), None)
 
 
 def read_index(index_file: str | Path) -> dict:

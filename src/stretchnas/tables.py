@@ -229,14 +229,18 @@ def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
     return table
 
 
+def _final_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (experiment, search seed): an evaluation of its final cell at its own layer count."""
+    finals = frame[(frame["genotype"] == "final") & frame["own_layers"]]
+    return finals.drop_duplicates(["experiment", "search_seed"])
+
+
 def cells(frame: pd.DataFrame) -> pd.DataFrame:
     """Depth and width of every searched final cell, per experiment and search seed (the paper's "shallow
     and wide" claim: depth is the longest path in ops from a cell input to its output, width the number
     of edges leaving the two cell inputs)."""
-    finals = frame[(frame["genotype"] == "final") & frame["own_layers"]]
-    finals = finals.drop_duplicates(["experiment", "search_seed"])
     rows = []
-    for row in finals.itertuples(index=False):
+    for row in _final_cells(frame).itertuples(index=False):
         genotype = Genotype.load(row.genotype_file)
         rows.append({"experiment": row.experiment, "method": row.method, "search_seed": row.search_seed,
                      "search_layers": row.search_layers, "intermediate_nodes": row.intermediate_nodes,
@@ -257,9 +261,8 @@ def _snapshot_genotype(search_dir: Path, entry: dict) -> Genotype | None:
 def stability(frame: pd.DataFrame) -> pd.DataFrame:
     """Table 4's claim without training: how much each search's derived cell changes from one snapshot
     epoch to the next, and from the last snapshot to the final cell (stretchnas.snapshots.cell_changes)."""
-    searches = frame[(frame["procedure"] == "search") & (frame["genotype"] == "final") & frame["own_layers"]]
     rows = []
-    for row in searches.drop_duplicates(["experiment", "search_seed"]).itertuples(index=False):
+    for row in _final_cells(frame[frame["procedure"] == "search"]).itertuples(index=False):
         search_dir = Path(row.genotype_file).parent
         index = read_index(search_dir / INDEX_FILE)
         chain = [(entry["epoch"], _snapshot_genotype(search_dir, entry))

@@ -8,9 +8,7 @@ rule prepare_data:
         LOGS["prepare_data"],
     threads: RESOURCES["prepare_data"]["threads"]
     resources:
-        mem_mb=RESOURCES["prepare_data"]["mem_mb"],
-        runtime=RESOURCES["prepare_data"]["runtime"],
-        gpu=RESOURCES["prepare_data"]["gpu"],
+        **resources_of("prepare_data"),
     conda:
         "../../environment.yml"
     shell:

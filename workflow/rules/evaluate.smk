@@ -14,9 +14,7 @@ rule evaluate:
         pattern(RECORDS["evaluate"])
     threads: RESOURCES["evaluate"]["threads"]
     resources:
-        mem_mb=RESOURCES["evaluate"]["mem_mb"],
-        runtime=RESOURCES["evaluate"]["runtime"],
-        gpu=RESOURCES["evaluate"]["gpu"],
+        **resources_of("evaluate"),
     conda:
         "../../environment.yml"
     shell:
@@ -35,9 +33,7 @@ rule gather:
         LOGS["gather"],
     threads: RESOURCES["gather"]["threads"]
     resources:
-        mem_mb=RESOURCES["gather"]["mem_mb"],
-        runtime=RESOURCES["gather"]["runtime"],
-        gpu=RESOURCES["gather"]["gpu"],
+        **resources_of("gather"),
     conda:
         "../../environment.yml"
     shell:

@@ -14,9 +14,7 @@ rule search:
         pattern(RECORDS["search"])
     threads: RESOURCES["search"]["threads"]
     resources:
-        mem_mb=RESOURCES["search"]["mem_mb"],
-        runtime=RESOURCES["search"]["runtime"],
-        gpu=RESOURCES["search"]["gpu"],
+        **resources_of("search"),
     conda:
         "../../environment.yml"
     shell:
@@ -37,9 +35,7 @@ rule random:
         pattern(RECORDS["random"])
     threads: RESOURCES["random"]["threads"]
     resources:
-        mem_mb=RESOURCES["random"]["mem_mb"],
-        runtime=RESOURCES["random"]["runtime"],
-        gpu=RESOURCES["random"]["gpu"],
+        **resources_of("random"),
     conda:
         "../../environment.yml"
     shell:

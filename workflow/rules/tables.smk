@@ -7,9 +7,7 @@ rule published_cells:
         LOGS["published_cells"],
     threads: RESOURCES["published_cells"]["threads"]
     resources:
-        mem_mb=RESOURCES["published_cells"]["mem_mb"],
-        runtime=RESOURCES["published_cells"]["runtime"],
-        gpu=RESOURCES["published_cells"]["gpu"],
+        **resources_of("published_cells"),
     conda:
         "../../environment.yml"
     shell:
@@ -28,9 +26,7 @@ rule tables:
         LOGS["tables"],
     threads: RESOURCES["tables"]["threads"]
     resources:
-        mem_mb=RESOURCES["tables"]["mem_mb"],
-        runtime=RESOURCES["tables"]["runtime"],
-        gpu=RESOURCES["tables"]["gpu"],
+        **resources_of("tables"),
     conda:
         "../../environment.yml"
     shell:

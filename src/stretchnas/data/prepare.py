@@ -120,9 +120,19 @@ def prepare_data(
         std=std,
         stats_over="the whole training set, pixels scaled to [0, 1]",
     )
-    with atomic_directory(out_dir, replaceable) as scratch:
+
+    def arrays(scratch: Path) -> None:
         for name in ARRAYS:
             np.save(scratch / f"{name}.npy", getattr(raw, name))
+
+    return _write_prepared(out_dir, arrays, split_index, manifest)
+
+
+def _write_prepared(out_dir: Path, write_images, split_index: dict, manifest: dict) -> dict:
+    """The prepared folder, whole or not at all: the images (arrays, or the file index), splits.json
+    and manifest.json. Returns the manifest."""
+    with atomic_directory(out_dir, replaceable) as scratch:
+        write_images(scratch)
         (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -177,11 +187,7 @@ def _prepare_files(source, out_dir: Path, dataset, split_schemes, seed, train_pe
     stats = "DARTS's ImageNet statistics (train_imagenet.py), not computed from these images"
     manifest.update(storage="files", image_size=None, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
                     stats_over=stats)  # fmt: skip
-    with atomic_directory(out_dir, replaceable) as scratch:
-        write_index(index, scratch)
-        (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
-        (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
+    return _write_prepared(out_dir, lambda scratch: write_index(index, scratch), split_index, manifest)
 
 
 def prepared_for(settings: Mapping) -> dict:
