@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
 
-.PHONY: reproduce test lint setup setup-slurm clean-venv
+.PHONY: reproduce test lint setup setup-slurm clean-venv dot
 
 $(BIN)/stretchnas: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,13 @@ $(BIN)/stretchnas: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-setup: $(BIN)/stretchnas
+setup: $(BIN)/stretchnas dot
+
+# The report draws the searched cells with Graphviz's `dot` (Debian's graphviz package).
+dot:
+	@command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get install -y -qq --no-install-recommends graphviz >/dev/null; } \
+	  || { command -v dot >/dev/null || echo "make: install Graphviz (apt-get install graphviz) for the cell drawings"; }
 
 # The rules call `stretchnas`, so the venv's bin goes first on PATH.
 reproduce: setup

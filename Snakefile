@@ -3,7 +3,7 @@
 #   snakemake --cores all                        # params.yaml's scale
 #   snakemake --cores all --config scale=smoke   # another scale
 # Per scale: prepare_data; a search (or random baseline) per experiment and seed; an evaluate job per
-# training; a gather per experiment; the tables. Every rule calls one `stretchnas` subcommand, declares
+# training; a gather per experiment; the tables' data; the report (results/<scale>/README.md, tables, figures). Every rule calls one `stretchnas` subcommand, declares
 # the settings its job reads as `params` (so Snakemake's default rerun triggers rerun exactly the jobs
 # whose settings changed), takes threads and resources from params.yaml's workflow.resources, logs to
 # logs/<scale>/ and records its wall time and peak memory (`benchmark:`, job.tsv beside its outputs).
@@ -54,7 +54,7 @@ wildcard_constraints:
 rule all:
     input:
         PLAN.job("published_cells", {}).outputs,
-        PLAN.job("tables", {"scale": SCALE}).outputs,
+        PLAN.job("report", {"scale": SCALE}).outputs,
 
 
 include: "workflow/rules/data.smk"

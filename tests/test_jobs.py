@@ -60,10 +60,13 @@ def test_one_job_per_search_seed_training_and_experiment(tmp_path):
     # every training feeds the gather; nothing else does
     gather_job = jobs[-1]
     assert set(gather_job.inputs) == {job.outputs[0] for job in jobs if job.rule == "evaluate"}
-    # the tables read every summary and every search's metrics.csv
-    tables = plan.jobs[-1]
-    read = plan.summaries() + plan.search_metrics() + plan.snapshot_indexes() + plan.final_genotypes()
+    # the tables read every summary and every search's records; the report reads the tables and the cells
+    tables, report = plan.jobs[-2:]
+    read = plan.summaries() + plan.search_records() + plan.snapshot_indexes() + plan.final_genotypes()
     assert set(read) == set(tables.inputs)
+    assert set(report.inputs) == set(tables.outputs) | set(plan.searched_cells().values())
+    assert "runs/smoke/darts_2nd_L8/seed3/search/genotype.json" == plan.searched_cells()["darts_2nd_L8-seed3"]
+    assert "results/smoke/figures/cells/darts_2nd_L8-seed3.svg" in report.outputs
     assert "runs/smoke/darts_2nd_L8/seed3/search/genotype.json" in plan.final_genotypes()
     assert len(plan.summaries()) == len(settings["experiments"]) + len(settings["followups"])
 

@@ -55,7 +55,7 @@ def test_snakemake_and_dvc_define_the_same_jobs(tmp_path, scale):
     assert from_snakemake == from_dvc == set(plan.outputs())
     experiments = yaml.safe_load((root / "params.yaml").read_text())["experiments"]
     assert {f"runs/{scale}/summaries/{name}.json" for name in experiments} <= from_snakemake
-    assert f"results/{scale}/table1.csv" in from_snakemake
+    assert f"results/{scale}/data/table1.csv" in from_snakemake and f"results/{scale}/README.md" in from_snakemake
     # one job per search seed and per training, as the plan lists them
     rules = Counter(job.rule for job in plan.jobs)
     assert planned_rules(dry_run(root)) == {**rules, "all": 1}
@@ -93,31 +93,44 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
 
-    table1 = pd.read_csv(root / "results" / "smoke" / "table1.csv")
+    data = root / "results" / "smoke" / "data"
+    table1 = pd.read_csv(data / "table1.csv")
     assert set(table1["experiment"]) == {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_L8_random_ops", "darts_wo_sc_C48"}
     assert table1.set_index("experiment").loc["darts_wo_sc_C48", "channels"] == 8  # the retrain's fixed C
     assert set(table1["scale"]) == {"smoke"}
     assert table1.set_index("experiment").loc["darts_wo_sc", "paper_error"] == "2.72±0.12"  # labelled as the paper's
-    table4 = pd.read_csv(root / "results" / "smoke" / "table4.csv")
+    table4 = pd.read_csv(data / "table4.csv")
     assert set(table4["genotype"]) == {"final", "epoch_001"}  # stability snapshots are evaluated
-    for name in ("figure5.png", "search_dynamics.png", "evaluations.csv"):
-        assert (root / "results" / "smoke" / name).stat().st_size > 0
-    figure4 = pd.read_csv(root / "results" / "smoke" / "figure4.csv")
+    report = root / "results" / "smoke"
+    for name in (
+        "figures/figure1.svg",
+        "figures/figure5.png",
+        "figures/search_dynamics.svg",
+        "tables/table2.md",
+        "figures/cells/milenas_sc_L8-seed2.svg",
+        "figures/cells/milenas_sc_L8_random_ops-seed2.png",
+    ):
+        assert (report / name).stat().st_size > 0, name
+    readme = (report / "README.md").read_text()
+    assert "# Results at scale `smoke`" in readme and "### 7. The passive-aggressive regulariser" in readme
+    assert "not run" in (report / "tables" / "table2.md").read_text()
+    figure4 = pd.read_csv(data / "figure4.csv")
     assert list(figure4["layers"]) == [5, 6] and set(figure4["experiment"]) == {"milenas_sc_L8"}
     records = sorted(root.glob("runs/smoke/**/job.tsv"))  # each search and training's wall time and peak memory
     # 2 searches + 1 random baseline; trainings: 3 finals, 1 snapshot, 1 at another depth, 1 retrain
     assert len(records) == 3 + 3 + 1 + 1 + 1
     assert all(pd.read_csv(path, sep="\t").loc[0, "s"] > 0 for path in records)
 
-    # Regeneration: remove the tables; the dry run plans the tables job alone, and the re-run gives the
-    # same numbers without touching any experiment's summary.
-    before = (root / "results" / "smoke" / "evaluations.csv").read_text()
+    # Regeneration: remove the results; the dry run plans the tables and the report alone, and the re-run
+    # gives byte-identical files (CSV, Markdown, LaTeX, PNG, SVG) without touching any experiment's summary.
+    before = {p.relative_to(report): p.read_bytes() for p in sorted(report.rglob("*")) if p.is_file()}
     summaries = {p: p.stat().st_mtime_ns for p in (root / "runs" / "smoke" / "summaries").glob("*.json")}
-    shutil.rmtree(root / "results" / "smoke")
-    assert planned_rules(dry_run(root, "--rerun-triggers", "mtime", env=env)) == {"all": 1, "tables": 1}
+    shutil.rmtree(report)
+    assert planned_rules(dry_run(root, "--rerun-triggers", "mtime", env=env)) == {"all": 1, "tables": 1, "report": 1}
     rerun = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    assert (root / "results" / "smoke" / "evaluations.csv").read_text() == before
+    after = {p.relative_to(report): p.read_bytes() for p in sorted(report.rglob("*")) if p.is_file()}
+    assert len(before) > 50 and after == before
     assert {p: p.stat().st_mtime_ns for p in summaries} == summaries
 
     # DVC runs the same jobs from the same params.yaml to the same genotypes, results and tables.
@@ -127,7 +140,8 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     result = subprocess.run([BIN / "dvc", "repro", "-q"], cwd=dvc_root, capture_output=True, text=True, env=env)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     from_snakemake, from_dvc = produced(root), produced(dvc_root)
-    assert {p for p in from_snakemake if p.endswith(".csv")} == {f"results/smoke/{n}.csv" for n in TABLE_FILES}
+    assert {p for p in from_snakemake if p.endswith(".csv")} == {f"results/smoke/data/{n}.csv" for n in TABLE_FILES}
+    assert "results/smoke/README.md" in from_snakemake
     assert sum(p.endswith("train_seed0/result.json") for p in from_snakemake) == 6
     assert from_dvc == from_snakemake
 
@@ -137,8 +151,9 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
         for where in (root, dvc_root):
             change_darts_wo_sc(where, overlay)
         planned = planned_rules(dry_run(root, env=env))
-        # darts_wo_sc's search, its 2 trainings and the retrain of its cell, both gathers, the tables
-        expected = {} if overlay == "mini" else {"search": 1, "evaluate": 3, "gather": 2, "tables": 1, "all": 1}
+        # darts_wo_sc's search, its 2 trainings and the retrain of its cell, both gathers, the tables, the report
+        expected = {} if overlay == "mini" else {"search": 1, "evaluate": 3, "gather": 2, "tables": 1, "report": 1,
+                                                 "all": 1}  # fmt: skip
         assert planned == expected, overlay
         status = subprocess.run([BIN / "dvc", "status", "--json"], cwd=dvc_root, capture_output=True, text=True,
                                 env=env, check=True)  # fmt: skip

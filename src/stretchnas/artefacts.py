@@ -1,9 +1,12 @@
-"""The paper's artefacts this pipeline produces: the one list the tables stage, the workflow and the
-experiment registry's `tables` tags all read."""
+"""The paper's artefacts this pipeline produces: the one list the tables and report stages, the workflow
+and the experiment registry's `tables` tags all read."""
 
-# Every CSV (and PNG) the tables stage writes into results/<scale>/.
+# The data the tables stage writes into results/<scale>/data/, as CSV: the report's only inputs besides
+# the genotype files it draws.
 TABLE_FILES = (
+    "experiments",
     "evaluations",
+    "not_run",
     "table1",
     "table3",
     "table4",
@@ -14,7 +17,24 @@ TABLE_FILES = (
     "cells",
     "stability",
 )
-FIGURE_FILES = ("figure4", "figure5", "search_dynamics")
+
+# What the report writes into results/<scale>/: each table in the paper's layout as Markdown, CSV and
+# LaTeX (tables/), each figure as PNG and SVG (figures/), one drawing per searched cell (figures/cells/,
+# Figure 3), and README.md.
+REPORT_TABLES = ("table1", "table2", "table3", "table4", "table5", "figure4", "figure5", "cells", "stability", "costs")
+REPORT_TABLE_FORMATS = ("md", "csv", "tex")
+REPORT_FIGURES = ("figure1", "figure4", "figure5", "search_dynamics", "stability")
+REPORT_FIGURE_FORMATS = ("png", "svg")
+CELL_DRAWING_FORMATS = ("svg", "png")
+
+
+def report_outputs(out: str, cell_names: list[str]) -> list[str]:
+    """Every file the report writes under `out` (results/<scale>), in a fixed order."""
+    files = [f"{out}/tables/{name}.{fmt}" for name in REPORT_TABLES for fmt in REPORT_TABLE_FORMATS]
+    files += [f"{out}/figures/{name}.{fmt}" for name in REPORT_FIGURES for fmt in REPORT_FIGURE_FORMATS]
+    files += [f"{out}/figures/cells/{name}.{fmt}" for name in cell_names for fmt in CELL_DRAWING_FORMATS]
+    return files + [f"{out}/README.md"]
+
 
 # What an experiment of params.yaml may name in `tables`: the artefacts built from its evaluations.
 # figure4 holds Figures 1 and 4 (final cells evaluated at evaluation.layers).

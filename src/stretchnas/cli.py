@@ -277,15 +277,31 @@ def train_cmd(args) -> int:
 def _tables_args(parser):
     _settings_args(parser)
     parser.add_argument("--summaries", nargs="+", required=True, help="experiment summary JSONs, or folders of them")
-    parser.add_argument("--out", required=True, help="folder for the tables and figures (results/<scale>)")
+    parser.add_argument("--out", required=True, help="folder for the tables' data (results/<scale>/data)")
 
 
-@command("tables", "build the paper's tables and figures from experiment summaries", _tables_args)
+@command("tables", "gather the data behind the paper's tables and figures from experiment summaries", _tables_args)
 def tables_cmd(args) -> int:
     from stretchnas.tables import build_tables
 
     tables = build_tables(args.summaries, args.out, _settings(args)["scale"])
     return _print({name: len(table) for name, table in tables.items()})
+
+
+def _report_args(parser):
+    parser.add_argument("--data", required=True, help="the tables stage's folder (results/<scale>/data)")
+    parser.add_argument("--out", required=True, help="folder for the report (results/<scale>)")
+    parser.add_argument("--cell", action="append", default=[], metavar="NAME=GENOTYPE_FILE",
+                        help="draw this genotype as figures/cells/NAME.{svg,png} (Figure 3); repeatable")  # fmt: skip
+
+
+@command("report", "every table in the paper's layout, every figure, and README.md with each claim's verdict",
+         _report_args)  # fmt: skip
+def report_cmd(args) -> int:
+    from stretchnas.report import build_report, parse_cells
+
+    written = build_report(args.data, args.out, parse_cells(args.cell))
+    return _print({"out": args.out, "files": sum(len(paths) for paths in written.values())})
 
 
 def _bench_args(parser):

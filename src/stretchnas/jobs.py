@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from stretchnas.artefacts import FIGURE_FILES, TABLE_FILES
+from stretchnas.artefacts import TABLE_FILES, report_outputs
 from stretchnas.config import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
 from stretchnas.device import without_placement
 from stretchnas.snapshots import FINAL, INDEX_FILE, snapshot_label
@@ -32,12 +32,12 @@ TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/L{layers}/train_seed{train_
 OUTPUTS = {
     "prepare_data": ("data/prepared/{scale}",),
     "published_cells": ("results/published_cells.csv",),
-    "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv")),
+    "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv", "run.json")),
     "random": (f"{RANDOM_DIR}/genotype.json",),
     "evaluate": (f"{TRAIN_DIR}/result.json",),
     "gather": ("{root}/{scale}/summaries/{exp}.json",),
-    "tables": tuple(f"results/{{scale}}/{name}.csv" for name in TABLE_FILES)
-    + tuple(f"results/{{scale}}/{name}.png" for name in FIGURE_FILES),
+    "tables": tuple(f"results/{{scale}}/data/{name}.csv" for name in TABLE_FILES),
+    # report: its files depend on the searches (one cell drawing each); stretchnas.report.report_outputs
 }
 # Each job's log, and Snakemake's `benchmark:` record of its wall time and peak memory.
 LOGS = {
@@ -48,6 +48,7 @@ LOGS = {
     "evaluate": "logs/{scale}/{exp}/seed{seed}_{label}_L{layers}_train_seed{train_seed}.log",
     "gather": "logs/{scale}/{exp}/gather.log",
     "tables": "logs/{scale}/tables.log",
+    "report": "logs/{scale}/report.log",
 }
 RECORDS = {
     "search": f"{SEARCH_DIR}/job.tsv",
@@ -119,7 +120,7 @@ class Plan:
         self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
         for name in all_experiments(settings):
             self.jobs += self.experiment_jobs(name)
-        self.jobs.append(self._tables())
+        self.jobs += [self._tables(), self._report()]
         self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
 
     @staticmethod
@@ -141,7 +142,7 @@ class Plan:
     def _make(self, rule: str, wildcards: dict, argv: list, inputs, reads) -> Job:
         # published_cells writes the same file at every scale
         wildcards = wildcards if rule == "published_cells" else {"scale": self.scale, **wildcards}
-        outputs = tuple(p.format(root=self.root, **wildcards) for p in OUTPUTS[rule])
+        outputs = tuple(p.format(root=self.root, **wildcards) for p in OUTPUTS.get(rule, ()))
         reads = tuple(reads)
         fingerprint = {key: resolved(self.settings, key) for key in reads}
         return Job(rule, wildcards, tuple(str(a) for a in argv), tuple(inputs), tuple(outputs), reads, fingerprint)
@@ -243,8 +244,10 @@ class Plan:
     def summaries(self) -> list[str]:
         return [job.outputs[0] for job in self.jobs if job.rule == "gather"]
 
-    def search_metrics(self) -> list[str]:
-        return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(".csv")]
+    def search_records(self) -> list[str]:
+        """Every search's per-epoch metrics.csv and its run.json (the device it ran on)."""
+        return [path for job in self.jobs if job.rule == "search" for path in job.outputs
+                if path.endswith(("/metrics.csv", "/run.json"))]  # fmt: skip
 
     def snapshot_indexes(self) -> list[str]:
         return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(INDEX_FILE)]
@@ -255,12 +258,25 @@ class Plan:
         return list(dict.fromkeys(finals))
 
     def _tables(self) -> Job:
-        out = f"results/{self.scale}"
+        out = f"results/{self.scale}/data"
         argv = ["stretchnas", "tables", "--scale", self.scale, "--summaries", *self.summaries(), "--out", out]
-        # The tables read the summaries, every search's metrics.csv (search dynamics) and snapshot index
-        # (stability), and every final genotype (the cells' depth and width).
-        inputs = self.summaries() + self.search_metrics() + self.snapshot_indexes() + self.final_genotypes()
+        # The tables read the summaries, every search's metrics.csv and run.json (search dynamics and
+        # cost) and snapshot index (stability), and every final genotype (the cells' depth and width).
+        inputs = self.summaries() + self.search_records() + self.snapshot_indexes() + self.final_genotypes()
         return self._make("tables", {}, argv, inputs, [])
+
+    def searched_cells(self) -> dict[str, str]:
+        """Name -> genotype file of every search's (or random baseline's) final cell: what Figure 3 draws."""
+        return {f"{job.wildcards['exp']}-seed{job.wildcards['seed']}": job.outputs[0]
+                for job in self.jobs if job.rule in ("search", "random")}  # fmt: skip
+
+    def _report(self) -> Job:
+        out = f"results/{self.scale}"
+        cells = self.searched_cells()
+        argv = ["stretchnas", "report", "--data", f"{out}/data", "--out", out,
+                *(f"--cell={name}={path}" for name, path in cells.items())]  # fmt: skip
+        inputs = [path.format(scale=self.scale) for path in OUTPUTS["tables"]] + list(cells.values())
+        return replace(self._make("report", {}, argv, inputs, []), outputs=tuple(report_outputs(out, list(cells))))
 
 
 def pattern(paths, root: str = RUNS_ROOT):

@@ -6,19 +6,48 @@ test error (%) as printed, params (M), FLOPs (M, thop-style; docs/method.md §8)
 
 from __future__ import annotations
 
-# Table 1, by row label: (test error, params, FLOPs); None where the paper prints none.
+# Table 1, by row label: (test error, params, FLOPs, search cost in GPU-days on one GTX 1080 Ti);
+# None where the paper prints none.
 TABLE1 = {
-    "DARTS (1st order) + cutout": ("3.00±0.14", 3.3, 519),
-    "DARTS (2nd order) + cutout": ("2.76±0.09", 3.3, 547),
-    "PC-DARTS + cutout": ("2.57±0.07", 3.6, 576),
-    "MiLeNAS + cutout": ("2.51±0.11", 3.87, 629),
-    "Random search baseline + cutout": ("3.29±0.15", 3.2, None),
-    "MiLeNAS-SC-L8 (random operation) + cutout": ("2.77±0.08", 3.3, 576),
-    "DARTS w/o SC + cutout": ("2.72±0.12", 1.8, 337),
-    "DARTS w/o SC + cutout (C=48)": ("2.48±0.09", 3.2, 578),
-    "MiLeNAS-SC-L8 + cutout": ("2.58±0.11", 3.5, 599),
-    "MiLeNAS-SC-L12 + cutout": ("2.36±0.07", 3.5, 622),
-    "MiLeNAS-SC-L16 + cutout": ("2.51±0.09", 3.57, 577),
+    "DARTS (1st order) + cutout": ("3.00±0.14", 3.3, 519, 0.4),
+    "DARTS (2nd order) + cutout": ("2.76±0.09", 3.3, 547, 4.0),
+    "PC-DARTS + cutout": ("2.57±0.07", 3.6, 576, 0.1),
+    "MiLeNAS + cutout": ("2.51±0.11", 3.87, 629, 0.3),
+    "Random search baseline + cutout": ("3.29±0.15", 3.2, None, 4),
+    "MiLeNAS-SC-L8 (random operation) + cutout": ("2.77±0.08", 3.3, 576, 4),
+    "DARTS w/o SC + cutout": ("2.72±0.12", 1.8, 337, 0.6),
+    "DARTS w/o SC + cutout (C=48)": ("2.48±0.09", 3.2, 578, 0.6),
+    "MiLeNAS-SC-L8 + cutout": ("2.58±0.11", 3.5, 599, 1.1),
+    "MiLeNAS-SC-L12 + cutout": ("2.36±0.07", 3.5, 622, 1.5),
+    "MiLeNAS-SC-L16 + cutout": ("2.51±0.09", 3.57, 577, 2.2),
+}
+
+# How each Table 1 row's "mean ± std" was obtained, where its source says (docs/reference-settings.md §8).
+TABLE1_PROTOCOL = {
+    "DARTS (1st order) + cutout": "best of 4 searches, trained several times (DARTS paper)",
+    "DARTS (2nd order) + cutout": "best of 4 searches, trained 10 times (DARTS paper and README)",
+    "PC-DARTS + cutout": "best searched cell, trained 4 times (PC-DARTS authors)",
+}
+PROTOCOL_NOT_STATED = "not stated by the paper"
+
+# Table 2 (ImageNet), the rows this pipeline would reproduce: (top-1, top-5, params, FLOPs, GPU-days).
+TABLE2 = {
+    "MiLeNAS-SC-L12 (CIFAR-10)": (24.2, 7.5, 5.3, 582, 1.5),
+    "MiLeNAS-SC-L8 (ImageNet)": (23.8, 7.2, 5.6, 612, 6.2),
+}
+
+# Table 4: per method, three searches (runs), each {epoch: (test error, params)}.
+TABLE4 = {
+    "DARTS (2nd order)": (
+        {20: (2.93, 3.6), 30: (2.88, 3.2), 40: (3.02, 2.5), 50: (2.90, 2.3)},
+        {20: (3.05, 3.1), 30: (3.16, 2.3), 40: (3.00, 2.3), 50: (3.41, 2.1)},
+        {20: (2.83, 4.1), 30: (2.82, 3.0), 40: (2.87, 2.6), 50: (2.87, 2.6)},
+    ),
+    "DARTS w/o SC": (
+        {20: (2.89, 2.0), 30: (2.94, 1.9), 40: (2.81, 1.8), 50: (2.71, 1.8)},
+        {20: (2.91, 2.0), 30: (2.89, 1.8), 40: (2.83, 1.8), 50: (2.69, 1.9)},
+        {20: (2.85, 2.1), 30: (2.81, 1.9), 40: (2.73, 1.8), 50: (2.75, 1.9)},
+    ),
 }
 
 # The MiLeNAS paper's smaller cell (its Fig. 5, right): not in the SC paper's Table 1.
@@ -67,6 +96,6 @@ NOT_IN_THE_PAPER = "not in the paper"
 
 def table1_columns(row: str | None) -> dict:
     """The paper_* columns of one Table 1 row (a row the paper does not have says so, its numbers None)."""
-    error, params, flops = TABLE1.get(row, (None, None, None)) if row else (None, None, None)
+    error, params, flops, cost = TABLE1.get(row, (None,) * 4) if row else (None,) * 4
     return {"paper_row": row or NOT_IN_THE_PAPER, "paper_error": error, "paper_params_m": params,
-            "paper_flops_m": flops}  # fmt: skip
+            "paper_flops_m": flops, "paper_search_cost_gpu_days": cost}  # fmt: skip

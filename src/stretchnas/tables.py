@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stretchnas.artefacts import FIGURE_FILES, TABLE_FILES
-from stretchnas.atomic import atomic_save, atomic_write_text
+from stretchnas.artefacts import TABLE_FILES
+from stretchnas.atomic import atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 from stretchnas.genotype import Genotype
@@ -96,6 +96,11 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
                     "thop_style_flops_m": result["thop_style_flops_m"],
                     "test_error": result["test_error"],
                     "epochs": result["epochs"],
+                    "wall_seconds": result.get("wall_seconds"),
+                    # the data copy by name: an absolute path would make the tables differ per machine
+                    "data_source": Path(str(result.get("data_source", ""))).name or None,
+                    "train_images": result.get("train_images"),
+                    "test_images": result.get("test_images"),
                     "genotype_file": result["genotype_file"],
                 }
             )
@@ -164,69 +169,44 @@ def table5(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def figure4(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
-    """Figures 1 and 4: each final cell's test error at every evaluation layer count; a hollow marker
-    where the evaluation layers equal the search layers."""
-    plt = _pyplot()
+def figure4(frame: pd.DataFrame) -> pd.DataFrame:
+    """Figures 1 and 4: each final cell's test error at every evaluation layer count."""
     tagged = _tagged(frame, "figure4")
     table = _summarise(tagged[tagged["genotype"] == "final"], ["experiment", "method", "search_layers", "layers"])
-    table = table.sort_values(["experiment", "layers"], kind="stable").reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(5, 3.4))
-    for experiment, group in table.groupby("experiment", sort=False):
-        line = ax.errorbar(group["layers"], group["test_error_mean"], yerr=group["test_error_std"].fillna(0),
-                           fmt="o-", label=experiment, markersize=4)  # fmt: skip
-        own = group[group["layers"] == group["search_layers"]]
-        ax.plot(own["layers"], own["test_error_mean"], "o", markersize=9, markerfacecolor="none",
-                color=line[0].get_color())  # fmt: skip
-    ax.set_xlabel("evaluation layers")
-    ax.set_ylabel("test error (%)")
-    ax.set_title("Figures 1/4 (this run's scale; hollow: evaluated at its search layers)", fontsize=8)
-    if len(table):
-        ax.legend(fontsize=5, ncol=2)
-    _finish(fig, png)
-    return table
+    return table.sort_values(["experiment", "layers"], kind="stable").reset_index(drop=True)
 
 
-def figure5(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
-    plt = _pyplot()
+def figure5(frame: pd.DataFrame) -> pd.DataFrame:
+    """Figure 5: test error (and params) per number of outputs selected per node."""
     table = _summarise(_final(frame, "figure5"), ["experiment", "method", "topology_mode", "k"])
     # output_k selects k outputs per node; stretchable selects any number (docs/method.md §2)
     table["outputs_per_node"] = [str(int(k)) if mode == "output_k" else "arbitrary"
                                  for mode, k in zip(table["topology_mode"], table["k"])]  # fmt: skip
-    table = table.sort_values("outputs_per_node", kind="stable").reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    ax.errorbar(table["outputs_per_node"], table["test_error_mean"], yerr=table["test_error_std"].fillna(0), fmt="o-")
-    ax.set_xlabel("outputs selected per node (k)")
-    ax.set_ylabel("test error (%)")
-    ax.set_title("Figure 5 (this run's scale; not the paper's numbers)", fontsize=8)
-    _finish(fig, png)
-    return table
+    return table.sort_values("outputs_per_node", kind="stable").reset_index(drop=True)
 
 
-def search_dynamics(frame: pd.DataFrame, png: Path) -> pd.DataFrame:
-    """Alpha entropy and dropped nodes per epoch of every search (stability during search)."""
-    plt = _pyplot()
+def search_dynamics(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every search's per-epoch metrics (entropies, regulariser, dropped nodes, supernet accuracy, time,
+    memory), with the device it ran on."""
     curves = []
     for (experiment, seed), group in frame[frame["procedure"] == "search"].groupby(["experiment", "search_seed"]):
-        metrics_file = Path(group["genotype_file"].iloc[0]).parent / "metrics.csv"
-        if metrics_file.exists():
-            metrics = pd.read_csv(metrics_file)
+        search_dir = Path(group["genotype_file"].iloc[0]).parent
+        if (search_dir / "metrics.csv").exists():
+            metrics = pd.read_csv(search_dir / "metrics.csv")
+            metrics.insert(0, "device", _device_of(search_dir))
             metrics.insert(0, "search_seed", seed)
             metrics.insert(0, "experiment", experiment)
             curves.append(metrics)
-    table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for (experiment, seed), group in table.groupby(["experiment", "search_seed"]) if len(table) else []:
-        axes[0].plot(group["epoch"], group["alpha_entropy_normal"], label=f"{experiment} s{seed}")
-        axes[1].plot(group["epoch"], group["val_acc"])
-    axes[0].set_xlabel("epoch")
-    axes[0].set_ylabel("alpha entropy (normal cell)")
-    axes[1].set_xlabel("epoch")
-    axes[1].set_ylabel("supernet val accuracy")
-    if len(table):
-        axes[0].legend(fontsize=5, ncol=2)
-    _finish(fig, png)
-    return table
+    return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+
+
+def _device_of(run_dir: Path) -> str | None:
+    """The device a run recorded (run.json's device_name, e.g. 'cpu' or the GPU's name)."""
+    run_file = run_dir / "run.json"
+    if not run_file.exists():
+        return None
+    run = read_document(run_file, json.loads, TablesError, "run record")
+    return run.get("device_name") or run.get("device")
 
 
 def _final_cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -242,7 +222,8 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in _final_cells(frame).itertuples(index=False):
         genotype = Genotype.load(row.genotype_file)
-        rows.append({"experiment": row.experiment, "method": row.method, "search_seed": row.search_seed,
+        rows.append({"experiment": row.experiment, "method": row.method, "procedure": row.procedure,
+                     "topology_mode": row.topology_mode, "search_seed": row.search_seed,
                      "search_layers": row.search_layers, "intermediate_nodes": row.intermediate_nodes,
                      **{f"{key}_{cell_type}": getattr(getattr(genotype, cell_type), key)()
                         for cell_type in ("normal", "reduce") for key in ("depth", "width")},
@@ -276,23 +257,6 @@ def stability(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _pyplot():
-    """matplotlib's pyplot on the Agg backend: files only, the same bytes for the same numbers."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _finish(fig, png: Path) -> None:
-    """Lay the figure out, write it atomically and free it."""
-    fig.tight_layout()
-    atomic_save(png, lambda buffer: fig.savefig(buffer, dpi=130, format="png"))
-    _pyplot().close(fig)
-
-
 def summary_files(paths: list[str | Path]) -> list[Path]:
     """The summary JSONs named, folders expanded to the JSONs they hold."""
     files = []
@@ -314,29 +278,54 @@ def read_summaries(files: list[Path], scale: str) -> list[dict]:
     return summaries
 
 
+def experiments(summaries: list[dict]) -> pd.DataFrame:
+    """One row per experiment summary: what defines it, which tables it feeds, and how many of its
+    trainings produced a result or did not run (the report's rows come from here, so an experiment with
+    no result still gets a row saying why)."""
+    rows = []
+    for summary in summaries:
+        rows.append({**{key: summary[key] for key in SUMMARY_FIELDS}, "tables": ",".join(summary["tables"]),
+                     "search_seeds": ",".join(map(str, summary.get("search", {}).get("seeds", []))),
+                     "results": len(summary["results"]), "not_run": len(summary.get("not_run", []))})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def not_run(summaries: list[dict]) -> pd.DataFrame:
+    """Every training that did not run, and why (a snapshot with no derivable cell)."""
+    rows = [{"experiment": summary["experiment"], **{key: entry[key] for key in NOT_RUN_FIELDS}}
+            for summary in summaries for entry in summary.get("not_run", [])]  # fmt: skip
+    return pd.DataFrame(rows, columns=["experiment", *NOT_RUN_FIELDS])
+
+
+NOT_RUN_FIELDS = ("search_seed", "genotype", "layers", "train_seed", "reason")
+
+
 def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> dict[str, pd.DataFrame]:
-    """`stretchnas tables`: every table and figure of `scale` from its experiment summaries."""
+    """`stretchnas tables`: the data behind every table and figure of `scale`, from its experiment
+    summaries, as CSV (the report renders them)."""
     files = summary_files(paths)
-    frame = load_evaluations(read_summaries(files, scale))
+    summaries = read_summaries(files, scale)
+    frame = load_evaluations(summaries)
     if frame.empty:
         raise TablesError(f"no evaluation results in {len(files)} summaries")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
+        "experiments": experiments(summaries),
         "evaluations": frame,
+        "not_run": not_run(summaries),
         "table1": table1(frame),
         "table3": table3(frame),
         "table4": table4(frame),
         "table5": table5(frame),
-        "figure4": figure4(frame, out_dir / "figure4.png"),
-        "figure5": figure5(frame, out_dir / "figure5.png"),
-        "search_dynamics": search_dynamics(frame, out_dir / "search_dynamics.png"),
+        "figure4": figure4(frame),
+        "figure5": figure5(frame),
+        "search_dynamics": search_dynamics(frame),
         "cells": cells(frame),
         "stability": stability(frame),
     }
-    assert tuple(tables) == TABLE_FILES and all((out_dir / f"{name}.png").exists() for name in FIGURE_FILES)
+    assert tuple(tables) == TABLE_FILES
     for name, table in tables.items():
-        if len(table):
-            table.insert(0, "scale", scale)  # numbers of one scale are never read as another's
+        table.insert(0, "scale", scale)  # numbers of one scale are never read as another's
         write_csv(table, out_dir / f"{name}.csv")
     return tables

@@ -14,7 +14,8 @@ rule published_cells:
         "{params.command} > {log} 2>&1"
 
 
-# Declares every file the tables read: each experiment's summary and each search's metrics.csv.
+# Declares every file the tables read: each experiment's summary, each search's metrics.csv and snapshot
+# index, and every final genotype.
 rule tables:
     input:
         inputs_of("tables"),
@@ -27,6 +28,25 @@ rule tables:
     threads: RESOURCES["tables"]["threads"]
     resources:
         **resources_of("tables"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.command} > {log} 2>&1"
+
+
+# The report reads only the tables' data and the searched genotypes it draws (Figure 3).
+rule report:
+    input:
+        PLAN.job("report", {"scale": SCALE}).inputs,
+    output:
+        PLAN.job("report", {"scale": SCALE}).outputs,
+    params:
+        command=PLAN.job("report", {"scale": SCALE}).command,
+    log:
+        LOGS["report"].format(scale=SCALE),
+    threads: RESOURCES["report"]["threads"]
+    resources:
+        **resources_of("report"),
     conda:
         "../../environment.yml"
     shell:

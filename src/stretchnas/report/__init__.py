@@ -1,0 +1,103 @@
+"""`stretchnas report`: every table in the paper's layout (Markdown, CSV, LaTeX), every figure (PNG, SVG),
+the cell drawings and results/<scale>/README.md with each claim's verdict, from the tables stage's data.
+
+A pure function of its inputs (results/<scale>/data/*.csv and the searched genotype files): seconds to
+run, and the same inputs give byte-identical files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from stretchnas.artefacts import REPORT_FIGURES, REPORT_TABLES, TABLE_FILES
+from stretchnas.atomic import atomic_write_text
+from stretchnas.errors import StretchnasError
+from stretchnas.genotype import Genotype
+from stretchnas.report.cell_drawings import draw
+from stretchnas.report.claims import check_claims
+from stretchnas.report.figures import FIGURES
+from stretchnas.report.layouts import LAYOUTS, Data
+from stretchnas.report.readme import readme
+from stretchnas.report.render import write_table
+
+# The columns the report reads from each data file; a file without them is refused by name.
+REQUIRED_COLUMNS = {
+    "experiments": ("experiment", "procedure", "method", "topology_mode", "tables", "search_layers"),
+    "evaluations": ("experiment", "search_seed", "train_seed", "genotype", "layers", "own_layers", "params_m",
+                    "thop_style_flops_m", "test_error"),
+    "not_run": ("experiment", "search_seed", "genotype", "layers", "reason"),
+}  # fmt: skip
+
+
+class ReportError(StretchnasError, ValueError):
+    """The tables stage's data cannot make the report; the message names the file."""
+
+
+def read_data(data_dir: Path) -> dict[str, pd.DataFrame]:
+    frames, scales = {}, {}
+    for name in TABLE_FILES:
+        path = data_dir / f"{name}.csv"
+        if not path.exists():
+            raise ReportError(f"{path}: missing; run `stretchnas tables` for this scale first")
+        try:
+            frame = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise ReportError(f"{path}: not a readable CSV ({exc})") from None
+        missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in frame.columns]
+        if missing:
+            raise ReportError(f"{path}: missing columns {missing}; regenerate it with `stretchnas tables`")
+        if "scale" not in frame.columns:
+            raise ReportError(f"{path}: no 'scale' column; regenerate it with `stretchnas tables`")
+        scales[path] = set(frame["scale"].astype(str))
+        frames[name] = frame
+    found = set().union(*scales.values())
+    if len(found) > 1:
+        detail = "; ".join(f"{p.name}: {sorted(s)}" for p, s in scales.items() if s)
+        raise ReportError(f"{data_dir}: data of more than one scale ({detail}); one scale's numbers only")
+    return frames
+
+
+def data_copy(evaluations: pd.DataFrame) -> str:
+    """Which data the trainings read: the source's file name and the image counts."""
+    if evaluations.empty or "data_source" not in evaluations:
+        return "not recorded"
+    sources = ", ".join(sorted({str(s) for s in evaluations["data_source"].dropna()})) or "not recorded"
+    counts = ""
+    if {"train_images", "test_images"} <= set(evaluations.columns):
+        train = sorted({int(n) for n in evaluations["train_images"].dropna()})
+        test = sorted({int(n) for n in evaluations["test_images"].dropna()})
+        counts = f" ({'/'.join(map(str, train))} training and {'/'.join(map(str, test))} test images)"
+    return f"CIFAR-10 from {sources}{counts}"
+
+
+def parse_cells(items: list[str]) -> dict[str, Path]:
+    """NAME=GENOTYPE_FILE pairs (the plan passes one per searched genotype)."""
+    cells = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ReportError(f"--cell {item!r}: expected NAME=GENOTYPE_FILE")
+        cells[name] = Path(path)
+    return cells
+
+
+def build_report(data_dir: str | Path, out: str | Path, cells: dict[str, Path]) -> dict[str, list[Path]]:
+    data_dir, out = Path(data_dir), Path(out)
+    frames = read_data(data_dir)
+    data = Data(frames)
+    scale = data.scale()
+    copy = data_copy(frames["evaluations"])
+    written: dict[str, list[Path]] = {}
+    for name in REPORT_TABLES:
+        written[name] = write_table(LAYOUTS[name](data), name, out / "tables", scale, copy)
+    (out / "figures" / "cells").mkdir(parents=True, exist_ok=True)
+    for name in REPORT_FIGURES:
+        written[f"figures/{name}"] = FIGURES[name](data, out / "figures" / name)
+    for name, path in cells.items():
+        drawing = out / "figures" / "cells" / name
+        written[f"cells/{name}"] = draw(Genotype.load(path), f"{name} (scale {scale})", drawing)
+    claims = check_claims(frames)
+    atomic_write_text(out / "README.md", readme(scale, copy, claims, list(cells)))
+    written["README"] = [out / "README.md"]
+    return written

@@ -1,0 +1,70 @@
+"""Figure 3: drawings of searched cells in DARTS's visual style (Graphviz's dot).
+
+Inputs c_{k-2} and c_{k-1} on the left, numbered intermediate nodes, the op on every edge, the
+concatenated nodes joined into the output c_{k}. Any number of inputs per node (stretchable cells)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stretchnas.artefacts import CELL_DRAWING_FORMATS
+from stretchnas.atomic import atomic_write_bytes
+from stretchnas.errors import StretchnasError
+from stretchnas.genotype import CELL_TYPES, Cell, Genotype
+
+INPUT_NAMES = {0: "c_{k-2}", 1: "c_{k-1}"}
+OUTPUT_NAME = "c_{k}"
+
+
+class DrawingError(StretchnasError, RuntimeError):
+    pass
+
+
+def cell_graph(cell: Cell, prefix: str, graph) -> None:
+    """Add one cell's nodes and edges to `graph` (node ids prefixed so two cells share one drawing)."""
+    for index, name in INPUT_NAMES.items():
+        graph.node(f"{prefix}{index}", name, fillcolor="darkseagreen2")
+    for node in cell.nodes:
+        graph.node(f"{prefix}{node}", str(node - 2), fillcolor="lightblue")
+    graph.node(f"{prefix}out", OUTPUT_NAME, fillcolor="palegoldenrod")
+    for op, source, target in sorted(cell.edges, key=lambda e: (e[2], e[1], e[0])):
+        graph.edge(f"{prefix}{source}", f"{prefix}{target}", label=op, fillcolor="gray")
+    for node in cell.concat:
+        graph.edge(f"{prefix}{node}", f"{prefix}out", fillcolor="gray")
+
+
+def genotype_graph(genotype: Genotype, title: str):
+    """Both cells of a genotype side by side, as a graphviz Digraph."""
+    import graphviz
+
+    graph = graphviz.Digraph(
+        name=title,
+        graph_attr={"rankdir": "LR", "label": title, "labelloc": "t", "fontname": "times"},
+        node_attr={"style": "filled", "shape": "rect", "align": "center", "fontsize": "20", "height": "0.5",
+                   "width": "0.5", "penwidth": "2", "fontname": "times"},
+        edge_attr={"fontsize": "16", "fontname": "times"},
+        engine="dot",
+    )  # fmt: skip
+    for cell_type in CELL_TYPES:
+        with graph.subgraph(name=f"cluster_{cell_type}") as sub:
+            sub.attr(label=f"{cell_type} cell", fontsize="18")
+            cell_graph(getattr(genotype, cell_type), f"{cell_type}_", sub)
+    return graph
+
+
+def draw(genotype: Genotype, title: str, stem: Path) -> list[Path]:
+    """`stem`.svg and `stem`.png of the genotype; a clear error where dot is missing."""
+    import graphviz
+
+    graph = genotype_graph(genotype, title)
+    paths = []
+    for fmt in CELL_DRAWING_FORMATS:
+        try:
+            rendered = graph.pipe(format=fmt)
+        except graphviz.ExecutableNotFound:
+            raise DrawingError("Figure 3 (the cell drawings) needs Graphviz's `dot` on PATH: apt-get install "
+                               "graphviz (Debian/Ubuntu), or the conda environment") from None  # fmt: skip
+        path = stem.with_suffix(f".{fmt}")
+        atomic_write_bytes(path, rendered)
+        paths.append(path)
+    return paths

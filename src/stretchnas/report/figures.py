@@ -1,0 +1,167 @@
+"""The paper's figures (and the search curves it describes without showing), as PNG and SVG.
+
+Drawn with matplotlib on the Agg backend with fixed metadata and a fixed SVG hash salt, so the same data
+give the same bytes. Every title names the scale: these are this run's numbers, never the paper's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from stretchnas.atomic import atomic_save
+from stretchnas.report.layouts import FIGURE5_REFERENCE, Data
+from stretchnas.report.stats import mean_std, per_search
+
+DPI = 130
+SVG_HASH_SALT = "stretchnas"
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, stem: Path) -> list[Path]:
+    """`stem`.png and `stem`.svg, written atomically, byte-identical for the same figure."""
+    plt = pyplot()
+    fig.tight_layout()
+    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    with plt.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
+        atomic_save(paths[0], lambda buffer: fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}))
+        atomic_save(paths[1], lambda buffer: fig.savefig(buffer, format="svg", metadata={"Date": None}))
+    plt.close(fig)
+    return paths
+
+
+def _errors_by_depth(data: Data, experiment: str) -> pd.DataFrame:
+    """Per evaluation depth: mean and std over searches of the final cell's test error."""
+    e = data.evaluations
+    finals = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
+    rows = []
+    for layers, runs in finals.groupby("layers", sort=True):
+        mean, std, n = mean_std(per_search(runs))
+        rows.append({"layers": layers, "mean": mean, "std": 0.0 if n < 2 else std, "n": n})
+    return pd.DataFrame(rows, columns=["layers", "mean", "std", "n"])
+
+
+def _depth_lines(ax, data: Data, experiments: list[str]) -> None:
+    for experiment in experiments:
+        points = _errors_by_depth(data, experiment)
+        if points.empty:
+            continue
+        line = ax.errorbar(points["layers"], points["mean"], yerr=points["std"], fmt="o-", markersize=4,
+                           capsize=2, label=experiment)  # fmt: skip
+        own = points[points["layers"] == int(data.experiments.loc[experiment, "search_layers"])]
+        ax.plot(own["layers"], own["mean"], "o", markersize=10, markerfacecolor="white", zorder=3,
+                color=line[0].get_color())  # fmt: skip
+    ax.set_xlabel("evaluation layers")
+    ax.set_ylabel("test error (%)")
+    if ax.has_data():
+        ax.legend(fontsize=5)
+
+
+def figure1(data: Data, stem: Path) -> list[Path]:
+    """Figure 1: every method's final cells at every evaluation depth, in one panel."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    _depth_lines(ax, data, data.tagged("figure4"))
+    ax.set_title(f"Figure 1 at scale {data.scale()}: test error vs evaluation layers\n"
+                 "(hollow: evaluated at its search layers; bars: std over searches)", fontsize=7)  # fmt: skip
+    return save(fig, stem)
+
+
+def figure4(data: Data, stem: Path) -> list[Path]:
+    """Figure 4: one panel per method, a line per searched cell."""
+    plt = pyplot()
+    experiments = data.tagged("figure4")
+    methods = list(dict.fromkeys(data.experiments.loc[e, "method"] for e in experiments)) or ["(none)"]
+    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), squeeze=False, sharey=True)
+    for ax, method in zip(axes[0], methods):
+        _depth_lines(ax, data, [e for e in experiments if data.experiments.loc[e, "method"] == method])
+        ax.set_title(f"{method} (scale {data.scale()})", fontsize=8)
+    fig.suptitle("Figure 4: results with different numbers of layers (hollow: own search layers)", fontsize=8)
+    return save(fig, stem)
+
+
+def figure5(data: Data, stem: Path) -> list[Path]:
+    """Figure 5: test error against params per number of outputs per node, DARTS (2nd order) as reference."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    for experiment in [*data.tagged("figure5"), FIGURE5_REFERENCE]:
+        runs = data.final_runs(experiment) if experiment in data.experiments.index else pd.DataFrame()
+        if runs.empty:
+            continue
+        e = data.experiments.loc[experiment]
+        if experiment == FIGURE5_REFERENCE:
+            label, marker = "DARTS (2nd order)", "s"
+        else:
+            label, marker = (f"k={int(e['k'])}" if e["topology_mode"] == "output_k" else "arbitrary"), "o"
+        mean, std, n = mean_std(per_search(runs))
+        ax.errorbar([runs["params_m"].mean()], [mean], yerr=[0.0 if n < 2 else std], fmt=marker, capsize=2, label=label)
+    ax.set_xlabel("params (M)")
+    ax.set_ylabel("test error (%)")
+    ax.set_title(f"Figure 5 at scale {data.scale()}: outputs selected per node", fontsize=8)
+    if ax.has_data():
+        ax.legend(fontsize=6)
+    return save(fig, stem)
+
+
+SEARCH_CURVES = (
+    ("alpha_entropy_normal", "alpha entropy (normal cell)"),
+    ("beta_entropy_normal", "beta entropy (normal cell)"),
+    ("regularizer", "regulariser value"),
+    ("dropped_nodes", "dropped nodes"),
+    ("val_acc", "supernet accuracy (D_val)"),
+    ("seconds", "seconds per epoch"),
+)
+
+
+def search_dynamics(data: Data, stem: Path) -> list[Path]:
+    """Search curves per epoch of every search."""
+    plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    curves = data.frames["search_dynamics"]
+    fig, axes = plt.subplots(2, 3, figsize=(11, 6))
+    groups = list(curves.groupby(["experiment", "search_seed"], sort=True)) if "experiment" in curves else []
+    for ax, (column, label) in zip(axes.flat, SEARCH_CURVES):
+        for (experiment, seed), group in groups:
+            if column in group:
+                ax.plot(group["epoch"], group[column], marker=".", linewidth=0.8, label=f"{experiment} s{seed}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label, fontsize=7)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if groups:
+        axes.flat[0].legend(fontsize=4, ncol=2)
+    fig.suptitle(f"Search curves at scale {data.scale()}", fontsize=9)
+    return save(fig, stem)
+
+
+def stability(data: Data, stem: Path) -> list[Path]:
+    """Edits between consecutive snapshot genotypes, per search (Table 4's claim without training)."""
+    plt = pyplot()
+    frame = data.frames["stability"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    if len(frame):
+        edits = frame.filter(regex="^(edges|ops)_changed_").sum(axis=1)
+        labels = [f"{e} s{s}" for e, s in zip(frame["experiment"], frame["search_seed"])]
+        totals = pd.DataFrame({"search": labels, "edits": edits}).groupby("search", sort=True)["edits"].sum()
+        ax.bar(range(len(totals)), totals.to_numpy())
+        ax.set_xticks(range(len(totals)), totals.index, rotation=60, ha="right", fontsize=5)
+    ax.set_ylabel("edits across snapshots (edges + ops)")
+    ax.set_title(f"Genotype changes during search, scale {data.scale()}", fontsize=8)
+    return save(fig, stem)
+
+
+FIGURES = {
+    "figure1": figure1,
+    "figure4": figure4,
+    "figure5": figure5,
+    "search_dynamics": search_dynamics,
+    "stability": stability,
+}

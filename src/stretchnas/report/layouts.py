@@ -1,0 +1,358 @@
+"""Each of the paper's tables in its own layout, from the tables stage's data: one row per row of the
+paper, our numbers as mean ± std (n) over searches and, apart, over the best search's training seeds,
+and the paper's numbers beside them in `paper_*` columns. Nothing is left blank: a missing number says
+"not run" and why."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from stretchnas.paper_tables import (
+    NOT_IN_THE_PAPER,
+    PROTOCOL_NOT_STATED,
+    TABLE1,
+    TABLE1_PROTOCOL,
+    TABLE1_ROW_OF_EXPERIMENT,
+    TABLE2,
+    TABLE3,
+    TABLE4,
+    TABLE5,
+)
+from stretchnas.report.stats import format_mean_std, mean_std, per_search, seed_summary
+
+NOT_RUN = "not run"
+NO_IMAGENET = f"{NOT_RUN} (this version plans no ImageNet jobs: no ImageNet source configured, data.imagenet)"
+PAPER_VALUE_MISSING = "not printed"
+
+
+class Data:
+    """The tables stage's CSVs of one scale (results/<scale>/data), read once."""
+
+    def __init__(self, frames: dict[str, pd.DataFrame]):
+        self.frames = frames
+        self.experiments = frames["experiments"].set_index("experiment", drop=False)
+        self.evaluations = frames["evaluations"]
+        self.not_run = frames["not_run"]
+
+    def tagged(self, table: str) -> list[str]:
+        tags = self.experiments["tables"].fillna("").str.split(",")
+        return [name for name, names in zip(self.experiments["experiment"], tags) if table in names]
+
+    def final_runs(self, experiment: str, layers: int | None = None) -> pd.DataFrame:
+        """Trainings of the experiment's final cell at `layers` (default its own evaluation layers)."""
+        e = self.evaluations
+        rows = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
+        return rows[rows["own_layers"]] if layers is None else rows[rows["layers"] == layers]
+
+    def why_not(self, experiment: str, genotype: str = "final", layers: int | None = None) -> str:
+        """'not run (reason)' for trainings with no result."""
+        if experiment not in self.experiments.index:
+            return f"{NOT_RUN} (no experiment {experiment} at this scale)"
+        nr = self.not_run
+        rows = nr[(nr["experiment"] == experiment) & (nr["genotype"] == genotype)]
+        if layers is not None:
+            rows = rows[rows["layers"] == layers]
+        if len(rows):
+            return f"{NOT_RUN} ({'; '.join(sorted(set(rows['reason'])))})"
+        where = "" if layers is None else f" at {layers} layers"
+        return f"{NOT_RUN} (no training of {experiment}'s {genotype} cell{where} in this scale's plan)"
+
+    def scale(self) -> str:
+        return str(self.experiments["scale"].iloc[0]) if "scale" in self.experiments else "unknown"
+
+
+def _params(runs: pd.DataFrame) -> str:
+    """Mean params (M) of the trained networks, with their range where searches gave different cells."""
+    low, high, mean = runs["params_m"].min(), runs["params_m"].max(), runs["params_m"].mean()
+    return f"{mean:.3f}" if math.isclose(low, high) else f"{mean:.3f} ({low:.3f}-{high:.3f})"
+
+
+def _flops(runs: pd.DataFrame) -> str:
+    return f"{runs['thop_style_flops_m'].mean():.1f}"
+
+
+def _paper(value) -> object:
+    return PAPER_VALUE_MISSING if value is None else value
+
+
+# --------------------------------------------------------------------------- search cost
+
+
+def search_cost(data: Data, experiment: str) -> str:
+    """Mean wall time of one search of the experiment, from its per-epoch records, labelled with the device:
+    GPU-days on a GPU (the paper's unit), CPU-hours on a CPU."""
+    dynamics = data.frames["search_dynamics"]
+    procedure = data.experiments.loc[experiment, "procedure"] if experiment in data.experiments.index else None
+    if procedure == "retrain":
+        return "none (trains another experiment's searched cells)"
+    if procedure != "search":
+        return "not recorded (random sampling: its cost is the trainings')"
+    rows = dynamics[dynamics["experiment"] == experiment] if "experiment" in dynamics else dynamics.iloc[:0]
+    if rows.empty:
+        return f"{NOT_RUN} (no search record)"
+    seconds = rows.groupby("search_seed")["seconds"].sum()
+    devices = sorted({str(d) for d in rows["device"].dropna()}) or ["device not recorded"]
+    device = ", ".join(devices)
+    mean = seconds.mean()
+    if devices != ["cpu"] and devices != ["device not recorded"]:
+        return f"{mean / 86400:.3f} GPU-days ({device}; n={len(seconds)})"
+    return f"{mean / 3600:.3f} CPU-hours ({device}; n={len(seconds)})"
+
+
+def search_method(data: Data, experiment: str) -> str:
+    procedure = data.experiments.loc[experiment, "procedure"]
+    return {"search": "gradient-based", "retrain": "gradient-based (retrained)"}.get(procedure, "random")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def table1(data: Data) -> pd.DataFrame:
+    rows, reproduced = [], set()
+    for experiment in data.tagged("table1"):
+        runs = data.final_runs(experiment)
+        paper_row = TABLE1_ROW_OF_EXPERIMENT.get(experiment)
+        reproduced.add(paper_row)
+        error, params, flops, cost = TABLE1.get(paper_row, (None,) * 4)
+        row = {"Architecture": experiment, "Paper row": paper_row or NOT_IN_THE_PAPER}
+        if runs.empty:
+            reason = data.why_not(experiment)
+            row.update({"Test error (%) over searches": reason, "Test error (%) of the best search": reason,
+                        "Params (M)": reason, "FLOPs (M)": reason})  # fmt: skip
+        else:
+            stats = seed_summary(runs)
+            row.update({"Test error (%) over searches": stats.over_searches,
+                        "Test error (%) of the best search": stats.best_over_trainings,
+                        "Params (M)": _params(runs), "FLOPs (M)": _flops(runs)})  # fmt: skip
+        row.update({"Search cost": search_cost(data, experiment), "Search method": search_method(data, experiment),
+                    "paper_test_error": _paper(error), "paper_params_m": _paper(params),
+                    "paper_flops_m": _paper(flops), "paper_search_cost_gpu_days": _paper(cost),
+                    "paper_protocol": _protocol(paper_row)})  # fmt: skip
+        rows.append(row)
+    for paper_row, (error, params, flops, cost) in TABLE1.items():
+        if paper_row in reproduced:
+            continue
+        reason = f"{NOT_RUN} (no experiment in params.yaml reproduces this row)"
+        rows.append({"Architecture": "", "Paper row": paper_row, "Test error (%) over searches": reason,
+                     "Test error (%) of the best search": reason, "Params (M)": reason, "FLOPs (M)": reason,
+                     "Search cost": reason, "Search method": "", "paper_test_error": _paper(error),
+                     "paper_params_m": _paper(params), "paper_flops_m": _paper(flops),
+                     "paper_search_cost_gpu_days": _paper(cost),
+                     "paper_protocol": _protocol(paper_row)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _protocol(paper_row: str | None) -> str:
+    return TABLE1_PROTOCOL.get(paper_row, PROTOCOL_NOT_STATED) if paper_row else ""
+
+
+def table2(data: Data) -> pd.DataFrame:
+    rows = []
+    for paper_row, (top1, top5, params, flops, cost) in TABLE2.items():
+        rows.append({"Architecture": paper_row, "Top-1 error (%)": NO_IMAGENET, "Top-5 error (%)": NO_IMAGENET,
+                     "Params (M)": NO_IMAGENET, "FLOPs (M)": NO_IMAGENET, "Search cost": NO_IMAGENET,
+                     "paper_top1_error": top1, "paper_top5_error": top5, "paper_params_m": params,
+                     "paper_flops_m": flops, "paper_search_cost_gpu_days": cost})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+TABLE3_LAYERS = (8, 12, 16, 20)
+
+
+def table3(data: Data) -> pd.DataFrame:
+    """Rows (method, nodes counted as the paper does: the two inputs and the output included), a column
+    pair per search (= evaluation) layer count."""
+    by_cell = {}
+    for experiment in data.tagged("table3"):
+        e = data.experiments.loc[experiment]
+        by_cell[(e["method"], int(e["intermediate_nodes"]) + 3, int(e["search_layers"]))] = experiment
+    rows = []
+    for (method, nodes), paper in TABLE3.items():
+        row = {"Method": method, "Nodes": nodes}
+        for layers in TABLE3_LAYERS:
+            experiment = by_cell.get((method, nodes, layers))
+            runs = data.final_runs(experiment) if experiment else pd.DataFrame()
+            if experiment is None:
+                error = params = f"{NOT_RUN} (no experiment in params.yaml searches this cell at this scale)"
+            elif runs.empty:
+                error = params = data.why_not(experiment)
+            else:
+                error, params = seed_summary(runs).over_searches, _params(runs)
+            row[f"L{layers} test error (%)"], row[f"L{layers} params (M)"] = error, params
+        for layers in TABLE3_LAYERS:
+            paper_error, paper_params = paper.get(layers, (None, None))
+            row[f"paper_L{layers}_test_error"] = _paper(paper_error)
+            row[f"paper_L{layers}_params_m"] = _paper(paper_params)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def table4(data: Data) -> pd.DataFrame:
+    """A row per (method, search): the test error over training seeds and params of the cell derived at
+    each snapshot epoch of this scale, and of the final cell; the paper's runs in paper_* columns (run i
+    beside our i-th search)."""
+    e = data.evaluations
+    rows = []
+    for experiment in data.tagged("table4"):
+        method = data.experiments.loc[experiment, "method"]
+        runs = e[(e["experiment"] == experiment) & e["own_layers"]]
+        planned = data.not_run[data.not_run["experiment"] == experiment]
+        labels = sorted(set(runs["genotype"]) | set(planned["genotype"]), key=_label_order)
+        seeds = sorted(set(runs["search_seed"]) | set(planned["search_seed"]))
+        if not seeds:
+            rows.append({"Method": method, "Experiment": experiment, "Search": data.why_not(experiment)})
+            continue
+        for i, seed in enumerate(seeds):
+            row = {"Method": method, "Experiment": experiment, "Search": f"seed {seed}"}
+            for label in labels:
+                title = "final cell" if label == "final" else f"epoch {_label_order(label)[1]}"
+                at = runs[(runs["search_seed"] == seed) & (runs["genotype"] == label)]
+                if at.empty:
+                    reason = data.why_not(experiment, label)
+                    row[f"{title} test error (%)"] = row[f"{title} params (M)"] = reason
+                else:
+                    row[f"{title} test error (%)"] = format_mean_std(*mean_std(at["test_error"]))
+                    row[f"{title} params (M)"] = _params(at)
+            paper_runs = TABLE4.get(method, ())
+            for epoch in (20, 30, 40, 50):
+                paper_error, paper_params = paper_runs[i][epoch] if i < len(paper_runs) else (None, None)
+                row[f"paper_epoch{epoch}_test_error"] = _paper(paper_error)
+                row[f"paper_epoch{epoch}_params_m"] = _paper(paper_params)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _label_order(label: str):
+    return (1, 0) if label == "final" else (0, int(label.split("_")[1]))
+
+
+def table5(data: Data) -> pd.DataFrame:
+    from stretchnas.tables import perspective
+
+    cells = {}
+    for experiment in data.tagged("table5"):
+        e = data.experiments.loc[experiment]
+        cells[(e["method"], perspective(e["topology_mode"]))] = experiment
+    rows = []
+    for method in dict.fromkeys(method for method, _ in TABLE5):
+        row = {"Method": method}
+        for side in ("input", "output"):
+            experiment = cells.get((method, side))
+            runs = data.final_runs(experiment) if experiment else pd.DataFrame()
+            if experiment is None:
+                value = f"{NOT_RUN} (no experiment in params.yaml searches this way at this scale)"
+            elif runs.empty:
+                value = data.why_not(experiment)
+            else:
+                value = f"{seed_summary(runs).over_searches} [{experiment}]"
+            row[f"{side.capitalize()} edges: test error (%)"] = value
+        row["paper_input_edges_test_error"] = TABLE5.get((method, "input"))
+        row["paper_output_edges_test_error"] = TABLE5.get((method, "output"))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def figure4(data: Data) -> pd.DataFrame:
+    """Figures 1 and 4 as a table: a row per final cell, its test error at every evaluation depth."""
+    e = data.evaluations
+    rows = []
+    for experiment in data.tagged("figure4"):
+        finals = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
+        row = {"Experiment": experiment, "Method": data.experiments.loc[experiment, "method"],
+               "Search layers": int(data.experiments.loc[experiment, "search_layers"])}  # fmt: skip
+        if finals.empty:
+            row["Test error (%)"] = data.why_not(experiment)
+        for layers in sorted(set(finals["layers"])):
+            runs = finals[finals["layers"] == layers]
+            row[f"L{layers} test error (%)"] = format_mean_std(*mean_std(per_search(runs)))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+FIGURE5_REFERENCE = "darts_2nd_L8"  # DARTS (2nd order), the paper's reference point in Figure 5
+
+
+def figure5(data: Data) -> pd.DataFrame:
+    rows = []
+    for experiment in [*data.tagged("figure5"), FIGURE5_REFERENCE]:
+        if experiment not in data.experiments.index:
+            continue
+        e = data.experiments.loc[experiment]
+        if experiment == FIGURE5_REFERENCE:
+            outputs = "DARTS (2nd order), reference"
+        else:
+            outputs = str(int(e["k"])) if e["topology_mode"] == "output_k" else "arbitrary"
+        runs = data.final_runs(experiment)
+        row = {"Outputs per node": outputs, "Experiment": experiment}
+        if runs.empty:
+            row["Test error (%)"] = row["Params (M)"] = data.why_not(experiment)
+        else:
+            row["Test error (%)"], row["Params (M)"] = seed_summary(runs).over_searches, _params(runs)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cells(data: Data) -> pd.DataFrame:
+    """Depth and width of every searched cell, per experiment: mean over searches."""
+    frame = data.frames["cells"]
+    rows = []
+    for experiment, group in frame.groupby("experiment", sort=True) if len(frame) else []:
+        row = {"Experiment": experiment, "Method": group["method"].iloc[0],
+               "Search layers": int(group["search_layers"].iloc[0])}  # fmt: skip
+        for column in ("depth_normal", "width_normal", "depth_reduce", "width_reduce"):
+            row[column.replace("_", " (") + " cell)"] = format_mean_std(*mean_std(group[column]), digits=1)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def stability(data: Data) -> pd.DataFrame:
+    """Table 4's claim without training: edits between consecutive snapshot genotypes, per search."""
+    frame = data.frames["stability"]
+    rows = []
+    for (experiment, seed), group in frame.groupby(["experiment", "search_seed"], sort=True) if len(frame) else []:
+        derivable = group[~group["not_derivable"].astype(bool)]
+        edits = derivable.filter(regex="^(edges|ops)_changed_").sum(axis=1)
+        rows.append({"Experiment": experiment, "Method": group["method"].iloc[0], "Search": f"seed {seed}",
+                     "Snapshot steps": len(group), "Not derivable": int(group["not_derivable"].astype(bool).sum()),
+                     "Edits per step": format_mean_std(*mean_std(edits), digits=1),
+                     "Edits, last snapshot to final": int(edits.iloc[-1]) if len(edits) else NOT_RUN})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def costs(data: Data) -> pd.DataFrame:
+    """Per experiment: search time per epoch and in all, peak memory, throughput, and training time."""
+    dynamics, e = data.frames["search_dynamics"], data.evaluations
+    rows = []
+    for experiment in data.experiments["experiment"]:
+        search = dynamics[dynamics["experiment"] == experiment] if "experiment" in dynamics else dynamics
+        trainings = e[e["experiment"] == experiment]
+        row = {"Experiment": experiment, "Method": data.experiments.loc[experiment, "method"],
+               "Search cost": search_cost(data, experiment)}  # fmt: skip
+        if len(search):
+            row.update({"Device": ", ".join(sorted({str(d) for d in search["device"].dropna()})) or "not recorded",
+                        "Search seconds per epoch": format_mean_std(*mean_std(search["seconds"])),
+                        "Search peak RSS (MiB)": f"{search['peak_rss_mib'].max():.0f}",
+                        "Search images/s": format_mean_std(*mean_std(search["images_per_s"]), digits=1)})  # fmt: skip
+        else:
+            row.update({"Device": "", "Search seconds per epoch": "no search", "Search peak RSS (MiB)": "no search",
+                        "Search images/s": "no search"})  # fmt: skip
+        seconds = trainings["wall_seconds"].dropna() if "wall_seconds" in trainings else pd.Series(dtype=float)
+        row["Training hours (all trainings)"] = f"{seconds.sum() / 3600:.3f} (n={len(seconds)})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+LAYOUTS = {
+    "table1": table1,
+    "table2": table2,
+    "table3": table3,
+    "table4": table4,
+    "table5": table5,
+    "figure4": figure4,
+    "figure5": figure5,
+    "cells": cells,
+    "stability": stability,
+    "costs": costs,
+}

@@ -1,0 +1,313 @@
+"""The report, on synthetic stage outputs: paper layouts, mean ± std with n over searches and training seeds,
+best-of labelling, not-run cells, each claim's verdict, cell drawings, refusals and byte-identical output."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from stretchnas.artefacts import REPORT_FIGURES, REPORT_TABLES, report_outputs
+from stretchnas.genotype import Cell, Genotype
+from stretchnas.published_genotypes import get_genotype
+from stretchnas.report import ReportError, build_report, parse_cells
+from stretchnas.report import claims as c
+from stretchnas.report.cell_drawings import genotype_graph
+from stretchnas.report.layouts import Data, table1, table3, table4, table5
+from stretchnas.report.stats import bootstrap_difference, format_mean_std, seed_summary
+from stretchnas.snapshots import INDEX_FILE
+from stretchnas.tables import build_tables
+
+# ----------------------------------------------------------------------------- synthetic stage outputs
+
+
+def summary(name, method, tables, errors, *, mode="darts", k=None, nodes=4, layers=8, procedure="search",
+            optimizer="darts_1st", params=3.4, not_run=()):  # fmt: skip
+    """errors: {search seed: [test error per training seed]}."""
+    results = [{"search_seed": seed, "genotype": "final", "seed": t, "layers": layers, "channels": 16,
+                "params_m": params, "thop_style_flops_m": 500.0, "test_error": error, "epochs": 1,
+                "wall_seconds": 10.0, "data_source": "/somewhere/cifar10.tar.gz", "train_images": 600,
+                "test_images": 200, "genotype_file": f"runs/{name}/seed{seed}/search/genotype.json"}
+               for seed, train_errors in errors.items() for t, error in enumerate(train_errors)]  # fmt: skip
+    return {"experiment": name, "procedure": procedure, "method": method, "tables": tables, "optimizer": optimizer,
+            "topology_mode": mode, "k": k, "intermediate_nodes": nodes, "search_layers": layers, "eval_layers": layers,
+            "scale": "smoke", "search": {"seeds": sorted(errors)}, "results": results,
+            "not_run": list(not_run)}  # fmt: skip
+
+
+def stage_outputs(tmp_path, summaries, dropped_nodes=0):
+    """What the searches and gathers leave behind, then the tables stage's data (results/smoke/data)."""
+    folder = tmp_path / "runs" / "summaries"
+    folder.mkdir(parents=True)
+    for s in summaries:
+        for result in s["results"]:
+            search_dir = tmp_path / result["genotype_file"].rsplit("/", 1)[0]
+            result["genotype_file"] = str(search_dir / "genotype.json")
+            if not search_dir.exists():
+                search_dir.mkdir(parents=True)
+                get_genotype("DARTS_V2").save(search_dir / "genotype.json")
+                index = {"epoch_001": {"epoch": 1, "genotype": get_genotype("DARTS_V1").to_dict()}}
+                (search_dir / INDEX_FILE).write_text(json.dumps(index))
+                metrics = pd.DataFrame({"epoch": [1, 2], "alpha_entropy_normal": [1.9, 1.8],
+                                        "beta_entropy_normal": [1.3, 1.2], "regularizer": [0.1, 0.0],
+                                        "dropped_nodes": [1, dropped_nodes], "val_acc": [0.2, 0.3],
+                                        "seconds": [1800.0, 1800.0], "peak_rss_mib": [900.0, 950.0],
+                                        "images_per_s": [5.0, 5.5]})  # fmt: skip
+                metrics.to_csv(search_dir / "metrics.csv", index=False)
+                (search_dir / "run.json").write_text(json.dumps({"device_name": "cpu"}))
+        (folder / f"{s['experiment']}.json").write_text(json.dumps(s))
+    build_tables([folder], tmp_path / "results" / "data", "smoke")
+    return tmp_path / "results" / "data"
+
+
+SC_ERRORS = {1: [2.0, 2.2], 2: [2.4, 2.6], 3: [2.1]}
+BASELINE_ERRORS = {1: [3.0, 3.1], 2: [3.2, 3.1], 3: [2.9]}
+NOT_DERIVABLE = {"search_seed": 1, "genotype": "final", "layers": 8, "train_seed": 0,
+                 "reason": "final: no intermediate node keeps an input"}  # fmt: skip
+
+
+def registry():
+    return [
+        summary(
+            "milenas_sc_L8",
+            "MiLeNAS-SC",
+            ["table1", "table3"],
+            SC_ERRORS,
+            mode="stretchable",
+            nodes=6,
+            optimizer="milenas",
+        ),  # fmt: skip
+        summary(
+            "darts_2nd_L8", "DARTS (2nd order)", ["table1", "table3", "table5"], BASELINE_ERRORS, optimizer="darts_2nd"
+        ),  # fmt: skip
+        summary("darts_1st_L8", "DARTS (1st order)", ["table1"], {}, not_run=[NOT_DERIVABLE]),
+        summary("darts_wo_sc", "DARTS w/o SC", ["table4", "table5"], {1: [2.7], 2: [2.8]}, mode="output_pairs"),
+    ]
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    return stage_outputs(tmp_path, registry())
+
+
+def read(data_dir):
+    from stretchnas.report import read_data
+
+    return Data(read_data(data_dir))
+
+
+# ----------------------------------------------------------------------------- statistics
+
+
+def test_mean_std_over_searches_and_the_best_search_over_training_seeds_are_kept_apart():
+    runs = pd.DataFrame([{"search_seed": s, "train_seed": t, "test_error": e}
+                         for s, errors in SC_ERRORS.items() for t, e in enumerate(errors)])  # fmt: skip
+    stats = seed_summary(runs)
+    # per-search means 2.1, 2.5, 2.1: mean 2.2333, sample std 0.2309
+    assert stats.over_searches == "2.23 ± 0.23 (n=3)"
+    # the best search (seed 1, first of the tie at 2.1) over its two training seeds: 2.1 ± 0.1414
+    assert stats.best_seed == 1
+    assert stats.best_over_trainings == "2.10 ± 0.14 (n=2), best of 3 searches (seed 1, picked on test error)"
+    assert format_mean_std(2.5, float("nan"), 1) == "2.50 (n=1)"
+
+
+def test_the_bootstrap_is_seeded_and_its_interval_brackets_the_difference():
+    a, b = [1.0, 2.0, 3.0], [2.0, 3.0, 4.0]
+    diff, low, high = bootstrap_difference(a, b)
+    assert diff == -1.0 and low < diff < high
+    assert bootstrap_difference(a, b) == (diff, low, high)
+    # no resample can give a difference outside (min(a) - max(b), max(a) - min(b))
+    assert -3.0 <= low and high <= 1.0
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+def test_table1_has_the_papers_columns_our_statistics_and_says_why_a_row_did_not_run(data_dir):
+    table = table1(read(data_dir)).set_index("Paper row")
+    assert list(table.columns) == ["Architecture", "Test error (%) over searches", "Test error (%) of the best search",
+                                   "Params (M)", "FLOPs (M)", "Search cost", "Search method", "paper_test_error",
+                                   "paper_params_m", "paper_flops_m", "paper_search_cost_gpu_days",
+                                   "paper_protocol"]  # fmt: skip
+    sc = table.loc["MiLeNAS-SC-L8 + cutout"]
+    assert sc["Test error (%) over searches"] == "2.23 ± 0.23 (n=3)"
+    assert sc["Test error (%) of the best search"].endswith("best of 3 searches (seed 1, picked on test error)")
+    assert (sc["paper_test_error"], sc["paper_params_m"], sc["paper_search_cost_gpu_days"]) == ("2.58±0.11", 3.5, 1.1)
+    # two 1800 s epochs per search: one CPU-hour each, labelled with the device
+    assert sc["Search cost"] == "1.000 CPU-hours (cpu; n=3)"
+    darts = table.loc["DARTS (2nd order) + cutout"]
+    assert darts["paper_protocol"].startswith("best of 4 searches")
+    assert table.loc["DARTS (1st order) + cutout", "Test error (%) over searches"] == (
+        "not run (final: no intermediate node keeps an input)")  # fmt: skip
+    assert table.loc["PC-DARTS + cutout", "Params (M)"].startswith("not run (no experiment in params.yaml")
+    assert not table.isna().any().any() and "" not in set(table["Test error (%) over searches"])
+
+
+def test_table3_puts_each_cell_under_its_layer_count_beside_the_papers(data_dir):
+    table = table3(read(data_dir)).set_index(["Method", "Nodes"])
+    sc = table.loc[("MiLeNAS-SC", 9)]
+    assert sc["L8 test error (%)"] == "2.23 ± 0.23 (n=3)" and sc["paper_L8_test_error"] == 2.58
+    assert sc["L12 test error (%)"].startswith("not run (no experiment in params.yaml")
+    assert sc["paper_L20_params_m"] == 3.5
+    assert table.loc[("DARTS (2nd order)", 7), "L8 params (M)"] == "3.400"
+
+
+def test_table4_has_a_row_per_search_and_the_papers_runs_beside_them(data_dir):
+    table = table4(read(data_dir))
+    assert list(table["Search"]) == ["seed 1", "seed 2"]
+    assert list(table["final cell test error (%)"]) == ["2.70 (n=1)", "2.80 (n=1)"]
+    assert list(table["paper_epoch50_test_error"]) == [2.71, 2.69]  # DARTS w/o SC's runs 1 and 2
+
+
+def test_table5_names_the_missing_perspective(data_dir):
+    table = table5(read(data_dir)).set_index("Method")
+    # per-search means 3.05, 3.15, 2.9
+    assert table.loc["DARTS (2nd order)", "Input edges: test error (%)"] == "3.03 ± 0.13 (n=3) [darts_2nd_L8]"
+    assert table.loc["DARTS w/o SC", "Input edges: test error (%)"].startswith("not run (no experiment")
+    assert table.loc["DARTS w/o SC", "paper_output_edges_test_error"] == 2.72
+
+
+# ----------------------------------------------------------------------------- claims
+
+
+def evaluations(groups: dict[str, dict[int, list[float]]], params=None) -> pd.DataFrame:
+    params = params or {}
+    return pd.DataFrame([{"experiment": name, "genotype": "final", "own_layers": True, "layers": 8,
+                          "search_seed": seed, "train_seed": t, "test_error": e, "params_m": params.get(name, 3.4)}
+                         for name, errors in groups.items() for seed, train in errors.items()
+                         for t, e in enumerate(train)])  # fmt: skip
+
+
+LOW, HIGH = {1: [2.0], 2: [2.1], 3: [2.05]}, {1: [3.0], 2: [3.1], 3: [2.95]}
+OVERLAP_A, OVERLAP_B = {1: [2.0], 2: [3.0], 3: [2.5]}, {1: [2.4], 2: [2.6], 3: [2.5]}
+
+
+@pytest.mark.parametrize(("sc", "baseline", "params", "verdict"), [
+    (LOW, HIGH, None, c.SUPPORTED),
+    (HIGH, LOW, None, c.CONTRADICTED),
+    (OVERLAP_A, OVERLAP_B, None, c.CANNOT_TELL),
+    ({1: [1.0, 1.1]}, {1: [9.0, 9.1]}, None, c.CANNOT_TELL),  # one search a side, however far apart
+    (LOW, HIGH, {"milenas_sc_L8": 5.0}, c.CANNOT_TELL),  # not at similar parameters
+])  # fmt: skip
+def test_table1_claim(sc, baseline, params, verdict):
+    groups = {"milenas_sc_L8": sc, **{name: baseline for name in c.TABLE1_BASELINES}}
+    result = c.beats_baselines(evaluations(groups, params))
+    assert result.verdict == verdict, result.evidence
+
+
+def test_a_claim_with_a_missing_side_cannot_be_told():
+    result = c.beats_baselines(evaluations({"milenas_sc_L8": LOW, "darts_2nd_L8": HIGH}))
+    assert result.verdict == c.CANNOT_TELL and "no result for darts_1st_L8" in result.evidence[0]
+
+
+def test_each_cell_best_at_its_own_depth():
+    def runs(own_errors, other_errors):
+        frame = evaluations({"milenas_sc_L8": own_errors})
+        deeper = evaluations({"milenas_sc_L8": other_errors}).assign(layers=12, own_layers=False)
+        return pd.concat([frame, deeper], ignore_index=True)
+
+    assert c.best_at_own_layers(runs(LOW, HIGH)).evidence[0].endswith(c.SUPPORTED)
+    assert c.best_at_own_layers(runs(HIGH, LOW)).verdict == c.CONTRADICTED
+    # L12, L16 and L20 cells not run: the claim as a whole cannot be told from L8 alone
+    assert c.best_at_own_layers(runs(LOW, HIGH)).verdict == c.CANNOT_TELL
+
+
+def test_shallow_and_wide():
+    def cells(darts_depth, sc_depth, darts_width, sc_width):
+        rows = [{"experiment": "darts_2nd_L8", "depth_normal": d, "width_normal": w}
+                for d, w in zip(darts_depth, darts_width)]  # fmt: skip
+        rows += [{"experiment": "milenas_sc_L8", "depth_normal": d, "width_normal": w}
+                 for d, w in zip(sc_depth, sc_width)]  # fmt: skip
+        return pd.DataFrame(rows)
+
+    assert c.shallow_and_wide(cells([2, 2, 3], [5, 6, 5], [7, 6, 7], [2, 3, 2])).verdict == c.SUPPORTED
+    assert c.shallow_and_wide(cells([5, 6, 5], [2, 2, 3], [7, 6, 7], [2, 3, 2])).verdict == c.CONTRADICTED
+    assert c.shallow_and_wide(cells([2], [5], [7], [2])).verdict == c.CANNOT_TELL
+
+
+def test_stability_counts_edits_per_search():
+    def rows(name, edits):
+        return [{"experiment": name, "search_seed": seed, "not_derivable": False, "edges_changed_normal": e,
+                 "ops_changed_normal": 0, "edges_changed_reduce": 0, "ops_changed_reduce": 0}
+                for seed, e in enumerate(edits)]  # fmt: skip
+
+    stable = pd.DataFrame(rows(c.STABLE, [0, 1, 0]) + rows(c.UNSTABLE, [6, 8, 7]))
+    assert c.more_stable(stable).verdict == c.SUPPORTED
+    unstable = pd.DataFrame(rows(c.STABLE, [6, 8, 7]) + rows(c.UNSTABLE, [0, 1, 0]))
+    assert c.more_stable(unstable).verdict == c.CONTRADICTED
+
+
+def test_the_regulariser_claim_counts_dropped_nodes_at_the_end_of_each_search(tmp_path):
+    experiments = pd.DataFrame({"experiment": ["sc", "plain"], "topology_mode": ["stretchable", "darts"]})
+
+    def dynamics(last_dropped, seeds=(1, 2)):
+        return pd.DataFrame([{"experiment": name, "search_seed": s, "epoch": epoch,
+                              "dropped_nodes": 3 if epoch == 1 else last_dropped}
+                             for name in ("sc", "plain") for s in seeds for epoch in (1, 2)])  # fmt: skip
+
+    assert c.no_invalid_node(dynamics(0), experiments).verdict == c.SUPPORTED  # epoch 1's drops do not count
+    contradicted = c.no_invalid_node(dynamics(1), experiments)
+    assert contradicted.verdict == c.CONTRADICTED and "sc seed 1: 1" in contradicted.evidence[0]
+    assert c.no_invalid_node(dynamics(0, seeds=(1,)), experiments).verdict == c.CANNOT_TELL
+
+
+# ----------------------------------------------------------------------------- the whole report
+
+
+def test_the_report_writes_every_declared_file_and_a_readme_with_every_claim(data_dir, tmp_path):
+    cells = {"milenas_sc_L8-seed1": tmp_path / "runs/milenas_sc_L8/seed1/search/genotype.json"}
+    build_report(data_dir, tmp_path / "out", cells)
+    written = {str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert written == {p.removeprefix("X/") for p in report_outputs("X", list(cells))}
+    assert len(REPORT_TABLES) * 3 + len(REPORT_FIGURES) * 2 + 2 + 1 == len(written)
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert readme.count("\n### ") == 7
+    assert "### 1. Stretchable cells beat DARTS and MiLeNAS at similar parameters (Table 1): **cannot tell**" in readme
+    assert "no result for darts_1st_L8" in readme  # its only training did not run
+    assert "Data: CIFAR-10 from cifar10.tar.gz (600 training and 200 test images)." in readme
+    latex = (tmp_path / "out" / "tables" / "table1.tex").read_text()
+    assert r"2.23 $\pm$ 0.23 (n=3)" in latex and r"\caption{" in latex and "Scale smoke" in latex
+    csv = pd.read_csv(tmp_path / "out" / "tables" / "table1.csv")
+    assert set(csv["scale"]) == {"smoke"} and list(csv.columns[:2]) == ["scale", "data"]
+
+
+def test_regenerating_the_report_gives_byte_identical_files(data_dir, tmp_path):
+    cells = {"darts_2nd_L8-seed1": tmp_path / "runs/darts_2nd_L8/seed1/search/genotype.json"}
+    build_report(data_dir, tmp_path / "a", cells)
+    build_report(data_dir, tmp_path / "b", cells)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert any(p.suffix == ".png" for p in files) and any(p.suffix == ".svg" for p in files)
+    different = [p for p in files if (tmp_path / "a" / p).read_bytes() != (tmp_path / "b" / p).read_bytes()]
+    assert different == []
+    assert "<dc:date>" not in (tmp_path / "a" / "figures" / "figure1.svg").read_text()
+
+
+def test_the_report_refuses_missing_or_mixed_data_naming_the_file(data_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(data_dir, broken)
+    (broken / "cells.csv").unlink()
+    with pytest.raises(ReportError, match=r"cells\.csv: missing; run `stretchnas tables`"):
+        build_report(broken, tmp_path / "out", {})
+    shutil.copy(data_dir / "cells.csv", broken / "cells.csv")
+    evaluations = pd.read_csv(broken / "evaluations.csv").assign(scale="mini")
+    evaluations.to_csv(broken / "evaluations.csv", index=False)
+    with pytest.raises(ReportError, match=r"data of more than one scale \(.*evaluations\.csv: \['mini'\]"):
+        build_report(broken, tmp_path / "out", {})
+    evaluations.drop(columns=["test_error"]).to_csv(broken / "evaluations.csv", index=False)
+    with pytest.raises(ReportError, match=r"evaluations\.csv: missing columns \['test_error'\]"):
+        build_report(broken, tmp_path / "out", {})
+    assert not (tmp_path / "out" / "README.md").exists()
+    with pytest.raises(ReportError, match="expected NAME=GENOTYPE_FILE"):
+        parse_cells(["no-equals-sign"])
+
+
+def test_a_cell_drawing_shows_every_edge_with_its_op_whatever_the_inputs_per_node():
+    # node 4 takes three inputs; node 2 feeds both later nodes; only 3 and 4 reach the output
+    normal = Cell((("sep_conv_3x3", 0, 2), ("skip_connect", 1, 3), ("dil_conv_5x5", 2, 3), ("max_pool_3x3", 0, 4),
+                   ("avg_pool_3x3", 2, 4), ("sep_conv_5x5", 3, 4)), (3, 4))  # fmt: skip
+    source = genotype_graph(Genotype(normal, get_genotype("DARTS_V2").reduce), "test").source
+    assert source.count("\tnormal_4 [label=2") == 1 and source.count("-> normal_4 [label=") == 3
+    assert "normal_2 -> normal_out" not in source and "normal_4 -> normal_out" in source
+    for op in ("sep_conv_3x3", "dil_conv_5x5", "avg_pool_3x3"):
+        assert f"label={op}" in source
+    assert '"c_{k-2}"' in source and '"c_{k}"' in source
