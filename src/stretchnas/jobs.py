@@ -32,7 +32,7 @@ TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/L{layers}/train_seed{train_
 OUTPUTS = {
     "prepare_data": ("data/prepared/{scale}",),
     "published_cells": ("results/published_cells.csv",),
-    "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv", "run.json")),
+    "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv")),
     "random": (f"{RANDOM_DIR}/genotype.json",),
     "evaluate": (f"{TRAIN_DIR}/result.json",),
     "gather": ("{root}/{scale}/summaries/{exp}.json",),
@@ -245,9 +245,10 @@ class Plan:
         return [job.outputs[0] for job in self.jobs if job.rule == "gather"]
 
     def search_records(self) -> list[str]:
-        """Every search's per-epoch metrics.csv and its run.json (the device it ran on)."""
-        return [path for job in self.jobs if job.rule == "search" for path in job.outputs
-                if path.endswith(("/metrics.csv", "/run.json"))]  # fmt: skip
+        """Every search's per-epoch metrics.csv. The tables also read the device from run.json beside it,
+        written by the same job; it is not a declared output, since Snakemake deletes a rerun job's
+        outputs first, and --supersede keeps the earlier run's record under superseded/."""
+        return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(".csv")]
 
     def snapshot_indexes(self) -> list[str]:
         return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(INDEX_FILE)]
@@ -260,8 +261,8 @@ class Plan:
     def _tables(self) -> Job:
         out = f"results/{self.scale}/data"
         argv = ["stretchnas", "tables", "--scale", self.scale, "--summaries", *self.summaries(), "--out", out]
-        # The tables read the summaries, every search's metrics.csv and run.json (search dynamics and
-        # cost) and snapshot index (stability), and every final genotype (the cells' depth and width).
+        # The tables read the summaries, every search's metrics.csv (search dynamics and cost) and
+        # snapshot index (stability), and every final genotype (the cells' depth and width).
         inputs = self.summaries() + self.search_records() + self.snapshot_indexes() + self.final_genotypes()
         return self._make("tables", {}, argv, inputs, [])
 

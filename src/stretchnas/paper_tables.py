@@ -27,6 +27,9 @@ TABLE1_PROTOCOL = {
     "DARTS (1st order) + cutout": "best of 4 searches, trained several times (DARTS paper)",
     "DARTS (2nd order) + cutout": "best of 4 searches, trained 10 times (DARTS paper and README)",
     "PC-DARTS + cutout": "best searched cell, trained 4 times (PC-DARTS authors)",
+    # our darts_wo_sc is trained at the evaluation parameter budget like every other row, so its params
+    # match the C=48 row's, not this one's
+    "DARTS w/o SC + cutout": "not stated; trained at C=36 without matching parameters (1.8M)",
 }
 PROTOCOL_NOT_STATED = "not stated by the paper"
 
