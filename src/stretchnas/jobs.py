@@ -37,7 +37,7 @@ OUTPUTS = {
     "evaluate": (f"{TRAIN_DIR}/result.json",),
     "gather": ("{root}/{scale}/summaries/{exp}.json",),
     "tables": tuple(f"results/{{scale}}/data/{name}.csv" for name in TABLE_FILES),
-    # report: its files depend on the searches (one cell drawing each); stretchnas.report.report_outputs
+    # report: its files depend on the searches (one cell drawing each): artefacts.report_outputs
 }
 # Each job's log, and Snakemake's `benchmark:` record of its wall time and peak memory.
 LOGS = {

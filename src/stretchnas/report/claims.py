@@ -76,7 +76,8 @@ def below_zero(name: str, differences, what: str = "test error difference (%)") 
     differences = list(differences)
     if len(differences) < MIN_SEARCHES:
         mean = f" (mean {_mean(differences):+.2f})" if differences else ""
-        return Comparison(CANNOT_TELL, f"{name}: {len(differences)} searches, too few to tell{mean}")
+        searches = "1 search" if len(differences) == 1 else f"{len(differences)} searches"
+        return Comparison(CANNOT_TELL, f"{name}: {searches}, too few to tell{mean}")
     diff, low, high = bootstrap_difference(differences, [0.0])
     verdict = SUPPORTED if high < 0 else CONTRADICTED if low > 0 else CANNOT_TELL
     return Comparison(verdict, f"{name}: mean {what} {diff:+.2f} (n={len(differences)} searches), "

@@ -23,7 +23,7 @@ from stretchnas.paper_tables import (
 from stretchnas.report.stats import format_mean_std, mean_std, per_search, seed_summary
 
 NOT_RUN = "not run"
-NO_IMAGENET = f"{NOT_RUN} (this version plans no ImageNet jobs: no ImageNet source configured, data.imagenet)"
+NO_IMAGENET = f"{NOT_RUN} (this version plans no ImageNet search or transfer jobs yet)"
 PAPER_VALUE_MISSING = "not printed"
 
 
