@@ -16,7 +16,7 @@ from PIL import Image
 
 from stretchnas.data.prepare import prepare_data
 from stretchnas.published_genotypes import get_genotype
-from stretchnas.training import choose_channels
+from stretchnas.training import choose_channels, evaluate
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
@@ -102,7 +102,7 @@ def test_imagenet_path_runs_a_smoke_epoch_on_upscaled_cifar(prepared_cifar10, tm
     images = np.load(prepared_cifar10 / "train_images.npy", mmap_mode="r")
     labels = np.load(prepared_cifar10 / "train_labels.npy")
     tree = tmp_path / "imagenet_like"
-    for cls in (0, 1, 2):
+    for cls in range(7):  # more than 5 classes: the result has a top-5 error too
         members = np.flatnonzero(labels == cls)[:6]
         for n, index in enumerate(members):
             split = "train" if n < 4 else "test"
@@ -116,7 +116,8 @@ def test_imagenet_path_runs_a_smoke_epoch_on_upscaled_cifar(prepared_cifar10, tm
     result = run(train_cmd(out, data, *args))
     assert result.returncode == 0, result.stderr
     res = json.loads((out / "result.json").read_text())
-    assert res["num_classes"] == 3 and res["test_images"] == 6
+    assert res["num_classes"] == 7 and res["test_images"] == 14
+    assert 0 <= res["test_top5_error"] <= res["test_error"]
     assert json.loads((out / "run.json").read_text())["recipe"]["label_smoothing"] == 0.1
 
 
@@ -147,5 +148,22 @@ def test_evaluation_builds_no_autograd_graph():
             assert not torch.is_grad_enabled(), "evaluation runs with autograd on"
             return self.linear(x)
 
-    loss, accuracy = evaluate(GradFree(), [(torch.zeros(2), 0), (torch.ones(2), 1)], batch_size=2)
+    loss, accuracy, _ = evaluate(GradFree(), [(torch.zeros(2), 0), (torch.ones(2), 1)], batch_size=2)
     assert loss > 0 and accuracy in (0.0, 0.5, 1.0)
+
+
+def test_evaluation_counts_top1_and_top5_hits_as_a_brute_force_count_does():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(23, 8, generator=generator)
+    labels = torch.randint(0, 8, (23,), generator=generator)
+
+    class Lookup(torch.nn.Module):  # the logits of sample i, whatever the batching
+        def forward(self, index):
+            return logits[index[:, 0]]
+
+    dataset = [(torch.tensor([i]), int(labels[i])) for i in range(23)]
+    loss, top1, top5 = evaluate(Lookup(), dataset, batch_size=5)
+    ranked = [sorted(range(8), key=lambda c, row=row: -float(row[c])) for row in logits]
+    assert top1 == sum(r[0] == int(y) for r, y in zip(ranked, labels)) / 23
+    assert top5 == sum(int(y) in r[:5] for r, y in zip(ranked, labels)) / 23
+    assert loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels)))

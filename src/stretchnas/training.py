@@ -86,17 +86,23 @@ def _eval_batches(dataset, batch_size: int, workers: int):
         yield torch.stack([s[0] for s in samples]), torch.tensor([s[1] for s in samples])
 
 
+TOP_K = 5  # ImageNet's second error rate (DARTS train_imagenet.py reports top-1 and top-5)
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset, batch_size: int, device=None, workers: int = 0) -> tuple[float, float]:
+def evaluate(model: torch.nn.Module, dataset, batch_size: int, device=None, workers: int = 0):
+    """(mean loss, top-1 accuracy, top-5 accuracy); top-5 is 1.0 where there are at most 5 classes."""
     model.eval()
-    total_loss, correct = 0.0, 0
+    total_loss, correct, correct_top_k = 0.0, 0, 0
     for x, y in _eval_batches(dataset, batch_size, workers):
         x, y = to_device((x, y), device or torch.device("cpu"))
         logits = model(x)
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += int((logits.argmax(1) == y).sum())
+        top_k = logits.topk(min(TOP_K, logits.shape[1]), dim=1).indices
+        correct_top_k += int((top_k == y[:, None]).any(dim=1).sum())
     model.train()
-    return total_loss / len(dataset), correct / len(dataset)
+    return total_loss / len(dataset), correct / len(dataset), correct_top_k / len(dataset)
 
 
 @dataclass(frozen=True)
@@ -235,10 +241,10 @@ class TrainRun(EpochRun):
         return {"loss": f"{sums['loss'] / sums['steps']:.3f}", "acc": f"{sums['correct'] / sums['count']:.3f}"}
 
     def epoch_row(self, epoch: int, sums: dict) -> dict:
-        eval_loss, eval_acc = evaluate(self.model, self.eval_set, self.recipe["batch_size"], self.device,
-                                       self.recipe["workers"])  # fmt: skip
+        eval_loss, eval_acc, eval_top_k = evaluate(self.model, self.eval_set, self.recipe["batch_size"],
+                                                   self.device, self.recipe["workers"])  # fmt: skip
         name = self.spec.eval_name
-        return {
+        row = {
             "epoch": epoch + 1,
             "train_loss": sums.get("loss", 0.0) / max(sums.get("steps", 0), 1),
             "train_acc": sums.get("correct", 0) / max(sums.get("count", 0), 1),
@@ -247,6 +253,14 @@ class TrainRun(EpochRun):
             "lr": self.scheduler.get_last_lr()[0],
             "drop_path_prob": self.model.drop_path_prob,
         }
+        if self.reports_top_k:
+            row[f"{name}_top5_acc"] = eval_top_k
+        return row
+
+    @property
+    def reports_top_k(self) -> bool:
+        """ImageNet results carry a top-5 error too; with at most 5 classes it would always be 0."""
+        return self.spec.imagenet and self.num_classes > TOP_K
 
     def end_epoch(self, epoch: int, rows: list[dict]) -> None:
         self.scheduler.step()
@@ -265,10 +279,12 @@ class TrainRun(EpochRun):
         name = spec.eval_name
         acc = f"{name}_acc"
         best = max(rows, key=lambda row: row[acc])
+        top_k = {f"{name}_top5_error": round(100 * (1 - final[f"{name}_top5_acc"]), 4)} if self.reports_top_k else {}
         return {
             "genotype": spec.name,
             f"{name}_error": round(100 * (1 - final[acc]), 4),
             f"{name}_error_note": "final epoch; the headline number",
+            **top_k,
             f"best_epoch_{name}_error": round(100 * (1 - best[acc]), 4),
             "best_epoch": best["epoch"],
             "best_epoch_note": f"selected on the {name} set: for diagnosis only, never a result",
