@@ -168,7 +168,7 @@ def test_non_finite_buffers_are_never_checkpointed(tiny_search_data, tmp_path):
 
 
 def test_the_nan_test_loss_message_names_the_metric_and_epoch(tiny_search_data, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("stretchnas.training.evaluate", lambda *args, **kwargs: (math.nan, 0.1))
+    monkeypatch.setattr("stretchnas.training.evaluate", lambda *args, **kwargs: (math.nan, 0.1, 0.3))
     code = cli.main(["train", "--scale", "smoke", "--params", str(REPO / "params.yaml"), "--data",
                      str(tiny_search_data.root), "--out", str(tmp_path / "run"), "--quiet", "--layers", "3",
                      "--genotype", "DARTS_V2", "--channels", "4"])  # fmt: skip

@@ -2,7 +2,11 @@
 best-of labelling, not-run cells, each claim's verdict, cell drawings, refusals and byte-identical output."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -93,7 +97,7 @@ def data_dir(tmp_path):
 def read(data_dir):
     from stretchnas.report import read_data
 
-    return Data(read_data(data_dir))
+    return Data(*read_data(data_dir))
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -104,20 +108,22 @@ def test_mean_std_over_searches_and_the_best_search_over_training_seeds_are_kept
                          for s, errors in SC_ERRORS.items() for t, e in enumerate(errors)])  # fmt: skip
     stats = seed_summary(runs)
     # per-search means 2.1, 2.5, 2.1: mean 2.2333, sample std 0.2309
-    assert stats.over_searches == "2.23 ± 0.23 (n=3)"
+    assert stats.over_searches == "2.23 ± 0.23 (n=3 searches)"
     # the best search (seed 1, first of the tie at 2.1) over its two training seeds: 2.1 ± 0.1414
     assert stats.best_seed == 1
-    assert stats.best_over_trainings == "2.10 ± 0.14 (n=2), best of 3 searches (seed 1, picked on test error)"
-    assert format_mean_std(2.5, float("nan"), 1) == "2.50 (n=1)"
+    assert stats.best_over_trainings == (
+        "2.10 ± 0.14 (n=2 trainings), best of 3 searches (seed 1, picked on test error)")  # fmt: skip
+    assert format_mean_std(2.5, float("nan"), 1, unit="searches") == "2.50 (n=1 search)"
 
 
-def test_the_bootstrap_is_seeded_and_its_interval_brackets_the_difference():
+def test_the_bootstrap_interval_matches_the_enumerated_resampling_distribution():
+    # resampling [0, 1] twice gives means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4: its 2.5th and 97.5th
+    # percentiles are 0 and 1
+    assert bootstrap_difference([0.0, 1.0], [0.0]) == (0.5, 0.0, 1.0)
+    # a single value per side leaves nothing to resample
+    assert bootstrap_difference([1.0], [3.0]) == (-2.0, -2.0, -2.0)
     a, b = [1.0, 2.0, 3.0], [2.0, 3.0, 4.0]
-    diff, low, high = bootstrap_difference(a, b)
-    assert diff == -1.0 and low < diff < high
-    assert bootstrap_difference(a, b) == (diff, low, high)
-    # no resample can give a difference outside (min(a) - max(b), max(a) - min(b))
-    assert -3.0 <= low and high <= 1.0
+    assert bootstrap_difference(a, b) == bootstrap_difference(a, b)  # seeded
 
 
 # ----------------------------------------------------------------------------- layouts
@@ -130,23 +136,23 @@ def test_table1_has_the_papers_columns_our_statistics_and_says_why_a_row_did_not
                                    "paper_params_m", "paper_flops_m", "paper_search_cost_gpu_days",
                                    "paper_protocol"]  # fmt: skip
     sc = table.loc["MiLeNAS-SC-L8 + cutout"]
-    assert sc["Test error (%) over searches"] == "2.23 ± 0.23 (n=3)"
+    assert sc["Test error (%) over searches"] == "2.23 ± 0.23 (n=3 searches)"
     assert sc["Test error (%) of the best search"].endswith("best of 3 searches (seed 1, picked on test error)")
     assert (sc["paper_test_error"], sc["paper_params_m"], sc["paper_search_cost_gpu_days"]) == ("2.58±0.11", 3.5, 1.1)
     # two 1800 s epochs per search: one CPU-hour each, labelled with the device
-    assert sc["Search cost"] == "1.000 CPU-hours (cpu; n=3)"
+    assert sc["Search cost"] == "1.000 CPU-hours (cpu; n=3 searches)"
     darts = table.loc["DARTS (2nd order) + cutout"]
     assert darts["paper_protocol"].startswith("best of 4 searches")
     assert table.loc["DARTS (1st order) + cutout", "Test error (%) over searches"] == (
         "not run (final: no intermediate node keeps an input)")  # fmt: skip
     assert table.loc["PC-DARTS + cutout", "Params (M)"].startswith("not run (no experiment in params.yaml")
-    assert not table.isna().any().any() and "" not in set(table["Test error (%) over searches"])
+    assert not table.isna().any().any() and "" not in set(table.to_numpy().ravel())
 
 
 def test_table3_puts_each_cell_under_its_layer_count_beside_the_papers(data_dir):
     table = table3(read(data_dir)).set_index(["Method", "Nodes"])
     sc = table.loc[("MiLeNAS-SC", 9)]
-    assert sc["L8 test error (%)"] == "2.23 ± 0.23 (n=3)" and sc["paper_L8_test_error"] == 2.58
+    assert sc["L8 test error (%)"] == "2.23 ± 0.23 (n=3 searches)" and sc["paper_L8_test_error"] == 2.58
     assert sc["L12 test error (%)"].startswith("not run (no experiment in params.yaml")
     assert sc["paper_L20_params_m"] == 3.5
     assert table.loc[("DARTS (2nd order)", 7), "L8 params (M)"] == "3.400"
@@ -155,14 +161,14 @@ def test_table3_puts_each_cell_under_its_layer_count_beside_the_papers(data_dir)
 def test_table4_has_a_row_per_search_and_the_papers_runs_beside_them(data_dir):
     table = table4(read(data_dir))
     assert list(table["Search"]) == ["seed 1", "seed 2"]
-    assert list(table["final cell test error (%)"]) == ["2.70 (n=1)", "2.80 (n=1)"]
+    assert list(table["final cell test error (%)"]) == ["2.70 (n=1 training)", "2.80 (n=1 training)"]
     assert list(table["paper_epoch50_test_error"]) == [2.71, 2.69]  # DARTS w/o SC's runs 1 and 2
 
 
 def test_table5_names_the_missing_perspective(data_dir):
     table = table5(read(data_dir)).set_index("Method")
     # per-search means 3.05, 3.15, 2.9
-    assert table.loc["DARTS (2nd order)", "Input edges: test error (%)"] == "3.03 ± 0.13 (n=3) [darts_2nd_L8]"
+    assert table.loc["DARTS (2nd order)", "Input edges: test error (%)"] == "3.03 ± 0.13 (n=3 searches) [darts_2nd_L8]"
     assert table.loc["DARTS w/o SC", "Input edges: test error (%)"].startswith("not run (no experiment")
     assert table.loc["DARTS w/o SC", "paper_output_edges_test_error"] == 2.72
 
@@ -187,7 +193,9 @@ OVERLAP_A, OVERLAP_B = {1: [2.0], 2: [3.0], 3: [2.5]}, {1: [2.4], 2: [2.6], 3: [
     (HIGH, LOW, None, c.CONTRADICTED),
     (OVERLAP_A, OVERLAP_B, None, c.CANNOT_TELL),
     ({1: [1.0, 1.1]}, {1: [9.0, 9.1]}, None, c.CANNOT_TELL),  # one search a side, however far apart
-    (LOW, HIGH, {"milenas_sc_L8": 5.0}, c.CANNOT_TELL),  # not at similar parameters
+    (LOW, HIGH, {"milenas_sc_L8": 5.0}, c.CANNOT_TELL),  # a win, but not at similar parameters
+    (HIGH, LOW, {"milenas_sc_L8": 5.0}, c.CONTRADICTED),  # a loss with more parameters is still a loss
+    ({1: [2.0], 2: [2.1]}, {1: [3.0], 2: [3.1]}, None, c.CANNOT_TELL),  # two searches a side are too few
 ])  # fmt: skip
 def test_table1_claim(sc, baseline, params, verdict):
     groups = {"milenas_sc_L8": sc, **{name: baseline for name in c.TABLE1_BASELINES}}
@@ -235,6 +243,10 @@ def test_stability_counts_edits_per_search():
     assert c.more_stable(stable).verdict == c.SUPPORTED
     unstable = pd.DataFrame(rows(c.STABLE, [6, 8, 7]) + rows(c.UNSTABLE, [0, 1, 0]))
     assert c.more_stable(unstable).verdict == c.CONTRADICTED
+    # a step with no derivable cell is left out, not counted as "no change"
+    gaps = rows(c.STABLE, [6, 8, 7]) + [dict(r, not_derivable=True, edges_changed_normal=float("nan"))
+                                        for r in rows(c.STABLE, [0, 0, 0])]  # fmt: skip
+    assert c.stability_changes(pd.DataFrame(gaps), c.STABLE) == ([6.0, 8.0, 7.0], 3)
 
 
 def test_the_regulariser_claim_counts_dropped_nodes_at_the_end_of_each_search(tmp_path):
@@ -245,10 +257,11 @@ def test_the_regulariser_claim_counts_dropped_nodes_at_the_end_of_each_search(tm
                               "dropped_nodes": 3 if epoch == 1 else last_dropped}
                              for name in ("sc", "plain") for s in seeds for epoch in (1, 2)])  # fmt: skip
 
-    assert c.no_invalid_node(dynamics(0), experiments).verdict == c.SUPPORTED  # epoch 1's drops do not count
+    three = (1, 2, 3)
+    assert c.no_invalid_node(dynamics(0, three), experiments).verdict == c.SUPPORTED  # epoch 1's drops do not count
     contradicted = c.no_invalid_node(dynamics(1), experiments)
     assert contradicted.verdict == c.CONTRADICTED and "sc seed 1: 1" in contradicted.evidence[0]
-    assert c.no_invalid_node(dynamics(0, seeds=(1,)), experiments).verdict == c.CANNOT_TELL
+    assert c.no_invalid_node(dynamics(0), experiments).verdict == c.CANNOT_TELL  # two searches
 
 
 # ----------------------------------------------------------------------------- the whole report
@@ -266,20 +279,41 @@ def test_the_report_writes_every_declared_file_and_a_readme_with_every_claim(dat
     assert "no result for darts_1st_L8" in readme  # its only training did not run
     assert "Data: CIFAR-10 from cifar10.tar.gz (600 training and 200 test images)." in readme
     latex = (tmp_path / "out" / "tables" / "table1.tex").read_text()
-    assert r"2.23 $\pm$ 0.23 (n=3)" in latex and r"\caption{" in latex and "Scale smoke" in latex
+    assert r"2.23 $\pm$ 0.23 (n=3 searches)" in latex and "Scale smoke" in latex
+    assert r"paper\_* columns" in latex  # the caption is escaped, as pandas escapes the cells
+    markdown = (tmp_path / "out" / "tables" / "table3.md").read_text()
+    assert "| 3.400 " in markdown  # as written in the CSV, not re-parsed as a number
     csv = pd.read_csv(tmp_path / "out" / "tables" / "table1.csv")
     assert set(csv["scale"]) == {"smoke"} and list(csv.columns[:2]) == ["scale", "data"]
 
 
 def test_regenerating_the_report_gives_byte_identical_files(data_dir, tmp_path):
-    cells = {"darts_2nd_L8-seed1": tmp_path / "runs/darts_2nd_L8/seed1/search/genotype.json"}
-    build_report(data_dir, tmp_path / "a", cells)
-    build_report(data_dir, tmp_path / "b", cells)
+    # two processes with different hash seeds: nothing may depend on set or dict order
+    cell = f"--cell=darts_2nd_L8-seed1={tmp_path / 'runs/darts_2nd_L8/seed1/search/genotype.json'}"
+    for out, hash_seed in (("a", "1"), ("b", "2")):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        result = subprocess.run([Path(sys.executable).parent / "stretchnas", "report", "--data", data_dir, "--out",
+                                 tmp_path / out, cell], capture_output=True, text=True, env=env)  # fmt: skip
+        assert result.returncode == 0, result.stderr
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert any(p.suffix == ".png" for p in files) and any(p.suffix == ".svg" for p in files)
     different = [p for p in files if (tmp_path / "a" / p).read_bytes() != (tmp_path / "b" / p).read_bytes()]
     assert different == []
     assert "<dc:date>" not in (tmp_path / "a" / "figures" / "figure1.svg").read_text()
+
+
+def test_a_scale_without_searches_snapshots_or_skipped_trainings_still_gets_every_file(data_dir, tmp_path):
+    # what a run of only random baselines and retrains leaves: header-only files
+    for name in ("search_dynamics", "stability", "cells", "not_run"):
+        header = pd.read_csv(data_dir / f"{name}.csv").iloc[:0]
+        header.to_csv(data_dir / f"{name}.csv", index=False)
+    pd.DataFrame({"scale": []}).to_csv(data_dir / "search_dynamics.csv", index=False)  # as the tables stage writes it
+    build_report(data_dir, tmp_path / "out", {})
+    costs = (tmp_path / "out" / "tables" / "costs.md").read_text()
+    assert "not run (no search record)" in costs and " nan " not in costs
+    assert (
+        "### 7. The passive-aggressive regulariser leaves no invalid node" in (tmp_path / "out/README.md").read_text()
+    )
 
 
 def test_the_report_refuses_missing_or_mixed_data_naming_the_file(data_dir, tmp_path):
@@ -295,6 +329,9 @@ def test_the_report_refuses_missing_or_mixed_data_naming_the_file(data_dir, tmp_
         build_report(broken, tmp_path / "out", {})
     evaluations.drop(columns=["test_error"]).to_csv(broken / "evaluations.csv", index=False)
     with pytest.raises(ReportError, match=r"evaluations\.csv: missing columns \['test_error'\]"):
+        build_report(broken, tmp_path / "out", {})
+    evaluations.assign(scale="smoke", own_layers="yes").to_csv(broken / "evaluations.csv", index=False)
+    with pytest.raises(ReportError, match=r"evaluations\.csv: column 'own_layers' holds 'yes', not True or False"):
         build_report(broken, tmp_path / "out", {})
     assert not (tmp_path / "out" / "README.md").exists()
     with pytest.raises(ReportError, match="expected NAME=GENOTYPE_FILE"):

@@ -28,13 +28,37 @@ REQUIRED_COLUMNS = {
                     "thop_style_flops_m", "test_error"),
     "not_run": ("experiment", "search_seed", "genotype", "layers", "reason"),
 }  # fmt: skip
+# Read only when the file has rows: a search-less scale writes header-only files.
+COLUMNS_WHEN_FILLED = {
+    "search_dynamics": ("experiment", "search_seed", "epoch", "device", "seconds", "peak_rss_mib", "images_per_s",
+                        "dropped_nodes"),
+    "stability": ("experiment", "search_seed", "not_derivable"),
+    "cells": ("experiment", "search_seed", "depth_normal", "width_normal"),
+}  # fmt: skip
 
 
 class ReportError(StretchnasError, ValueError):
     """The tables stage's data cannot make the report; the message names the file."""
 
 
-def read_data(data_dir: Path) -> dict[str, pd.DataFrame]:
+# Columns of True/False, read back explicitly: a string "False" is truthy.
+BOOLEAN_COLUMNS = {"evaluations": ("own_layers",), "stability": ("not_derivable",)}
+
+
+def _booleans(frame: pd.DataFrame, path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    for column in columns:
+        if column not in frame:
+            continue
+        values = frame[column].map({True: True, False: False, "True": True, "False": False})
+        if values.isna().any():
+            bad = frame[column][values.isna()].iloc[0]
+            raise ReportError(f"{path}: column {column!r} holds {bad!r}, not True or False")
+        frame[column] = values.astype(bool)
+    return frame
+
+
+def read_data(data_dir: Path) -> tuple[dict[str, pd.DataFrame], str]:
+    """The tables stage's frames, and the one scale they are of."""
     frames, scales = {}, {}
     for name in TABLE_FILES:
         path = data_dir / f"{name}.csv"
@@ -44,18 +68,21 @@ def read_data(data_dir: Path) -> dict[str, pd.DataFrame]:
             frame = pd.read_csv(path)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ReportError(f"{path}: not a readable CSV ({exc})") from None
-        missing = [c for c in REQUIRED_COLUMNS.get(name, ()) if c not in frame.columns]
+        required = REQUIRED_COLUMNS.get(name, ()) + (COLUMNS_WHEN_FILLED.get(name, ()) if len(frame) else ())
+        missing = [c for c in required if c not in frame.columns]
         if missing:
             raise ReportError(f"{path}: missing columns {missing}; regenerate it with `stretchnas tables`")
         if "scale" not in frame.columns:
             raise ReportError(f"{path}: no 'scale' column; regenerate it with `stretchnas tables`")
         scales[path] = set(frame["scale"].astype(str))
-        frames[name] = frame
+        frames[name] = _booleans(frame, path, BOOLEAN_COLUMNS.get(name, ()))
     found = set().union(*scales.values())
     if len(found) > 1:
         detail = "; ".join(f"{p.name}: {sorted(s)}" for p, s in scales.items() if s)
         raise ReportError(f"{data_dir}: data of more than one scale ({detail}); one scale's numbers only")
-    return frames
+    if frames["experiments"].empty or frames["evaluations"].empty:
+        raise ReportError(f"{data_dir}: no experiments or no evaluations; the tables stage refuses to write those")
+    return frames, found.pop()
 
 
 def data_copy(evaluations: pd.DataFrame) -> str:
@@ -84,9 +111,8 @@ def parse_cells(items: list[str]) -> dict[str, Path]:
 
 def build_report(data_dir: str | Path, out: str | Path, cells: dict[str, Path]) -> dict[str, list[Path]]:
     data_dir, out = Path(data_dir), Path(out)
-    frames = read_data(data_dir)
-    data = Data(frames)
-    scale = data.scale()
+    frames, scale = read_data(data_dir)
+    data = Data(frames, scale)
     copy = data_copy(frames["evaluations"])
     written: dict[str, list[Path]] = {}
     for name in REPORT_TABLES:

@@ -147,13 +147,14 @@ def stability(data: Data, stem: Path) -> list[Path]:
     plt = pyplot()
     frame = data.frames["stability"]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    if len(frame):
-        edits = frame.filter(regex="^(edges|ops)_changed_").sum(axis=1)
-        labels = [f"{e} s{s}" for e, s in zip(frame["experiment"], frame["search_seed"])]
-        totals = pd.DataFrame({"search": labels, "edits": edits}).groupby("search", sort=True)["edits"].sum()
-        ax.bar(range(len(totals)), totals.to_numpy())
-        ax.set_xticks(range(len(totals)), totals.index, rotation=60, ha="right", fontsize=5)
-    ax.set_ylabel("edits across snapshots (edges + ops)")
+    derivable = frame[~frame["not_derivable"]] if len(frame) else frame
+    if len(derivable):
+        edits = derivable.filter(regex="^(edges|ops)_changed_").sum(axis=1)
+        labels = [f"{e} s{s}" for e, s in zip(derivable["experiment"], derivable["search_seed"])]
+        per_step = pd.DataFrame({"search": labels, "edits": edits}).groupby("search", sort=True)["edits"].mean()
+        ax.bar(range(len(per_step)), per_step.to_numpy())
+        ax.set_xticks(range(len(per_step)), per_step.index, rotation=60, ha="right", fontsize=5)
+    ax.set_ylabel("edits per snapshot step (edges + ops)")
     ax.set_title(f"Genotype changes during search, scale {data.scale()}", fontsize=8)
     return save(fig, stem)
 

@@ -30,8 +30,8 @@ PAPER_VALUE_MISSING = "not printed"
 class Data:
     """The tables stage's CSVs of one scale (results/<scale>/data), read once."""
 
-    def __init__(self, frames: dict[str, pd.DataFrame]):
-        self.frames = frames
+    def __init__(self, frames: dict[str, pd.DataFrame], scale: str):
+        self.frames, self._scale = frames, scale
         self.experiments = frames["experiments"].set_index("experiment", drop=False)
         self.evaluations = frames["evaluations"]
         self.not_run = frames["not_run"]
@@ -46,7 +46,8 @@ class Data:
         rows = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
         return rows[rows["own_layers"]] if layers is None else rows[rows["layers"] == layers]
 
-    def why_not(self, experiment: str, genotype: str = "final", layers: int | None = None) -> str:
+    def why_not(self, experiment: str, genotype: str = "final", layers: int | None = None,
+                search_seed: int | None = None) -> str:  # fmt: skip
         """'not run (reason)' for trainings with no result."""
         if experiment not in self.experiments.index:
             return f"{NOT_RUN} (no experiment {experiment} at this scale)"
@@ -54,13 +55,15 @@ class Data:
         rows = nr[(nr["experiment"] == experiment) & (nr["genotype"] == genotype)]
         if layers is not None:
             rows = rows[rows["layers"] == layers]
+        if search_seed is not None:
+            rows = rows[rows["search_seed"] == search_seed]
         if len(rows):
             return f"{NOT_RUN} ({'; '.join(sorted(set(rows['reason'])))})"
         where = "" if layers is None else f" at {layers} layers"
         return f"{NOT_RUN} (no training of {experiment}'s {genotype} cell{where} in this scale's plan)"
 
     def scale(self) -> str:
-        return str(self.experiments["scale"].iloc[0]) if "scale" in self.experiments else "unknown"
+        return self._scale
 
 
 def _params(runs: pd.DataFrame) -> str:
@@ -93,12 +96,16 @@ def search_cost(data: Data, experiment: str) -> str:
     if rows.empty:
         return f"{NOT_RUN} (no search record)"
     seconds = rows.groupby("search_seed")["seconds"].sum()
-    devices = sorted({str(d) for d in rows["device"].dropna()}) or ["device not recorded"]
-    device = ", ".join(devices)
+    devices = sorted({str(d) for d in rows["device"].dropna()}) if "device" in rows else []
+    n = f"n={len(seconds)} search{'es' if len(seconds) != 1 else ''}"
     mean = seconds.mean()
-    if devices != ["cpu"] and devices != ["device not recorded"]:
-        return f"{mean / 86400:.3f} GPU-days ({device}; n={len(seconds)})"
-    return f"{mean / 3600:.3f} CPU-hours ({device}; n={len(seconds)})"
+    if not devices:
+        return f"{mean / 3600:.3f} hours (device not recorded; {n})"
+    if len(devices) > 1:  # no one unit fits searches on different devices
+        return f"{mean / 3600:.3f} hours (mixed devices: {', '.join(devices)}; {n})"
+    if devices == ["cpu"]:
+        return f"{mean / 3600:.3f} CPU-hours (cpu; {n})"
+    return f"{mean / 86400:.3f} GPU-days ({devices[0]}; {n})"
 
 
 def search_method(data: Data, experiment: str) -> str:
@@ -135,9 +142,9 @@ def table1(data: Data) -> pd.DataFrame:
         if paper_row in reproduced:
             continue
         reason = f"{NOT_RUN} (no experiment in params.yaml reproduces this row)"
-        rows.append({"Architecture": "", "Paper row": paper_row, "Test error (%) over searches": reason,
+        rows.append({"Architecture": "none", "Paper row": paper_row, "Test error (%) over searches": reason,
                      "Test error (%) of the best search": reason, "Params (M)": reason, "FLOPs (M)": reason,
-                     "Search cost": reason, "Search method": "", "paper_test_error": _paper(error),
+                     "Search cost": reason, "Search method": "none", "paper_test_error": _paper(error),
                      "paper_params_m": _paper(params), "paper_flops_m": _paper(flops),
                      "paper_search_cost_gpu_days": _paper(cost),
                      "paper_protocol": _protocol(paper_row)})  # fmt: skip
@@ -210,10 +217,10 @@ def table4(data: Data) -> pd.DataFrame:
                 title = "final cell" if label == "final" else f"epoch {_label_order(label)[1]}"
                 at = runs[(runs["search_seed"] == seed) & (runs["genotype"] == label)]
                 if at.empty:
-                    reason = data.why_not(experiment, label)
+                    reason = data.why_not(experiment, label, search_seed=seed)
                     row[f"{title} test error (%)"] = row[f"{title} params (M)"] = reason
                 else:
-                    row[f"{title} test error (%)"] = format_mean_std(*mean_std(at["test_error"]))
+                    row[f"{title} test error (%)"] = format_mean_std(*mean_std(at["test_error"]), unit="trainings")
                     row[f"{title} params (M)"] = _params(at)
             paper_runs = TABLE4.get(method, ())
             for epoch in (20, 30, 40, 50):
@@ -257,16 +264,19 @@ def table5(data: Data) -> pd.DataFrame:
 def figure4(data: Data) -> pd.DataFrame:
     """Figures 1 and 4 as a table: a row per final cell, its test error at every evaluation depth."""
     e = data.evaluations
+    tagged = data.tagged("figure4")
+    depths = sorted(set(e[e["experiment"].isin(tagged) & (e["genotype"] == "final")]["layers"]))
     rows = []
-    for experiment in data.tagged("figure4"):
+    for experiment in tagged:
         finals = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
         row = {"Experiment": experiment, "Method": data.experiments.loc[experiment, "method"],
                "Search layers": int(data.experiments.loc[experiment, "search_layers"])}  # fmt: skip
-        if finals.empty:
-            row["Test error (%)"] = data.why_not(experiment)
-        for layers in sorted(set(finals["layers"])):
+        for layers in depths:
             runs = finals[finals["layers"] == layers]
-            row[f"L{layers} test error (%)"] = format_mean_std(*mean_std(per_search(runs)))
+            if runs.empty:
+                row[f"L{layers} test error (%)"] = data.why_not(experiment, layers=layers)
+                continue
+            row[f"L{layers} test error (%)"] = format_mean_std(*mean_std(per_search(runs)), unit="searches")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -302,7 +312,7 @@ def cells(data: Data) -> pd.DataFrame:
         row = {"Experiment": experiment, "Method": group["method"].iloc[0],
                "Search layers": int(group["search_layers"].iloc[0])}  # fmt: skip
         for column in ("depth_normal", "width_normal", "depth_reduce", "width_reduce"):
-            row[column.replace("_", " (") + " cell)"] = format_mean_std(*mean_std(group[column]), digits=1)
+            row[column.replace("_", " (") + " cell)"] = format_mean_std(*mean_std(group[column]), 1, "searches")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -312,12 +322,15 @@ def stability(data: Data) -> pd.DataFrame:
     frame = data.frames["stability"]
     rows = []
     for (experiment, seed), group in frame.groupby(["experiment", "search_seed"], sort=True) if len(frame) else []:
-        derivable = group[~group["not_derivable"].astype(bool)]
+        derivable = group[~group["not_derivable"]]
         edits = derivable.filter(regex="^(edges|ops)_changed_").sum(axis=1)
+        last = group.iloc[-1]
+        last_edits = (int(last.filter(regex="^(edges|ops)_changed_").sum()) if not last["not_derivable"]
+                      else f"{NOT_RUN} (the last snapshot has no derivable cell)")  # fmt: skip
         rows.append({"Experiment": experiment, "Method": group["method"].iloc[0], "Search": f"seed {seed}",
-                     "Snapshot steps": len(group), "Not derivable": int(group["not_derivable"].astype(bool).sum()),
-                     "Edits per step": format_mean_std(*mean_std(edits), digits=1),
-                     "Edits, last snapshot to final": int(edits.iloc[-1]) if len(edits) else NOT_RUN})  # fmt: skip
+                     "Snapshot steps": len(group), "Not derivable": int(group["not_derivable"].sum()),
+                     "Edits per derivable step": format_mean_std(*mean_std(edits), 1, "steps"),
+                     "Edits, last snapshot to final": last_edits})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -332,14 +345,15 @@ def costs(data: Data) -> pd.DataFrame:
                "Search cost": search_cost(data, experiment)}  # fmt: skip
         if len(search):
             row.update({"Device": ", ".join(sorted({str(d) for d in search["device"].dropna()})) or "not recorded",
-                        "Search seconds per epoch": format_mean_std(*mean_std(search["seconds"])),
+                        "Search seconds per epoch": format_mean_std(*mean_std(search["seconds"]), unit="epochs"),
                         "Search peak RSS (MiB)": f"{search['peak_rss_mib'].max():.0f}",
-                        "Search images/s": format_mean_std(*mean_std(search["images_per_s"]), digits=1)})  # fmt: skip
+                        "Search images/s": format_mean_std(*mean_std(search["images_per_s"]), 1,
+                                                           "epochs")})  # fmt: skip
         else:
-            row.update({"Device": "", "Search seconds per epoch": "no search", "Search peak RSS (MiB)": "no search",
-                        "Search images/s": "no search"})  # fmt: skip
+            row.update({"Device": "no search", "Search seconds per epoch": "no search",
+                        "Search peak RSS (MiB)": "no search", "Search images/s": "no search"})  # fmt: skip
         seconds = trainings["wall_seconds"].dropna() if "wall_seconds" in trainings else pd.Series(dtype=float)
-        row["Training hours (all trainings)"] = f"{seconds.sum() / 3600:.3f} (n={len(seconds)})"
+        row["Training hours (all trainings)"] = f"{seconds.sum() / 3600:.3f} (n={len(seconds)} trainings)"
         rows.append(row)
     return pd.DataFrame(rows)
 

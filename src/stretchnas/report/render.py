@@ -22,20 +22,39 @@ TITLES = {
 }
 
 
+NO_RESULT = "not run (no result)"
+PAPER_MISSING = "not printed"
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+
+
+def filled(frame: pd.DataFrame) -> pd.DataFrame:
+    """No blank cell: a paper value the paper does not print, or a number of ours that a row lacks
+    (a column another row has), says so."""
+    return frame.astype(object).apply(lambda col: col.where(col.notna(), PAPER_MISSING if col.name.startswith("paper_")
+                                                            else NO_RESULT))  # fmt: skip
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(char, char) for char in text)
+
+
 def caption(name: str, scale: str, data_copy: str) -> str:
     return (f"{TITLES[name]}. Scale {scale}; data: {data_copy}. Our numbers: mean ± std (n); "
             f"paper_* columns: the paper's printed values.")  # fmt: skip
 
 
 def markdown(frame: pd.DataFrame, name: str, scale: str, data_copy: str) -> str:
-    body = frame.to_markdown(index=False) if len(frame.columns) else "(no rows)"
+    # numparse off: "3.400" stays as written, the same text as in the CSV and LaTeX
+    body = frame.to_markdown(index=False, disable_numparse=True) if len(frame.columns) else "(no rows)"
     return f"# {TITLES[name]}\n\n{caption(name, scale, data_copy)}\n\n{body}\n"
 
 
 def latex(frame: pd.DataFrame, name: str, scale: str, data_copy: str) -> str:
     if not len(frame.columns):
         frame = pd.DataFrame({"": ["(no rows)"]})
-    text = frame.to_latex(index=False, escape=True, caption=caption(name, scale, data_copy),
+    # pandas escapes the cells and the header, not the caption
+    text = frame.to_latex(index=False, escape=True, caption=latex_escape(caption(name, scale, data_copy)),
                           label=f"tab:{scale}-{name}")  # fmt: skip
     return text.replace("±", r"$\pm$")
 
@@ -48,6 +67,7 @@ def csv(frame: pd.DataFrame, scale: str, data_copy: str) -> str:
 
 
 def write_table(frame: pd.DataFrame, name: str, folder: Path, scale: str, data_copy: str) -> list[Path]:
+    frame = filled(frame)
     paths = [folder / f"{name}.md", folder / f"{name}.csv", folder / f"{name}.tex"]
     texts = [markdown(frame, name, scale, data_copy), csv(frame, scale, data_copy),
              latex(frame, name, scale, data_copy)]  # fmt: skip

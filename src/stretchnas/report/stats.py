@@ -23,12 +23,21 @@ def mean_std(values) -> tuple[float, float, int]:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if n > 1 else math.nan, n
 
 
-def format_mean_std(mean: float, std: float, n: int, digits: int = 2) -> str:
-    """'2.58 ± 0.11 (n=3)'; one value has no spread: '2.58 (n=1)'."""
+def format_mean_std(mean: float, std: float, n: int, digits: int = 2, unit: str = "") -> str:
+    """'2.58 ± 0.11 (n=3 searches)'; one value has no spread: '2.58 (n=1 search)'. `unit`: what n
+    counts, plural (searches, trainings, epochs, steps); its singular drops the final 's' or 'es'."""
     if n == 0 or math.isnan(mean):
         return "no value"
     spread = "" if n < 2 or math.isnan(std) else f" ± {std:.{digits}f}"
-    return f"{mean:.{digits}f}{spread} (n={n})"
+    return f"{mean:.{digits}f}{spread} (n={n}{_unit(unit, n)})"
+
+
+def _unit(unit: str, n: int) -> str:
+    if not unit:
+        return ""
+    if n == 1:
+        unit = unit[:-2] if unit.endswith("ches") else unit[:-1]
+    return f" {unit}"
 
 
 def per_search(runs: pd.DataFrame, value: str = "test_error") -> pd.Series:
@@ -47,14 +56,14 @@ class SeedSummary:
 
     @property
     def over_searches(self) -> str:
-        return format_mean_std(*self.searches)
+        return format_mean_std(*self.searches, unit="searches")
 
     @property
     def best_over_trainings(self) -> str:
         if self.best_seed is None:
             return "no value"
         n_searches = self.searches[2]
-        text = format_mean_std(*self.best_search)
+        text = format_mean_std(*self.best_search, unit="trainings")
         if n_searches < 2:
             return f"{text}, the only search"
         # picked on test error, as the sources' best-cell rows were: optimistic by construction
