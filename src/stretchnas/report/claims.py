@@ -3,9 +3,9 @@
 A verdict is "supported", "contradicted" or "cannot tell". Comparisons between experiments use
 searches as the unit (each search's mean over its training seeds): the claim is supported when the
 95% bootstrap interval of the difference lies wholly on the claimed side of zero, contradicted when it
-lies wholly on the other side, and undecided otherwise. Fewer than two searches on either side is
-never enough: the search-to-search spread, which the paper's own protocol shows to be large, is then
-unknown; we ask for three, and the bootstrap is still optimistic at such sizes (stated in every rule).
+lies wholly on the other side, and undecided otherwise. Fewer than three searches on either side give
+no verdict: the search-to-search spread, which the paper's own protocol shows to be large, is then
+barely known, and even at three the bootstrap is optimistic (every rule says so).
 """
 
 from __future__ import annotations
