@@ -120,7 +120,8 @@ class Plan:
         self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
         for name in all_experiments(settings):
             self.jobs += self.experiment_jobs(name)
-        self.jobs += [self._tables(), self._report()]
+        tables = self._tables()
+        self.jobs += [tables, self._report(tables)]
         self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
 
     @staticmethod
@@ -271,12 +272,12 @@ class Plan:
         return {f"{job.wildcards['exp']}-seed{job.wildcards['seed']}": job.outputs[0]
                 for job in self.jobs if job.rule in ("search", "random")}  # fmt: skip
 
-    def _report(self) -> Job:
+    def _report(self, tables: Job) -> Job:
         out = f"results/{self.scale}"
         cells = self.searched_cells()
         argv = ["stretchnas", "report", "--data", f"{out}/data", "--out", out,
                 *(f"--cell={name}={path}" for name, path in cells.items())]  # fmt: skip
-        inputs = [path.format(scale=self.scale) for path in OUTPUTS["tables"]] + list(cells.values())
+        inputs = list(tables.outputs) + list(cells.values())
         return replace(self._make("report", {}, argv, inputs, []), outputs=tuple(report_outputs(out, list(cells))))
 
 

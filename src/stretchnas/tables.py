@@ -157,9 +157,9 @@ def table4(frame: pd.DataFrame) -> pd.DataFrame:
 
 def perspective(topology_mode: str) -> str:
     """Which side of a node its selected edges are counted on: 'input' or 'output'."""
-    from stretchnas.topology import build_space
+    from stretchnas.topology import mode_space
 
-    return build_space(topology_mode, 4, k=1).perspective
+    return mode_space(topology_mode).perspective
 
 
 def table5(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,10 +179,13 @@ def figure4(frame: pd.DataFrame) -> pd.DataFrame:
 def figure5(frame: pd.DataFrame) -> pd.DataFrame:
     """Figure 5: test error (and params) per number of outputs selected per node."""
     table = _summarise(_final(frame, "figure5"), ["experiment", "method", "topology_mode", "k"])
-    # output_k selects k outputs per node; stretchable selects any number (docs/method.md §2)
-    table["outputs_per_node"] = [str(int(k)) if mode == "output_k" else "arbitrary"
-                                 for mode, k in zip(table["topology_mode"], table["k"])]  # fmt: skip
+    table["outputs_per_node"] = [outputs_per_node(mode, k) for mode, k in zip(table["topology_mode"], table["k"])]
     return table.sort_values("outputs_per_node", kind="stable").reset_index(drop=True)
+
+
+def outputs_per_node(topology_mode: str, k) -> str:
+    """Figure 5's x value: output_k selects k outputs per node, stretchable any number (docs/method.md §2)."""
+    return str(int(k)) if topology_mode == "output_k" else "arbitrary"
 
 
 def search_dynamics(frame: pd.DataFrame) -> pd.DataFrame:

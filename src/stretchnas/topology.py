@@ -130,6 +130,12 @@ def _input_pair_groups(n_nodes: int) -> tuple[Group, ...]:
     return tuple(groups)
 
 
+def mode_space(mode: str) -> TopologySpace:
+    """A small space of `mode`, for what depends on the mode alone: which side of a node its edges are
+    selected on, and whether it has topology variables."""
+    return build_space(mode, 4, k=1)
+
+
 def build_space(mode: str, n_nodes: int, k: int | None = None, allow_empty_output: bool = False) -> TopologySpace:
     """The topology space `mode` for cells with `n_nodes` intermediate nodes."""
     if n_nodes < 2:

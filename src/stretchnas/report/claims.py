@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from stretchnas.report.frames import edits_per_derivable_step, final_runs
 from stretchnas.report.stats import CONFIDENCE, bootstrap_difference, per_search
 
 SUPPORTED, CONTRADICTED, CANNOT_TELL = "supported", "contradicted", "cannot tell"
@@ -92,12 +93,6 @@ def _mean(values) -> float:
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def final_runs(evaluations: pd.DataFrame, experiment: str, layers: int | None = None) -> pd.DataFrame:
-    """An experiment's trainings of its final cell at `layers` (default: its own evaluation layers)."""
-    rows = evaluations[(evaluations["experiment"] == experiment) & (evaluations["genotype"] == "final")]
-    return rows[rows["own_layers"]] if layers is None else rows[rows["layers"] == layers]
 
 
 def search_errors(evaluations: pd.DataFrame, experiment: str, layers: int | None = None) -> list[float]:
@@ -184,10 +179,7 @@ def stability_changes(stability: pd.DataFrame, experiment: str) -> tuple[list[fl
     if stability.empty:
         return [], 0
     rows = stability[stability["experiment"] == experiment]
-    derivable = rows[~rows["not_derivable"]]
-    columns = [c for c in rows.columns if c.startswith(("edges_changed_", "ops_changed_"))]
-    per_search = derivable.groupby("search_seed")[columns].sum().sum(axis=1) / derivable.groupby("search_seed").size()
-    return list(per_search.astype(float)), int(rows["not_derivable"].sum())
+    return list(edits_per_derivable_step(rows)["edits"].astype(float)), int(rows["not_derivable"].sum())
 
 
 def more_stable(stability: pd.DataFrame) -> Verdict:
@@ -237,9 +229,9 @@ def no_invalid_node(search_dynamics: pd.DataFrame, experiments: pd.DataFrame) ->
 
 
 def has_topology_variables(topology_mode: str) -> bool:
-    from stretchnas.topology import build_space
+    from stretchnas.topology import mode_space
 
-    return build_space(topology_mode, 4, k=1).has_beta
+    return mode_space(topology_mode).has_beta
 
 
 def check_claims(data: dict[str, pd.DataFrame]) -> list[Verdict]:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pandas as pd
 
 from stretchnas.atomic import atomic_save
+from stretchnas.report.frames import edits_per_derivable_step, errors_by_depth
 from stretchnas.report.layouts import FIGURE5_REFERENCE, Data
 from stretchnas.report.stats import mean_std, per_search
+from stretchnas.tables import outputs_per_node
 
 DPI = 130
 SVG_HASH_SALT = "stretchnas"
@@ -38,23 +40,13 @@ def save(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def _errors_by_depth(data: Data, experiment: str) -> pd.DataFrame:
-    """Per evaluation depth: mean and std over searches of the final cell's test error."""
-    e = data.evaluations
-    finals = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
-    rows = []
-    for layers, runs in finals.groupby("layers", sort=True):
-        mean, std, n = mean_std(per_search(runs))
-        rows.append({"layers": layers, "mean": mean, "std": 0.0 if n < 2 else std, "n": n})
-    return pd.DataFrame(rows, columns=["layers", "mean", "std", "n"])
-
-
 def _depth_lines(ax, data: Data, experiments: list[str]) -> None:
     for experiment in experiments:
-        points = _errors_by_depth(data, experiment)
+        points = errors_by_depth(data.evaluations, experiment)
         if points.empty:
             continue
-        line = ax.errorbar(points["layers"], points["mean"], yerr=points["std"], fmt="o-", markersize=4,
+        # one search: no error bar
+        line = ax.errorbar(points["layers"], points["mean"], yerr=points["std"].fillna(0.0), fmt="o-", markersize=4,
                            capsize=2, label=experiment)  # fmt: skip
         own = points[points["layers"] == int(data.experiments.loc[experiment, "search_layers"])]
         ax.plot(own["layers"], own["mean"], "o", markersize=10, markerfacecolor="white", zorder=3,
@@ -100,7 +92,8 @@ def figure5(data: Data, stem: Path) -> list[Path]:
         if experiment == FIGURE5_REFERENCE:
             label, marker = "DARTS (2nd order)", "s"
         else:
-            label, marker = (f"k={int(e['k'])}" if e["topology_mode"] == "output_k" else "arbitrary"), "o"
+            outputs = outputs_per_node(e["topology_mode"], e["k"])
+            label, marker = (outputs if outputs == "arbitrary" else f"k={outputs}"), "o"
         mean, std, n = mean_std(per_search(runs))
         ax.errorbar([runs["params_m"].mean()], [mean], yerr=[0.0 if n < 2 else std], fmt=marker, capsize=2, label=label)
     ax.set_xlabel("params (M)")
@@ -147,11 +140,10 @@ def stability(data: Data, stem: Path) -> list[Path]:
     plt = pyplot()
     frame = data.frames["stability"]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    derivable = frame[~frame["not_derivable"]] if len(frame) else frame
-    if len(derivable):
-        edits = derivable.filter(regex="^(edges|ops)_changed_").sum(axis=1)
-        labels = [f"{e} s{s}" for e, s in zip(derivable["experiment"], derivable["search_seed"])]
-        per_step = pd.DataFrame({"search": labels, "edits": edits}).groupby("search", sort=True)["edits"].mean()
+    searches = edits_per_derivable_step(frame)
+    if len(searches):
+        labels = [f"{e} s{s}" for e, s in zip(searches["experiment"], searches["search_seed"])]
+        per_step = pd.Series(searches["edits"].to_numpy(), index=labels).sort_index()  # ordered by label
         ax.bar(range(len(per_step)), per_step.to_numpy())
         ax.set_xticks(range(len(per_step)), per_step.index, rotation=60, ha="right", fontsize=5)
     ax.set_ylabel("edits per snapshot step (edges + ops)")

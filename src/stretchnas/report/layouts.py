@@ -20,7 +20,9 @@ from stretchnas.paper_tables import (
     TABLE4,
     TABLE5,
 )
-from stretchnas.report.stats import format_mean_std, mean_std, per_search, seed_summary
+from stretchnas.report.frames import devices, errors_by_depth, final_runs, step_edits
+from stretchnas.report.stats import format_mean_std, mean_std, seed_summary
+from stretchnas.tables import outputs_per_node, perspective
 
 NOT_RUN = "not run"
 NO_IMAGENET = f"{NOT_RUN} (this version plans no ImageNet search or transfer jobs yet)"
@@ -41,10 +43,7 @@ class Data:
         return [name for name, names in zip(self.experiments["experiment"], tags) if table in names]
 
     def final_runs(self, experiment: str, layers: int | None = None) -> pd.DataFrame:
-        """Trainings of the experiment's final cell at `layers` (default its own evaluation layers)."""
-        e = self.evaluations
-        rows = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
-        return rows[rows["own_layers"]] if layers is None else rows[rows["layers"] == layers]
+        return final_runs(self.evaluations, experiment, layers)
 
     def why_not(self, experiment: str, genotype: str = "final", layers: int | None = None,
                 search_seed: int | None = None) -> str:  # fmt: skip
@@ -96,16 +95,16 @@ def search_cost(data: Data, experiment: str) -> str:
     if rows.empty:
         return f"{NOT_RUN} (no search record)"
     seconds = rows.groupby("search_seed")["seconds"].sum()
-    devices = sorted({str(d) for d in rows["device"].dropna()}) if "device" in rows else []
+    names = devices(rows)
     n = f"n={len(seconds)} search{'es' if len(seconds) != 1 else ''}"
     mean = seconds.mean()
-    if not devices:
+    if not names:
         return f"{mean / 3600:.3f} hours (device not recorded; {n})"
-    if len(devices) > 1:  # no one unit fits searches on different devices
-        return f"{mean / 3600:.3f} hours (mixed devices: {', '.join(devices)}; {n})"
-    if devices == ["cpu"]:
+    if len(names) > 1:  # no one unit fits searches on different devices
+        return f"{mean / 3600:.3f} hours (mixed devices: {', '.join(names)}; {n})"
+    if names == ["cpu"]:
         return f"{mean / 3600:.3f} CPU-hours (cpu; {n})"
-    return f"{mean / 86400:.3f} GPU-days ({devices[0]}; {n})"
+    return f"{mean / 86400:.3f} GPU-days ({names[0]}; {n})"
 
 
 def search_method(data: Data, experiment: str) -> str:
@@ -236,8 +235,6 @@ def _label_order(label: str):
 
 
 def table5(data: Data) -> pd.DataFrame:
-    from stretchnas.tables import perspective
-
     cells = {}
     for experiment in data.tagged("table5"):
         e = data.experiments.loc[experiment]
@@ -268,15 +265,16 @@ def figure4(data: Data) -> pd.DataFrame:
     depths = sorted(set(e[e["experiment"].isin(tagged) & (e["genotype"] == "final")]["layers"]))
     rows = []
     for experiment in tagged:
-        finals = e[(e["experiment"] == experiment) & (e["genotype"] == "final")]
+        points = errors_by_depth(e, experiment).set_index("layers")
         row = {"Experiment": experiment, "Method": data.experiments.loc[experiment, "method"],
                "Search layers": int(data.experiments.loc[experiment, "search_layers"])}  # fmt: skip
         for layers in depths:
-            runs = finals[finals["layers"] == layers]
-            if runs.empty:
+            if layers not in points.index:
                 row[f"L{layers} test error (%)"] = data.why_not(experiment, layers=layers)
                 continue
-            row[f"L{layers} test error (%)"] = format_mean_std(*mean_std(per_search(runs)), unit="searches")
+            point = points.loc[layers]
+            row[f"L{layers} test error (%)"] = format_mean_std(point["mean"], point["std"], int(point["n"]),
+                                                               unit="searches")  # fmt: skip
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -293,7 +291,7 @@ def figure5(data: Data) -> pd.DataFrame:
         if experiment == FIGURE5_REFERENCE:
             outputs = "DARTS (2nd order), reference"
         else:
-            outputs = str(int(e["k"])) if e["topology_mode"] == "output_k" else "arbitrary"
+            outputs = outputs_per_node(e["topology_mode"], e["k"])
         runs = data.final_runs(experiment)
         row = {"Outputs per node": outputs, "Experiment": experiment}
         if runs.empty:
@@ -322,10 +320,8 @@ def stability(data: Data) -> pd.DataFrame:
     frame = data.frames["stability"]
     rows = []
     for (experiment, seed), group in frame.groupby(["experiment", "search_seed"], sort=True) if len(frame) else []:
-        derivable = group[~group["not_derivable"]]
-        edits = derivable.filter(regex="^(edges|ops)_changed_").sum(axis=1)
-        last = group.iloc[-1]
-        last_edits = (int(last.filter(regex="^(edges|ops)_changed_").sum()) if not last["not_derivable"]
+        edits = step_edits(group[~group["not_derivable"]])
+        last_edits = (int(step_edits(group).iloc[-1]) if not group["not_derivable"].iloc[-1]
                       else f"{NOT_RUN} (the last snapshot has no derivable cell)")  # fmt: skip
         rows.append({"Experiment": experiment, "Method": group["method"].iloc[0], "Search": f"seed {seed}",
                      "Snapshot steps": len(group), "Not derivable": int(group["not_derivable"].sum()),
@@ -344,7 +340,7 @@ def costs(data: Data) -> pd.DataFrame:
         row = {"Experiment": experiment, "Method": data.experiments.loc[experiment, "method"],
                "Search cost": search_cost(data, experiment)}  # fmt: skip
         if len(search):
-            row.update({"Device": ", ".join(sorted({str(d) for d in search["device"].dropna()})) or "not recorded",
+            row.update({"Device": ", ".join(devices(search)) or "not recorded",
                         "Search seconds per epoch": format_mean_std(*mean_std(search["seconds"]), unit="epochs"),
                         "Search peak RSS (MiB)": f"{search['peak_rss_mib'].max():.0f}",
                         "Search images/s": format_mean_std(*mean_std(search["images_per_s"]), 1,
