@@ -16,7 +16,7 @@ from stretchnas.data.files import FileSubset
 from stretchnas.data.prepare import prepare_data
 from stretchnas.data.sources import DataSourceError
 from stretchnas.data.streams import BatchStream, WorkerStream, make_stream
-from stretchnas.training import imagenet_transforms
+from stretchnas.data.transforms import imagenet_transforms
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}

@@ -53,7 +53,7 @@ def test_snakemake_and_dvc_define_the_same_jobs(tmp_path, scale):
     from_dvc = dvc_outputs(root)
     plan = Plan(load_settings(root / "params.yaml", environ={}))
     assert from_snakemake == from_dvc == set(plan.outputs())
-    experiments = yaml.safe_load((root / "params.yaml").read_text())["experiments"]
+    experiments = set(yaml.safe_load((root / "params.yaml").read_text())["experiments"]) - set(plan.not_planned)
     assert {f"runs/{scale}/summaries/{name}.json" for name in experiments} <= from_snakemake
     assert f"results/{scale}/data/table1.csv" in from_snakemake and f"results/{scale}/README.md" in from_snakemake
     # one job per search seed and per training, as the plan lists them

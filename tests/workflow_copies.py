@@ -38,13 +38,15 @@ def reduced_smoke(root: Path, prepared: Path, edit=None) -> None:
     params = yaml.safe_load((root / "params.yaml").read_text())
     keep = {"darts_wo_sc", "milenas_sc_L8"}
     params["experiments"] = {k: v for k, v in params["experiments"].items() if k in keep}
+    params["followups"] = {k: v for k, v in params["followups"].items() if v["topology_from"] in keep}
     smoke = params["scales"]["smoke"]
     smoke["search"].update(epochs=1, max_steps_per_epoch=2, snapshot_epochs=[1], layers=5)
     smoke["train"].update(max_steps_per_epoch=2)
     smoke["evaluation"]["layers"] = [5, 6]  # Figure 4's depths: the searches' own 5, and 6
     for overlay in params["scales"].values():  # overlays may only refine experiments that exist
-        if overlay and "experiments" in overlay:
-            overlay["experiments"] = {k: v for k, v in overlay["experiments"].items() if k in keep}
+        for section in ("experiments", "followups"):
+            if overlay and section in overlay:
+                overlay[section] = {k: v for k, v in overlay[section].items() if k in params[section]}
     smoke["followups"]["milenas_sc_L8_random_ops"]["random"].update(samples=1, layers=5)
     if edit:
         edit(params)

@@ -8,6 +8,7 @@ TABLE_FILES = (
     "evaluations",
     "not_run",
     "table1",
+    "table2",
     "table3",
     "table4",
     "table5",
@@ -37,5 +38,6 @@ def report_outputs(out: str, cell_names: list[str]) -> list[str]:
 
 
 # What an experiment of params.yaml may name in `tables`: the artefacts built from its evaluations.
-# figure4 holds Figures 1 and 4 (final cells evaluated at evaluation.layers).
-TABLE_TAGS = ("table1", "table3", "table4", "table5", "figure4", "figure5")
+# table2 holds the ImageNet trainings (top-1 and top-5); figure4 holds Figures 1 and 4 (final cells evaluated
+# at evaluation.layers).
+TABLE_TAGS = ("table1", "table2", "table3", "table4", "table5", "figure4", "figure5")

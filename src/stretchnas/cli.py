@@ -66,17 +66,18 @@ def _device_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", type=DEVICE, help="auto, cpu, cuda or cuda:N (default: params.yaml's, auto)")
 
 
-def _data(args, settings):
+def _data(args, settings, imagenet: bool = False):
     from stretchnas.data.cache import open_prepared
 
-    return open_prepared(args.data, settings)
+    return open_prepared(args.data, settings, imagenet)
 
 
 def _run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:
     """What every resumable run takes: where to write, which seed and data, whether to show progress."""
     parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
     parser.add_argument("--seed", type=SEED, help=f"default: {seed_default}")
-    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>, or "
+                        "data/prepared/<scale>-imagenet for an ImageNet experiment)")  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--supersede", action="store_true",
                         help="if --out holds a run of other settings, move it to --out/superseded/<time>/ and start "
@@ -102,6 +103,9 @@ def _prepare_data_args(parser):
     parser.add_argument("--storage", choices=["arrays", "files"],
                         help="arrays: decode into memory-mapped arrays (default: params.yaml data.storage); "
                         "files: index an ImageFolder tree, decoded by DataLoader workers while training")  # fmt: skip
+    parser.add_argument("--imagenet", action="store_true",
+                        help="prepare data.imagenet (Table 2's jobs): its source ($STRETCHNAS_IMAGENET), subset and "
+                        "search fraction, indexed in place (--storage files)")  # fmt: skip
 
 
 @command("prepare-data", "read a data source and write the memory-mapped cache, splits.json and manifest.json",
@@ -111,7 +115,7 @@ def prepare_data_cmd(args) -> int:
 
     return _print(prepare_from_settings(_settings(args), args.out, args.source, args.dataset,
                                         verify_checksums=not args.no_verify_checksums,
-                                        storage=args.storage))  # fmt: skip
+                                        storage=args.storage, imagenet=args.imagenet))  # fmt: skip
 
 
 def _measure_args(parser):
@@ -172,7 +176,8 @@ def search_cmd(args) -> int:
         experiment = get_experiment(settings, args.exp, procedures=("search",))
     else:
         experiment = search_from_file(args.params, args.config, settings["scale"]).on_device(args.device)
-    genotype = run_search(experiment, _data(args, settings), args.out, args.seed, show_progress=not args.quiet,
+    data = _data(args, settings, experiment.imagenet)
+    genotype = run_search(experiment, data, args.out, args.seed, show_progress=not args.quiet,
                           supersede=args.supersede)  # fmt: skip
     return _print({"out": args.out, "genotype": genotype.to_dict()})
 
@@ -200,7 +205,7 @@ def _experiment_args(parser):
     _settings_args(parser)
     parser.add_argument("--exp", required=True, help="an experiment or followup of params.yaml")
     parser.add_argument("--root", default="runs", help="runs folder (default: runs); it holds <scale>/<exp>/")
-    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>[-imagenet])")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     _device_arg(parser)
 
@@ -208,10 +213,12 @@ def _experiment_args(parser):
 @command("experiment", "run every job of one experiment in this process: searches or sampling, evaluation "
          "trainings, its summary (the workflow runs the same jobs separately)", _experiment_args)  # fmt: skip
 def experiment_cmd(args) -> int:
+    from stretchnas.config import get_experiment
     from stretchnas.experiment import run_experiment
 
     settings = _settings(args)
-    summary = run_experiment(settings, args.exp, _data(args, settings), args.root, quiet=args.quiet)
+    imagenet = get_experiment(settings, args.exp).imagenet
+    summary = run_experiment(settings, args.exp, _data(args, settings, imagenet), args.root, quiet=args.quiet)
     return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"])})
 
 
@@ -227,10 +234,12 @@ def _evaluate_args(parser):
 @command("evaluate", "train one of an experiment's genotypes from scratch at the evaluation parameter budget",
          _evaluate_args)  # fmt: skip
 def evaluate_cmd(args) -> int:
+    from stretchnas.config import get_experiment
     from stretchnas.experiment import evaluate
 
     settings = _settings(args)
-    return _print(evaluate(settings, args.exp, args.genotype, args.label, args.seed, args.out, _data(args, settings),
+    data = _data(args, settings, get_experiment(settings, args.exp).imagenet)
+    return _print(evaluate(settings, args.exp, args.genotype, args.label, args.seed, args.out, data,
                            quiet=args.quiet, layers=args.layers, supersede=args.supersede))  # fmt: skip
 
 
@@ -265,9 +274,9 @@ def train_cmd(args) -> int:
     from stretchnas.training import run_training
 
     settings = _settings(args)
-    result = run_training(settings, args.genotype, args.layers, args.out, _data(args, settings), args.channels,
-                          args.target_params, args.imagenet, args.seed, show_progress=not args.quiet,
-                          supersede=args.supersede)  # fmt: skip
+    data = _data(args, settings, args.imagenet)
+    result = run_training(settings, args.genotype, args.layers, args.out, data, args.channels, args.target_params,
+                          args.imagenet, args.seed, show_progress=not args.quiet, supersede=args.supersede)  # fmt: skip
     return _print(result)
 
 
@@ -282,9 +291,14 @@ def _tables_args(parser):
 
 @command("tables", "gather the data behind the paper's tables and figures from experiment summaries", _tables_args)
 def tables_cmd(args) -> int:
+    from stretchnas.config import get_experiment
+    from stretchnas.jobs import Plan
     from stretchnas.tables import build_tables
 
-    tables = build_tables(args.summaries, args.out, _settings(args)["scale"])
+    settings = _settings(args)
+    not_planned = {name: (get_experiment(settings, name).fields(), reason)
+                   for name, reason in Plan(settings).not_planned.items()}  # fmt: skip
+    tables = build_tables(args.summaries, args.out, settings["scale"], not_planned)
     return _print({name: len(table) for name, table in tables.items()})
 
 

@@ -161,6 +161,14 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                 )  # fmt: skip
             )
         errors += _unknown_tables([section, name, "tables"], experiment.get("tables", []))
+        if experiment.get("imagenet") and experiment["procedure"] == "search":
+            if experiment_search(settings, name)["channels_last"]:
+                errors.append(([section, name, "search", "channels_last"], "must be false for an ImageNet search: "
+                               "torch's CPU channels-last backward of a 1x1 stride-2 convolution with few channels "
+                               "(the first cell reading the stem's 56x56 output) corrupts memory"))  # fmt: skip
+        if experiment.get("imagenet") and "channels" not in experiment:
+            errors.append(([section, name, "channels"], "an ImageNet experiment trains at a fixed C (DARTS: 48); "
+                           "the parameter budget is CIFAR's"))  # fmt: skip
     for key in ("snapshots_for", "layers_for"):
         errors += _unknown_tables(["evaluation", key], settings["evaluation"][key])
     overlap = set(settings["experiments"]) & set(settings.get("followups", {}))
@@ -240,7 +248,18 @@ class Experiment:
     random: dict | None
     topology_from: str | None
     topology_seed: int | str | None = None  # followups: 'paired' or a named search seed of topology_from
-    channels: int | None = None  # retrain: the fixed C its cells are trained at (else the parameter budget)
+    channels: int | None = None  # the fixed C its cells are trained at (else the parameter budget)
+    imagenet: bool = False  # its searches and trainings use data.imagenet
+    eval_layers: int | None = None  # cells of its evaluation networks, where not the search's
+
+    @property
+    def searches_imagenet(self) -> bool:
+        return self.imagenet and self.procedure == "search"
+
+    @property
+    def recipe_section(self) -> str:
+        """The settings section of its evaluation trainings' recipe."""
+        return "train_imagenet" if self.imagenet else "train"
 
     def topology_source_seed(self, seed: int) -> int:
         """The search seed of `topology_from` whose final genotype followup seed `seed` starts from."""
@@ -264,7 +283,10 @@ class Experiment:
 
     @property
     def layers(self) -> int:
-        """Layers of the networks its cells are evaluated with: the search's, or the random baseline's."""
+        """Layers of the networks its cells are evaluated with: its own setting, else the random baseline's
+        or the search's."""
+        if self.eval_layers:
+            return self.eval_layers
         return self.random["layers"] if self.random else self.search["layers"]
 
     def on_device(self, device: str | None) -> Experiment:
@@ -290,6 +312,7 @@ class Experiment:
             "search_layers": self.search["layers"],
             "eval_layers": self.layers,
             "eval_channels": self.channels,
+            "imagenet": self.imagenet,
         }
 
 
@@ -316,6 +339,8 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
         topology_from=entry.get("topology_from"),
         topology_seed=entry.get("topology_seed"),
         channels=entry.get("channels"),
+        imagenet=entry.get("imagenet", False),
+        eval_layers=entry.get("layers"),
     )
 
 
@@ -441,11 +466,16 @@ def load_settings(
     return settings
 
 
+IMAGENET_ENV_VAR = "STRETCHNAS_IMAGENET"
+
+
 def apply_source_override(settings: dict, environ: Mapping[str, str]) -> None:
+    """The local data copies the environment names, over params.yaml's (CIFAR, and ImageNet)."""
     data = settings["data"]
-    var = DATASETS[data["dataset"]].source_env_var
-    if var and environ.get(var):
-        data["source"] = environ[var]
-        data["source_origin"] = f"environment variable {var}"
-    else:
-        data.setdefault("source_origin", "params.yaml data.source")
+    for section, var, key in ((data, DATASETS[data["dataset"]].source_env_var, "data.source"),
+                              (data["imagenet"], IMAGENET_ENV_VAR, "data.imagenet.source")):  # fmt: skip
+        if var and environ.get(var):
+            section["source"] = environ[var]
+            section["source_origin"] = f"environment variable {var}"
+        else:
+            section.setdefault("source_origin", f"params.yaml {key}")

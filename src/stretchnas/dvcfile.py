@@ -2,8 +2,9 @@
 
 DVC's foreach cannot give each job its own parameter keys, so `stretchnas dvc-yaml` writes one stage
 per job. Each stage lists exactly the params.yaml keys its job reads: the base key and the scale
-overlay's key where the file has one; the search and training sections key by key, without what
-changes no job's result (jobs.NOT_READ: the device and the seed list). A test checks that the
+overlay's key where the file has one; the search, training and data sections key by key, without what
+changes no job's result (jobs.SECTIONS_NOT_READ: the device, the seed list, ImageNet's settings for
+CIFAR's data). A test checks that the
 committed file equals a fresh generation.
 """
 
@@ -17,7 +18,7 @@ import yaml
 from stretchnas.atomic import atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
-from stretchnas.jobs import MISSING, NOT_READ, RUN_SECTIONS, Job, Plan, at_key
+from stretchnas.jobs import MISSING, SECTIONS_NOT_READ, Job, Plan, at_key
 
 
 class DvcFileError(StretchnasError, ValueError):
@@ -32,8 +33,8 @@ def params_keys(raw: Mapping, scale: str, reads: tuple[str, ...]) -> list[str]:
             value = at_key(raw, written)
             if value is MISSING:
                 continue
-            if key in RUN_SECTIONS and isinstance(value, Mapping):
-                keys += [f"{written}.{sub}" for sub in value if sub not in NOT_READ]
+            if key in SECTIONS_NOT_READ and isinstance(value, Mapping):
+                keys += [f"{written}.{sub}" for sub in value if sub not in SECTIONS_NOT_READ[key]]
             else:
                 keys.append(written)
     return keys

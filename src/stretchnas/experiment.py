@@ -39,19 +39,20 @@ def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, s
     A snapshot without a derivable cell gets a result.json saying so (`not_run`), not a number."""
     experiment = get_experiment(settings, name)
     layers = layers or experiment.layers
-    seed = settings["train"]["seeds"][0] if seed is None else seed
+    recipe = settings[experiment.recipe_section]
+    seed = recipe["seeds"][0] if seed is None else seed
     genotype, reason = load_snapshot(genotype_file, label)
     if genotype is None:
         result = {"experiment": name, "genotype": label, "layers": layers, "seed": seed, "not_run": reason}
         atomic_write_json(Path(out) / "result.json", result)
         return result
     if experiment.channels:
-        spec = TrainSpec(genotype, f"{name}/{label}", layers, experiment.channels)
+        spec = TrainSpec(genotype, f"{name}/{label}", layers, experiment.channels, experiment.imagenet)
     else:
         choice = channel_choice_for(genotype, layers, settings["evaluation"]["target_params_m"], False,
                                     len(data.manifest["classes"]))  # fmt: skip
         spec = TrainSpec(genotype, f"{name}/{label}", layers, choice["chosen_channels"], channel_choice=choice)
-    return TrainRun(spec, settings["train"], data, out, seed).run(not quiet, supersede)
+    return TrainRun(spec, recipe, data, out, seed).run(not quiet, supersede)
 
 
 def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) -> dict:
@@ -81,7 +82,8 @@ def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):
     experiment = get_experiment(settings, job.wildcards["exp"])
     seed, folder = job.wildcards["seed"], Path(job.outputs[0]).parent
     if job.rule == "search":
-        return SearchRun(experiment.name, experiment.search, data, folder, seed).run(not quiet)
+        return SearchRun(experiment.name, experiment.search, data, folder, seed,
+                         experiment.searches_imagenet).run(not quiet)  # fmt: skip
     if job.rule == "random":
         topology = job.inputs[1] if experiment.procedure == "random_ops" else None
         return run_random_baseline(experiment, settings["train"], data, folder, seed, topology, not quiet)

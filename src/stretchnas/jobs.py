@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from stretchnas.artefacts import TABLE_FILES, report_outputs
 from stretchnas.config import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
+from stretchnas.data.folders import prepared_folder
 from stretchnas.device import without_placement
 from stretchnas.snapshots import FINAL, INDEX_FILE, snapshot_label
 
@@ -31,6 +32,7 @@ RANDOM_DIR = "{root}/{scale}/{exp}/seed{seed}/random"
 TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/L{layers}/train_seed{train_seed}"
 OUTPUTS = {
     "prepare_data": ("data/prepared/{scale}",),
+    "prepare_imagenet": ("data/prepared/{scale}-imagenet",),
     "published_cells": ("results/published_cells.csv",),
     "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv")),
     "random": (f"{RANDOM_DIR}/genotype.json",),
@@ -42,6 +44,7 @@ OUTPUTS = {
 # Each job's log, and Snakemake's `benchmark:` record of its wall time and peak memory.
 LOGS = {
     "prepare_data": "logs/{scale}/prepare_data.log",
+    "prepare_imagenet": "logs/{scale}/prepare_imagenet.log",
     "published_cells": "logs/published_cells.log",
     "search": "logs/{scale}/{exp}/search_seed{seed}.log",
     "random": "logs/{scale}/{exp}/random_seed{seed}.log",
@@ -56,6 +59,7 @@ RECORDS = {
     "evaluate": f"{TRAIN_DIR}/job.tsv",
 }
 RUNS_ROOT = "runs"
+NO_IMAGENET_SOURCE = "no ImageNet source configured (data.imagenet.source)"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,13 @@ class Job:
 # the seed list (each job runs one seed, a wildcard), so adding a seed adds jobs and reruns none.
 RUN_SECTIONS = ("search", "train", "train_imagenet")
 NOT_READ = ("device", "workers", "seeds")
+# Sections a job reads key by key, and the keys of each it does not read: where the loader found a source
+# (file or environment) is not the source, and CIFAR's preparation does not read ImageNet's settings.
+SECTIONS_NOT_READ = {
+    **{section: NOT_READ for section in RUN_SECTIONS},
+    "data": ("source_origin", "imagenet"),
+    "data.imagenet": ("source_origin",),
+}
 
 
 MISSING = object()
@@ -105,10 +116,8 @@ def resolved(settings: Mapping, key: str):
     value = at_key(settings, key)
     if value is MISSING:
         raise KeyError(f"{key}: not in the settings")
-    if key in RUN_SECTIONS:
-        value = {k: v for k, v in value.items() if k not in NOT_READ}
-    if key == "data":  # where the loader found the source (file or environment) is not the source
-        value = {k: v for k, v in value.items() if k != "source_origin"}
+    if key in SECTIONS_NOT_READ:
+        value = {k: v for k, v in value.items() if k not in SECTIONS_NOT_READ[key]}
     return without_placement(value) if isinstance(value, dict) else value
 
 
@@ -117,12 +126,21 @@ class Plan:
 
     def __init__(self, settings: Mapping, root: str = RUNS_ROOT):
         self.settings, self.root, self.scale = settings, root, settings["scale"]
+        # experiment -> why it has no jobs at this scale (ImageNet's, where no ImageNet source is configured)
+        no_imagenet = not settings["data"]["imagenet"]["source"]
+        self.not_planned = {name: NO_IMAGENET_SOURCE for name in all_experiments(settings)
+                            if no_imagenet and get_experiment(settings, name).imagenet}  # fmt: skip
         self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
-        for name in all_experiments(settings):
+        if any(get_experiment(settings, name).imagenet for name in self.planned_experiments()):
+            self.jobs.append(self._prepare_imagenet())
+        for name in self.planned_experiments():
             self.jobs += self.experiment_jobs(name)
         tables = self._tables()
         self.jobs += [tables, self._report(tables)]
         self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
+
+    def planned_experiments(self) -> list[str]:
+        return [name for name in all_experiments(self.settings) if name not in self.not_planned]
 
     @staticmethod
     def _key(wildcards: Mapping) -> tuple:
@@ -150,11 +168,20 @@ class Plan:
 
     @property
     def data_dir(self) -> str:
-        return f"data/prepared/{self.scale}"
+        return prepared_folder(self.scale)
+
+    def data_of(self, experiment: Experiment) -> str:
+        """The prepared data an experiment's jobs read: CIFAR's, or data.imagenet's."""
+        return prepared_folder(self.scale, experiment.imagenet)
 
     def _prepare_data(self) -> Job:
         argv = ["stretchnas", "prepare-data", "--scale", self.scale, "--out", self.data_dir]
         return self._make("prepare_data", {}, argv, (), ["data"])
+
+    def _prepare_imagenet(self) -> Job:
+        out = prepared_folder(self.scale, imagenet=True)
+        argv = ["stretchnas", "prepare-data", "--scale", self.scale, "--imagenet", "--out", out]
+        return self._make("prepare_imagenet", {}, argv, (), ["data.imagenet", "data.seed", "data.split_schemes"])
 
     def _published_cells(self) -> Job:
         argv = ["stretchnas", "published-table", "--layers", 20, "--channels", 36, "--out",
@@ -173,7 +200,7 @@ class Plan:
                 jobs.append(self._random(experiment, entry, seed))
             for label, genotype_file in self.genotypes_to_train(experiment, seed).items():
                 for layers in self.evaluation_layers(experiment, label):
-                    for train_seed in self.settings["train"]["seeds"]:
+                    for train_seed in self.settings[experiment.recipe_section]["seeds"]:
                         jobs.append(self._evaluate(experiment, entry, (seed, label, layers, train_seed), genotype_file))
         trainings = [job for job in jobs if job.rule == "evaluate"]
         jobs.append(self._gather(experiment, entry, trainings))
@@ -205,8 +232,13 @@ class Plan:
     def _search(self, experiment: Experiment, entry: str, seed: int) -> Job:
         out = SEARCH_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
         argv = ["stretchnas", "search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
-                "--out", out, "--quiet", "--supersede"]  # fmt: skip
-        return self._make("search", {"exp": experiment.name, "seed": seed}, argv, [self.data_dir], ["search", entry])
+                "--out", out, "--quiet", "--supersede", *self._data_option(experiment)]  # fmt: skip
+        inputs = [self.data_of(experiment)]
+        return self._make("search", {"exp": experiment.name, "seed": seed}, argv, inputs, ["search", entry])
+
+    def _data_option(self, experiment: Experiment) -> list[str]:
+        """--data where it is not the command's default for the experiment (spelt out for the reader)."""
+        return ["--data", self.data_of(experiment)] if experiment.imagenet else []
 
     def topology_source(self, experiment: Experiment, seed: int) -> str:
         """The final genotype a followup's seed starts from (its `topology_seed` rule)."""
@@ -230,9 +262,9 @@ class Plan:
         out = TRAIN_DIR.format(root=self.root, scale=self.scale, **wildcards)
         argv = ["stretchnas", "evaluate", "--scale", self.scale, "--exp", experiment.name, "--genotype",
                 genotype_file, "--label", label, "--layers", layers, "--seed", train_seed, "--out", out,
-                "--quiet", "--supersede"]  # fmt: skip
-        reads = ["train", "evaluation.target_params_m", entry]
-        return self._make("evaluate", wildcards, argv, [self.data_dir, genotype_file], reads)
+                "--quiet", "--supersede", *self._data_option(experiment)]  # fmt: skip
+        reads = [experiment.recipe_section, "evaluation.target_params_m", entry]
+        return self._make("evaluate", wildcards, argv, [self.data_of(experiment), genotype_file], reads)
 
     def _gather(self, experiment: Experiment, entry: str, trainings: list[Job]) -> Job:
         summary = OUTPUTS["gather"][0].format(root=self.root, scale=self.scale, exp=experiment.name)

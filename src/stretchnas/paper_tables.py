@@ -33,10 +33,15 @@ TABLE1_PROTOCOL = {
 }
 PROTOCOL_NOT_STATED = "not stated by the paper"
 
-# Table 2 (ImageNet), the rows this pipeline would reproduce: (top-1, top-5, params, FLOPs, GPU-days).
+# Table 2 (ImageNet), the rows this pipeline reproduces: (top-1, top-5, params, FLOPs, GPU-days).
 TABLE2 = {
     "MiLeNAS-SC-L12 (CIFAR-10)": (24.2, 7.5, 5.3, 582, 1.5),
     "MiLeNAS-SC-L8 (ImageNet)": (23.8, 7.2, 5.6, 612, 6.2),
+}
+# The Table 2 row each experiment of params.yaml reproduces.
+TABLE2_ROW_OF_EXPERIMENT = {
+    "milenas_sc_L12_imagenet": "MiLeNAS-SC-L12 (CIFAR-10)",
+    "milenas_sc_imagenet": "MiLeNAS-SC-L8 (ImageNet)",
 }
 
 # Table 4: per method, three searches (runs), each {epoch: (test error, params)}.

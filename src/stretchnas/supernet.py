@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from stretchnas.genotype import CELL_TYPES
-from stretchnas.macro import CellSlot, Classifier, cell_slots, cifar_stem, preprocessors
+from stretchnas.macro import CellSlot, Classifier, ImageNetStem, cell_slots, cifar_stem, preprocessors
 from stretchnas.ops import Identity, build_op, candidate_ops
 from stretchnas.topology import TopologySpace, TopologyWeights, build_space
 
@@ -116,8 +116,15 @@ class SearchCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
+# PC-DARTS's ImageNet search reads 224x224 crops; its stem (macro.ImageNetStem) brings them to 28x28
+# before the first cell, as the CIFAR stem's 32x32 (our reading of the SC paper's ImageNet search).
+IMAGENET_SEARCH_CROP = 224
+
+
 class SearchNetwork(nn.Module):
-    """DARTS CIFAR supernet with one alpha (and beta, if the mode has one) per cell type."""
+    """DARTS supernet with one alpha (and beta, if the mode has one) per cell type: CIFAR's (one 3x3 stem
+    of 3C channels) or, with `imagenet`, PC-DARTS's ImageNet search network (two stride-2 stems to C
+    channels, the first cell reading them as after a reduction)."""
 
     def __init__(
         self,
@@ -130,6 +137,7 @@ class SearchNetwork(nn.Module):
         arch_init_std: float = 1e-3,
         channels_last: bool = False,
         recompute: str = "none",
+        imagenet: bool = False,
     ):
         super().__init__()
         self.topology = topology
@@ -137,11 +145,11 @@ class SearchNetwork(nn.Module):
         self.recompute = recompute
         self.op_names = candidate_ops(op_space, with_none=topology.with_none)
         n_nodes = topology.n_nodes
-        self.stem = cifar_stem(stem_multiplier * C)
-        self.cells = nn.ModuleList(
-            SearchCell(slot, topology, self.op_names, op_space)
-            for slot in cell_slots(C, layers, stem_multiplier * C, lambda reduction: n_nodes)
-        )
+        self.imagenet = imagenet
+        self.stem = ImageNetStem(C) if imagenet else cifar_stem(stem_multiplier * C)
+        stem_channels = C if imagenet else stem_multiplier * C
+        slots = cell_slots(C, layers, stem_channels, lambda reduction: n_nodes, first_reduction_prev=imagenet)
+        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space) for slot in slots)
         C_out = n_nodes * C * 4  # two reductions doubled the channels twice
         self.classifier = Classifier(C_out, num_classes)
         self.topology_weights = TopologyWeights(topology)
@@ -213,7 +221,7 @@ class SearchNetwork(nn.Module):
         plans = {c: self.single_op_plan(c, relaxed[c]) for c in CELL_TYPES} if relaxed else {}
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        s0 = s1 = self.stem(x)
+        s0, s1 = self.stem(x) if self.imagenet else (self.stem(x),) * 2
         for index, cell in enumerate(self.cells):
             cell_type = "reduce" if cell.reduction else "normal"
             if self._recompute(index) and torch.is_grad_enabled():
@@ -244,8 +252,8 @@ class SearchNetwork(nn.Module):
         return False
 
 
-def build_search_network(search: dict, num_classes: int = 10) -> SearchNetwork:
-    """The supernet a search's settings describe."""
+def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = False) -> SearchNetwork:
+    """The supernet a search's settings describe (on ImageNet-sized input with `imagenet`)."""
     topology = search["topology"]
     space = build_space(
         topology["mode"],
@@ -262,4 +270,5 @@ def build_search_network(search: dict, num_classes: int = 10) -> SearchNetwork:
         arch_init_std=search["arch"]["init_std"],
         channels_last=search["channels_last"],
         recompute=search["recompute"],
+        imagenet=imagenet,
     )

@@ -95,6 +95,9 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
                     "params_m": result["params_m"],
                     "thop_style_flops_m": result["thop_style_flops_m"],
                     "test_error": result["test_error"],
+                    # ImageNet trainings over more than 5 classes (Table 2); empty elsewhere
+                    "test_top5_error": result.get("test_top5_error"),
+                    "imagenet": bool(summary.get("imagenet", False)),
                     "epochs": result["epochs"],
                     "wall_seconds": result.get("wall_seconds"),
                     # the data copy by name: an absolute path would make the tables differ per machine
@@ -135,6 +138,17 @@ def table1(frame: pd.DataFrame) -> pd.DataFrame:
     table = _summarise(_final(frame, "table1"), ["experiment", "method"])
     paper = pd.DataFrame([table1_columns(TABLE1_ROW_OF_EXPERIMENT.get(e)) for e in table["experiment"]])
     return pd.concat([table, paper], axis=1)
+
+
+def table2(frame: pd.DataFrame) -> pd.DataFrame:
+    """ImageNet: the transferred and the directly searched cells, top-1 and top-5 error."""
+    finals = _final(frame, "table2")
+    finals = finals.assign(test_top5_error=pd.to_numeric(finals["test_top5_error"]))
+    table = _summarise(finals, ["experiment", "method"])
+    top5 = finals.groupby("experiment", sort=False)["test_top5_error"].agg(["mean", "std"]).round(2)
+    table["test_top5_error_mean"] = table["experiment"].map(top5["mean"])
+    table["test_top5_error_std"] = table["experiment"].map(top5["std"])
+    return table
 
 
 def table3(frame: pd.DataFrame) -> pd.DataFrame:
@@ -281,15 +295,19 @@ def read_summaries(files: list[Path], scale: str) -> list[dict]:
     return summaries
 
 
-def experiments(summaries: list[dict]) -> pd.DataFrame:
+def experiments(summaries: list[dict], not_planned: dict[str, tuple[dict, str]] | None = None) -> pd.DataFrame:
     """One row per experiment summary: what defines it, which tables it feeds, and how many of its
     trainings produced a result or did not run (the report's rows come from here, so an experiment with
-    no result still gets a row saying why)."""
+    no result still gets a row saying why); then a row per experiment the plan left out, with why."""
     rows = []
     for summary in summaries:
         rows.append({**{key: summary[key] for key in SUMMARY_FIELDS}, "tables": ",".join(summary["tables"]),
                      "search_seeds": ",".join(map(str, summary.get("search", {}).get("seeds", []))),
-                     "results": len(summary["results"]), "not_run": len(summary.get("not_run", []))})  # fmt: skip
+                     "results": len(summary["results"]), "not_run": len(summary.get("not_run", [])),
+                     "not_planned": None})  # fmt: skip
+    for fields, reason in (not_planned or {}).values():
+        rows.append({**{key: fields[key] for key in SUMMARY_FIELDS}, "tables": ",".join(fields["tables"]),
+                     "search_seeds": "", "results": 0, "not_run": 0, "not_planned": reason})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -303,9 +321,11 @@ def not_run(summaries: list[dict]) -> pd.DataFrame:
 NOT_RUN_FIELDS = ("search_seed", "genotype", "layers", "train_seed", "reason")
 
 
-def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> dict[str, pd.DataFrame]:
+def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
+                 not_planned: dict[str, tuple[dict, str]] | None = None) -> dict[str, pd.DataFrame]:  # fmt: skip
     """`stretchnas tables`: the data behind every table and figure of `scale`, from its experiment
-    summaries, as CSV (the report renders them)."""
+    summaries, as CSV (the report renders them). `not_planned`: experiment -> (its fields, why the plan
+    has no job for it), listed in experiments.csv so the report can say why."""
     files = summary_files(paths)
     summaries = read_summaries(files, scale)
     frame = load_evaluations(summaries)
@@ -314,10 +334,11 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str) -> di
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables = {
-        "experiments": experiments(summaries),
+        "experiments": experiments(summaries, not_planned),
         "evaluations": frame,
         "not_run": not_run(summaries),
         "table1": table1(frame),
+        "table2": table2(frame),
         "table3": table3(frame),
         "table4": table4(frame),
         "table5": table5(frame),

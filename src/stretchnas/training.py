@@ -18,12 +18,11 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
-from torchvision.transforms import v2
 
 from stretchnas.atomic import atomic_write_json
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import make_stream
-from stretchnas.data.transforms import eval_transform, train_transform
+from stretchnas.data.transforms import eval_transform, imagenet_transforms, train_transform
 from stretchnas.device import to_device, without_placement
 from stretchnas.documents import read_document
 from stretchnas.evalnet import EvalNetwork
@@ -54,27 +53,6 @@ def choose_channels(genotype: Genotype, layers: int, target_m: float, imagenet: 
     candidates = {c: params_at(genotype, layers, c, imagenet, num_classes) for c in (lo, hi)}
     best = min(candidates, key=lambda c: (abs(candidates[c] - target_m), c))
     return best, candidates[best]
-
-
-def imagenet_transforms(mean, std, crop: int):
-    train = v2.Compose(
-        [
-            v2.RandomResizedCrop(crop, antialias=True),
-            v2.RandomHorizontalFlip(),
-            v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(list(mean), list(std)),
-        ]
-    )
-    test = v2.Compose(
-        [
-            v2.Resize(round(crop * 256 / 224), antialias=True),
-            v2.CenterCrop(crop),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(list(mean), list(std)),
-        ]
-    )
-    return train, test
 
 
 def _eval_batches(dataset, batch_size: int, workers: int):

@@ -13,3 +13,21 @@ rule prepare_data:
         "../../environment.yml"
     shell:
         "{params.command} > {log} 2>&1"
+
+
+# Planned only where data.imagenet.source (or $STRETCHNAS_IMAGENET) names an ImageNet tree: Table 2's jobs.
+rule prepare_imagenet:
+    output:
+        directory(OUTPUTS["prepare_imagenet"][0]),
+    params:
+        settings=settings_of("prepare_imagenet"),
+        command=command_of("prepare_imagenet"),
+    log:
+        LOGS["prepare_imagenet"],
+    threads: RESOURCES["prepare_data"]["threads"]
+    resources:
+        **resources_of("prepare_data"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.command} > {log} 2>&1"

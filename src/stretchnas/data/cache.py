@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from stretchnas.data.files import FileSubset, read_index
+from stretchnas.data.folders import prepared_folder
 from stretchnas.data.prepare import ARRAYS, prepared_files, prepared_for
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
@@ -73,21 +74,28 @@ class PreparedData:
                                         f"says {manifest['counts'][part]}{redo}")  # fmt: skip
         return cls(root, manifest, splits, {}, files)
 
-    def check_serves(self, settings: dict) -> None:
-        """Refuse data prepared for another scale or other data settings than the run's."""
+    def check_serves(self, settings: dict, imagenet: bool = False) -> None:
+        """Refuse data prepared for another scale, other data settings than the run's, or the other data
+        set (CIFAR's for an ImageNet run, or the reverse)."""
         recorded = self.manifest.get("prepared_for")
         if not recorded:
             return  # prepared by hand (a library call or an older version): the user chose it
-        wanted = prepared_for(settings)
+        wanted = prepared_for(settings, imagenet)
         if recorded == wanted:
             return
-        what = (f"scale {recorded['scale']!r}, not {wanted['scale']!r}" if recorded["scale"] != wanted["scale"]
-                else "other data settings: " + ", ".join(
-                    k for k in wanted["data"] if recorded["data"].get(k) != wanted["data"][k]))  # fmt: skip
-        raise PreparedDataError(
-            f"{self.root}: prepared for {what}; run `stretchnas prepare-data --scale {wanted['scale']}` "
-            "into another folder, or pass the matching --data"
-        )
+        section = "imagenet" if imagenet else "data"
+        command = f"stretchnas prepare-data --scale {wanted['scale']}{' --imagenet' if imagenet else ''}"
+        if section not in recorded:
+            ours, theirs = "data.imagenet.source", "data.source"
+            what = f"{theirs}'s images, not {ours}'s" if imagenet else f"{ours}'s images, not {theirs}'s"
+        elif recorded["scale"] != wanted["scale"]:
+            what = f"scale {recorded['scale']!r}, not {wanted['scale']!r}"
+        else:
+            what = "other data settings: " + ", ".join(
+                k for k in wanted[section] if recorded[section].get(k) != wanted[section][k]
+            )
+        raise PreparedDataError(f"{self.root}: prepared for {what}; run `{command}` into another folder, or pass "
+                                "the matching --data")  # fmt: skip
 
     @property
     def manifest_sha256(self) -> str:
@@ -134,9 +142,9 @@ class ArraySubset(Dataset):
         return image, int(self.labels[index])
 
 
-def open_prepared(path: str | Path | None, settings: dict) -> PreparedData:
-    """The prepared data at `path` (default data/prepared/<scale>, where the workflow puts it), checked
-    to serve runs of `settings`."""
-    data = PreparedData.open(path or Path("data") / "prepared" / settings["scale"])
-    data.check_serves(settings)
+def open_prepared(path: str | Path | None, settings: dict, imagenet: bool = False) -> PreparedData:
+    """The prepared data at `path` (default: where the workflow puts it), checked to serve runs of
+    `settings` (on data.imagenet's data with `imagenet`)."""
+    data = PreparedData.open(path or prepared_folder(settings["scale"], imagenet))
+    data.check_serves(settings, imagenet)
     return data

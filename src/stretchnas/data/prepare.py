@@ -95,6 +95,7 @@ def prepare_data(
     source_origin: str = "command line",
     prepared_for: dict | None = None,
     storage: str = "arrays",
+    search_fraction: float | None = None,
 ) -> dict:
     """Read, check, split and write; returns the manifest. Nothing is left on failure, and an existing
     `out_dir` that is not replaceable prepared data is refused before any work."""
@@ -102,11 +103,12 @@ def prepare_data(
     check_replaceable(out_dir, replaceable)  # before the long read; atomic_directory checks again before writing
     if storage == "files":
         return _prepare_files(source, out_dir, dataset, split_schemes, seed, train_per_class, test_per_class,
-                              source_origin, prepared_for)  # fmt: skip
+                              source_origin, prepared_for, search_fraction)  # fmt: skip
     download_root = Path(download_root or out_dir.parent / "downloads")
     raw = read_source(source, dataset, verify_checksums, str(download_root))
     _check_dataset(raw, dataset, source)
-    split_index = make_splits(raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class)
+    split_index = make_splits(raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class,
+                              search_fraction)  # fmt: skip
     mean, std = channel_stats(raw.train_images)
 
     manifest = _manifest(dataset, source, source_origin, raw.source, prepared_for, raw.classes, raw.train_labels,
@@ -160,6 +162,7 @@ def _manifest(dataset, source, origin, source_info, prepared_for, classes, train
             "seed": seed,
             "train_per_class": train_per_class,
             "test_per_class": test_per_class,
+            **({"search_fraction": split_index["search_fraction"]} if "search_fraction" in split_index else {}),
             "test": {
                 "count": len(split_index["test"]),
                 "per_class": _class_counts(test_labels, split_index["test"], classes),
@@ -176,12 +179,13 @@ def _manifest(dataset, source, origin, source_info, prepared_for, classes, train
 
 
 def _prepare_files(source, out_dir: Path, dataset, split_schemes, seed, train_per_class, test_per_class, origin,
-                   prepared_for) -> dict:  # fmt: skip
+                   prepared_for, search_fraction) -> dict:  # fmt: skip
     if dataset != "imagefolder":
         raise DataSourceError(f"--storage files reads an ImageFolder tree in place; dataset {dataset!r} is not one")
     index = scan_imagefolder(source)
     train_labels, test_labels = index.labels["train"], index.labels["test"]
-    split_index = make_splits(train_labels, test_labels, split_schemes, seed, train_per_class, test_per_class)
+    split_index = make_splits(train_labels, test_labels, split_schemes, seed, train_per_class, test_per_class,
+                              search_fraction)  # fmt: skip
     manifest = _manifest(dataset, source, origin, index.info, prepared_for, index.classes, train_labels, test_labels,
                          split_index, seed, train_per_class, test_per_class)  # fmt: skip
     stats = "DARTS's ImageNet statistics (train_imagenet.py), not computed from these images"
@@ -190,20 +194,31 @@ def _prepare_files(source, out_dir: Path, dataset, split_schemes, seed, train_pe
     return _write_prepared(out_dir, lambda scratch: write_index(index, scratch), split_index, manifest)
 
 
-def prepared_for(settings: Mapping) -> dict:
-    """What a prepared folder must match to serve a run of these settings."""
+def prepared_for(settings: Mapping, imagenet: bool = False) -> dict:
+    """What a prepared folder must match to serve a run of these settings (of data.imagenet's data)."""
     data = settings["data"]
     keys = ("seed", "train_per_class", "test_per_class", "split_schemes")  # what selects and cuts the images
-    return {"scale": settings["scale"], "data": {key: data[key] for key in keys}}
+    if not imagenet:
+        return {"scale": settings["scale"], "data": {key: data[key] for key in keys}}
+    chosen = {**data, **data["imagenet"]}
+    return {"scale": settings["scale"], "imagenet": {key: chosen[key] for key in (*keys, "search_fraction")}}
 
 
 def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | None = None,
                           dataset: str | None = None, verify_checksums: bool = True,
-                          storage: str | None = None) -> dict:  # fmt: skip
-    """`stretchnas prepare-data`: the data section of the settings, with the command line's overrides.
+                          storage: str | None = None, imagenet: bool = False) -> dict:  # fmt: skip
+    """`stretchnas prepare-data`: the data section of the settings (data.imagenet's with `imagenet`), with
+    the command line's overrides.
 
     Returns a short summary of what was written."""
     data = settings["data"]
+    if imagenet:
+        section = data["imagenet"]
+        if not (source or section["source"]):
+            raise DataSourceError(f"{settings.get('params_file', 'params.yaml')}: data.imagenet.source: not set; "
+                                  "name an ImageFolder tree there or in $STRETCHNAS_IMAGENET")  # fmt: skip
+        # an ImageNet tree is read in place: decoding it into arrays would not fit in memory
+        data = {**data, **section, "dataset": "imagefolder", "storage": "files", "verify_checksums": False}
     origin = "command line --source" if source else data["source_origin"]
     manifest = prepare_data(
         source=source or data["source"],
@@ -215,8 +230,9 @@ def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | 
         test_per_class=data["test_per_class"],
         verify_checksums=data["verify_checksums"] and verify_checksums,
         source_origin=origin,
-        prepared_for=prepared_for(settings),
+        prepared_for=prepared_for(settings, imagenet),
         storage=storage or data["storage"],
+        search_fraction=data["search_fraction"] if imagenet else None,
     )
     return {
         "out": str(Path(out_dir)),

@@ -51,6 +51,7 @@ def make_splits(
     seed: int,
     train_per_class: int | None,
     test_per_class: int | None,
+    search_fraction: float | None = None,
 ) -> dict:
     """Index sets into the prepared training/test arrays.
 
@@ -58,6 +59,9 @@ def make_splits(
     each scheme's parts are consecutive runs of each class's shuffled indices
     (`part_bounds`), so every part is class-balanced and the parts are disjoint by
     construction. A part given a fraction that ends up empty is refused.
+
+    `search_fraction` (ImageNet): the schemes cut only the first round(fraction * n) of each class's n
+    shuffled images, a random sample of that share; evaluation training still reads the whole pool.
     """
     rng = np.random.default_rng(seed)
     per_class_train = balanced_subset(train_labels, train_per_class, rng, "data.train_per_class")
@@ -71,16 +75,20 @@ def make_splits(
         "pool": sorted(int(i) for part in per_class_train for i in part),
         "test": sorted(int(i) for part in per_class_test for i in part),
     }
+    searched = per_class_train
+    if search_fraction is not None:
+        searched = [members[: int(np.floor(search_fraction * len(members) + 0.5))] for members in per_class_train]
+        out["search_fraction"] = search_fraction
     for name, fractions in schemes.items():
         parts = {key: [] for key in PARTS}
-        for members in per_class_train:
+        for members in searched:
             for key, (start, stop) in part_bounds(len(members), fractions).items():
                 parts[key].extend(int(i) for i in members[start:stop])
         empty = [key for key in PARTS if fractions[key] > 0 and not parts[key]]
         if empty:
             raise SplitError(
                 f"data.split_schemes.{name}: part(s) {empty} get no image from "
-                f"{min(len(m) for m in per_class_train)} images per class; select more images per class"
+                f"{min(len(m) for m in searched)} images per class; select more images per class"
             )
         out["schemes"][name] = {
             "fractions": {key: fractions[key] for key in PARTS},

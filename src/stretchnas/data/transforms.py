@@ -46,3 +46,26 @@ def train_transform(mean: Sequence[float], std: Sequence[float], crop: int = 32,
 
 def eval_transform(mean: Sequence[float], std: Sequence[float]):
     return v2.Compose([v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std))])
+
+
+def imagenet_transforms(mean: Sequence[float], std: Sequence[float], crop: int):
+    """DARTS train_imagenet.py's (train, test) transforms: RandomResizedCrop, flip and colour jitter; resize
+    to crop * 256/224 and centre crop."""
+    train = v2.Compose(
+        [
+            v2.RandomResizedCrop(crop, antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(mean), list(std)),
+        ]
+    )
+    test = v2.Compose(
+        [
+            v2.Resize(round(crop * 256 / 224), antialias=True),
+            v2.CenterCrop(crop),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(mean), list(std)),
+        ]
+    )
+    return train, test

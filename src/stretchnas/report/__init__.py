@@ -42,7 +42,7 @@ class ReportError(StretchnasError, ValueError):
 
 
 # Columns of True/False, read back explicitly: a string "False" is truthy.
-BOOLEAN_COLUMNS = {"evaluations": ("own_layers",), "stability": ("not_derivable",)}
+BOOLEAN_COLUMNS = {"evaluations": ("own_layers", "imagenet"), "stability": ("not_derivable",)}
 
 
 def _booleans(frame: pd.DataFrame, path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -85,17 +85,29 @@ def read_data(data_dir: Path) -> tuple[dict[str, pd.DataFrame], str]:
     return frames, found.pop()
 
 
-def data_copy(evaluations: pd.DataFrame) -> str:
-    """Which data the trainings read: the source's file name and the image counts."""
+def data_copy(evaluations: pd.DataFrame, imagenet: bool | None = False) -> str:
+    """Which data the trainings read (CIFAR's, ImageNet's with `imagenet`, or both with None): the
+    source's file name and the image counts."""
     if evaluations.empty or "data_source" not in evaluations:
         return "not recorded"
-    sources = ", ".join(sorted({str(s) for s in evaluations["data_source"].dropna()})) or "not recorded"
-    counts = ""
-    if {"train_images", "test_images"} <= set(evaluations.columns):
-        train = sorted({int(n) for n in evaluations["train_images"].dropna()})
-        test = sorted({int(n) for n in evaluations["test_images"].dropna()})
-        counts = f" ({'/'.join(map(str, train))} training and {'/'.join(map(str, test))} test images)"
-    return f"CIFAR-10 from {sources}{counts}"
+    on_imagenet = evaluations["imagenet"] if "imagenet" in evaluations else pd.Series(False, evaluations.index)
+    copies = []
+    for flag, label in ((False, "CIFAR-10"), (True, "ImageNet")):
+        rows = evaluations[on_imagenet == flag]
+        if rows.empty or imagenet not in (None, flag):
+            continue
+        sources = ", ".join(sorted({str(s) for s in rows["data_source"].dropna()})) or "not recorded"
+        counts = ""
+        if {"train_images", "test_images"} <= set(rows.columns):
+            train = sorted({int(n) for n in rows["train_images"].dropna()})
+            test = sorted({int(n) for n in rows["test_images"].dropna()})
+            counts = f" ({'/'.join(map(str, train))} training and {'/'.join(map(str, test))} test images)"
+        copies.append(f"{label} from {sources}{counts}")
+    return "; ".join(copies) or f"none ({'no ImageNet training' if imagenet else 'no training'} at this scale)"
+
+
+# The data each table's numbers come from (data_copy's `imagenet`): CIFAR's unless named here.
+TABLE_DATA = {"table2": True, "costs": None}
 
 
 def parse_cells(items: list[str]) -> dict[str, Path]:
@@ -113,10 +125,11 @@ def build_report(data_dir: str | Path, out: str | Path, cells: dict[str, Path]) 
     data_dir, out = Path(data_dir), Path(out)
     frames, scale = read_data(data_dir)
     data = Data(frames, scale)
-    copy = data_copy(frames["evaluations"])
     written: dict[str, list[Path]] = {}
     for name in REPORT_TABLES:
+        copy = data_copy(frames["evaluations"], TABLE_DATA.get(name, False))
         written[name] = write_table(LAYOUTS[name](data), name, out / "tables", scale, copy)
+    copy = data_copy(frames["evaluations"], None)
     (out / "figures" / "cells").mkdir(parents=True, exist_ok=True)
     for name in REPORT_FIGURES:
         written[f"figures/{name}"] = FIGURES[name](data, out / "figures" / name)

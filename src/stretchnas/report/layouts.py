@@ -16,6 +16,7 @@ from stretchnas.paper_tables import (
     TABLE1_PROTOCOL,
     TABLE1_ROW_OF_EXPERIMENT,
     TABLE2,
+    TABLE2_ROW_OF_EXPERIMENT,
     TABLE3,
     TABLE4,
     TABLE5,
@@ -25,7 +26,6 @@ from stretchnas.report.stats import format_mean_std, mean_std, seed_summary
 from stretchnas.tables import outputs_per_node, perspective
 
 NOT_RUN = "not run"
-NO_IMAGENET = f"{NOT_RUN} (this version plans no ImageNet search or transfer jobs yet)"
 PAPER_VALUE_MISSING = "not printed"
 
 
@@ -50,6 +50,8 @@ class Data:
         """'not run (reason)' for trainings with no result."""
         if experiment not in self.experiments.index:
             return f"{NOT_RUN} (no experiment {experiment} at this scale)"
+        if self.not_planned(experiment):
+            return f"{NOT_RUN}: {self.not_planned(experiment)}"
         nr = self.not_run
         rows = nr[(nr["experiment"] == experiment) & (nr["genotype"] == genotype)]
         if layers is not None:
@@ -60,6 +62,11 @@ class Data:
             return f"{NOT_RUN} ({'; '.join(sorted(set(rows['reason'])))})"
         where = "" if layers is None else f" at {layers} layers"
         return f"{NOT_RUN} (no training of {experiment}'s {genotype} cell{where} in this scale's plan)"
+
+    def not_planned(self, experiment: str) -> str | None:
+        """Why the plan has no job for the experiment at this scale (None: it has)."""
+        reason = self.experiments.loc[experiment].get("not_planned") if experiment in self.experiments.index else None
+        return reason if isinstance(reason, str) and reason else None
 
     def scale(self) -> str:
         return self._scale
@@ -89,6 +96,8 @@ def search_cost(data: Data, experiment: str) -> str:
     procedure = data.experiments.loc[experiment, "procedure"] if experiment in data.experiments.index else None
     if procedure == "retrain":
         return "none (trains another experiment's searched cells)"
+    if data.not_planned(experiment):
+        return data.why_not(experiment)
     if procedure != "search":
         return "not recorded (random sampling: its cost is the trainings')"
     rows = dynamics[dynamics["experiment"] == experiment] if "experiment" in dynamics else dynamics.iloc[:0]
@@ -155,13 +164,42 @@ def _protocol(paper_row: str | None) -> str:
 
 
 def table2(data: Data) -> pd.DataFrame:
-    rows = []
+    """ImageNet: the 12-layer stretchable cell transferred, and a search on an ImageNet subset; top-1 and
+    top-5 error over searches (each search's mean over its training seeds)."""
+    rows, reproduced = [], set()
+    for experiment in data.tagged("table2"):
+        paper_row = TABLE2_ROW_OF_EXPERIMENT.get(experiment)
+        reproduced.add(paper_row)
+        top1, top5, params, flops, cost = TABLE2.get(paper_row, (None,) * 5)
+        runs = data.final_runs(experiment)
+        row = {"Architecture": experiment, "Paper row": paper_row or NOT_IN_THE_PAPER}
+        if runs.empty:
+            reason = data.why_not(experiment)
+            row.update({"Top-1 error (%)": reason, "Top-5 error (%)": reason, "Params (M)": reason,
+                        "FLOPs (M)": reason})  # fmt: skip
+        else:
+            row.update({"Top-1 error (%)": seed_summary(runs).over_searches, "Top-5 error (%)": _top5(runs),
+                        "Params (M)": _params(runs), "FLOPs (M)": _flops(runs)})  # fmt: skip
+        row.update({"Search cost": search_cost(data, experiment), "paper_top1_error": _paper(top1),
+                    "paper_top5_error": _paper(top5), "paper_params_m": _paper(params),
+                    "paper_flops_m": _paper(flops), "paper_search_cost_gpu_days": _paper(cost)})  # fmt: skip
+        rows.append(row)
     for paper_row, (top1, top5, params, flops, cost) in TABLE2.items():
-        rows.append({"Architecture": paper_row, "Top-1 error (%)": NO_IMAGENET, "Top-5 error (%)": NO_IMAGENET,
-                     "Params (M)": NO_IMAGENET, "FLOPs (M)": NO_IMAGENET, "Search cost": NO_IMAGENET,
+        if paper_row in reproduced:
+            continue
+        reason = f"{NOT_RUN} (no experiment in params.yaml reproduces this row)"
+        rows.append({"Architecture": "none", "Paper row": paper_row, "Top-1 error (%)": reason,
+                     "Top-5 error (%)": reason, "Params (M)": reason, "FLOPs (M)": reason, "Search cost": reason,
                      "paper_top1_error": top1, "paper_top5_error": top5, "paper_params_m": params,
                      "paper_flops_m": flops, "paper_search_cost_gpu_days": cost})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _top5(runs: pd.DataFrame) -> str:
+    values = pd.to_numeric(runs["test_top5_error"], errors="coerce") if "test_top5_error" in runs else None
+    if values is None or values.isna().all():
+        return f"{NOT_RUN} (top-5 error is not measured with 5 classes or fewer)"
+    return seed_summary(runs.assign(test_top5_error=values), "test_top5_error").over_searches
 
 
 TABLE3_LAYERS = (8, 12, 16, 20)

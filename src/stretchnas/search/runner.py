@@ -21,14 +21,14 @@ from stretchnas.atomic import atomic_save
 from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream, make_stream
-from stretchnas.data.transforms import train_transform
+from stretchnas.data.transforms import imagenet_transforms, train_transform
 from stretchnas.derive import Derivation, derive_architecture
 from stretchnas.device import to_device, without_placement
 from stretchnas.genotype import CELL_TYPES, Genotype
 from stretchnas.runstate import EpochRun, LoopSettings, RunError
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
 from stretchnas.snapshots import snapshot_file, write_index
-from stretchnas.supernet import build_search_network
+from stretchnas.supernet import IMAGENET_SEARCH_CROP, build_search_network
 
 
 class SearchError(RunError):
@@ -43,21 +43,23 @@ class SearchRun(EpochRun):
     run_type, final_file = "search", "genotype.json"
     loss_keys = ("train_loss", "val_loss")
 
-    def __init__(self, name: str, search: dict, data: PreparedData, out: str | Path, seed: int):
-        self.name, self.search = name, search
+    def __init__(self, name: str, search: dict, data: PreparedData, out: str | Path, seed: int,
+                 imagenet: bool = False):  # fmt: skip
+        self.name, self.search, self.imagenet = name, search, imagenet
         super().__init__(out, data, seed, LoopSettings.of(search))
 
     @property
     def identity(self) -> dict:
-        return {
+        identity = {
             "experiment": self.name,
             "seed": self.seed,
             "search": without_placement(self.search),
             "data_manifest_sha256": self.data.manifest_sha256,
         }
+        return {**identity, "imagenet": True} if self.imagenet else identity  # CIFAR runs keep their identity
 
     def describe(self) -> dict:
-        return {"experiment": self.name, "seed": self.seed, "config": self.search}
+        return {"experiment": self.name, "seed": self.seed, "config": self.search, "imagenet": self.imagenet}
 
     def load_result(self) -> Genotype:
         return Genotype.load(self.out / self.final_file)
@@ -66,26 +68,29 @@ class SearchRun(EpochRun):
 
     def build(self) -> None:
         s = self.search
-        self.net = build_search_network(s, num_classes=len(self.data.manifest["classes"])).to(self.device)
+        self.net = build_search_network(s, len(self.data.manifest["classes"]), self.imagenet).to(self.device)
         self.optimizer = build_search_optimizer(s["optimizer"], self.net, s)
         self.streams = self._streams()
 
     def _streams(self) -> dict[str, BatchStream | None]:
         s = self.search
         manifest = self.data.manifest
-        transform = train_transform(manifest["mean"], manifest["std"], crop=manifest["image_size"][0])
+        if self.imagenet:  # PC-DARTS's ImageNet search reads 224x224 crops, augmented as in training
+            transform = imagenet_transforms(manifest["mean"], manifest["std"], IMAGENET_SEARCH_CROP)[0]
+        else:
+            transform = train_transform(manifest["mean"], manifest["std"], crop=manifest["image_size"][0])
         # DARTS wraps one dataset object for both queues, so architecture batches are
         # augmented like training batches; we keep that.
-        part = lambda name: self.data.subset(s["split_scheme"], name, transform)  # noqa: E731
-        streams = {
-            "train": make_stream(part("train"), s["batch_size"], self.seed, "train", mode="epoch"),
-            "val_alpha": make_stream(part("val_alpha"), s["batch_size"], self.seed, "val_alpha", s["arch_batches"]),
-            "val_beta": None,
-        }
+        pin = self.device.type == "cuda"
+
+        def stream(part: str, mode: str) -> BatchStream:
+            dataset = self.data.subset(s["split_scheme"], part, transform)
+            return make_stream(dataset, s["batch_size"], self.seed, part, mode, s["workers"], pin)
+
+        streams = {"train": stream("train", "epoch"), "val_alpha": stream("val_alpha", s["arch_batches"]),
+                   "val_beta": None}  # fmt: skip
         if self.net.topology.has_beta and s["beta_data"] == "separate":
-            streams["val_beta"] = make_stream(
-                part("val_beta"), s["batch_size"], self.seed, "val_beta", s["arch_batches"]
-            )
+            streams["val_beta"] = stream("val_beta", s["arch_batches"])
         return streams
 
     def component_state(self) -> dict:
@@ -191,4 +196,5 @@ def run_search(experiment: Experiment, data: PreparedData, out: str | Path, seed
                show_progress: bool = True, supersede: bool = False) -> Genotype:  # fmt: skip
     """Search (or resume) one seed of an experiment; default seed: the experiment's first."""
     seed = experiment.search["seeds"][0] if seed is None else seed
-    return SearchRun(experiment.name, experiment.search, data, out, seed).run(show_progress, supersede)
+    run = SearchRun(experiment.name, experiment.search, data, out, seed, experiment.searches_imagenet)
+    return run.run(show_progress, supersede)
