@@ -36,7 +36,7 @@ def reduced_smoke(root: Path, prepared: Path, edit=None) -> None:
     """A reduced experiment list at a shrunken smoke scale, every rule type still planned; `edit`
     changes the params further."""
     params = yaml.safe_load((root / "params.yaml").read_text())
-    keep = {"darts_wo_sc", "milenas_sc_L8"}
+    keep = {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_imagenet"}  # the last not planned: no ImageNet source
     params["experiments"] = {k: v for k, v in params["experiments"].items() if k in keep}
     params["followups"] = {k: v for k, v in params["followups"].items() if v["topology_from"] in keep}
     smoke = params["scales"]["smoke"]
