@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from stretchnas.nb201.arch import EDGES, OPS, ArchError, NB201Genotype
 from stretchnas.nb201.lookup import FULL_FILE, SUBSET_FILE, TableLookupError, Tables, lookup
@@ -98,3 +99,88 @@ def test_a_cell_missing_from_the_table_is_an_error_naming_it(tmp_path, tables):
         lookup(ALL_SKIP, Tables(tmp_path / "wrong.csv"))
     with pytest.raises(TableLookupError, match=r"nowhere.csv: no such NAS-Bench-201 table"):
         lookup(ALL_SKIP, Tables(Path(tmp_path / "nowhere.csv")))
+
+
+# ----------------------------------------------------------------------------- search space and supernet
+
+
+def nb201_search(mode="darts", **overrides):
+    from stretchnas.config import load_settings
+
+    search = load_settings(Path(__file__).resolve().parents[1] / "params.yaml", "smoke", environ={})["search"]
+    topology = {"mode": mode, "allow_empty_output": False, **({"k": overrides.pop("k")} if "k" in overrides else {})}
+    return {**search, "op_space": "nb201", "cells_per_stage": 2, "channels": 4, "topology": topology, **overrides}
+
+
+def test_the_nb201_topology_groups_are_each_nodes_outgoing_edges():
+    from stretchnas.topology import build_space
+
+    space = build_space("stretchable", 4, op_space="nb201")  # NB201's cell is fixed: 3 nodes, whatever is asked
+    assert space.edges == list(EDGES) and list(space.nodes) == [1, 2, 3]
+    groups = {g.node: [space.edges[e] for e in g.edges] for g in space.groups}
+    assert groups == {0: [(0, 1), (0, 2), (0, 3)], 1: [(1, 2), (1, 3)], 2: [(2, 3)]}
+    assert [len(g.subsets) for g in space.groups] == [7, 3, 1]  # every non-empty subset of the outputs
+    with pytest.raises(ValueError, match=r"'input_pairs' needs DARTS's two-input cell"):
+        build_space("input_pairs", 4, op_space="nb201")
+
+
+def test_an_nb201_cell_sums_every_incoming_mixed_edge_as_the_straightforward_formula_does():
+    from stretchnas.supernet import build_search_network
+
+    torch.manual_seed(0)
+    net = build_search_network(nb201_search("stretchable"), num_classes=10).double()
+    for p in net.arch_parameters():
+        p.data.normal_()
+    cell = net.cells[0]
+    x = torch.randn(2, 4, 8, 8, dtype=torch.double)
+    weights = net.mixed_weights("normal")
+    states = [x]
+    for j in (1, 2, 3):  # node j = sum_{i<j} sum_o w[(i,j), o] * o(x_i), each op run on its own
+        total = 0
+        for e, (i, jj) in enumerate(EDGES):
+            if jj == j and str(e) in cell.edges:
+                edge = cell.edges[str(e)]
+                total = total + sum(weights[e][k] * op(states[i]) for k, op in zip(edge.op_index, edge.ops))
+        states.append(total)
+    torch.testing.assert_close(cell(x, weights), states[3])
+    # three stages of N cells with a residual reduction between them, one alpha of 6 edges x 4 ops
+    kinds = [type(c).__name__ for c in net.cells]
+    assert kinds == ["NB201SearchCell"] * 2 + ["ResidualReduction"] + ["NB201SearchCell"] * 2 + [
+        "ResidualReduction"] + ["NB201SearchCell"] * 2  # fmt: skip
+    assert net.alpha["normal"].shape == (6, 4) and list(net.alpha) == ["normal"]
+    assert net(torch.randn(2, 3, 32, 32, dtype=torch.double)).shape == (2, 10)
+
+
+def test_nb201_derivation_keeps_each_edges_argmax_with_none_or_drops_unselected_edges_to_none():
+    from stretchnas.derive import derive_architecture
+    from stretchnas.supernet import build_search_network
+
+    net = build_search_network(nb201_search("darts"), num_classes=10)
+    wanted = ("none", "nor_conv_3x3", "skip_connect", "avg_pool_3x3", "none", "nor_conv_1x1")
+    with torch.no_grad():
+        net.alpha["normal"].zero_()
+        for e, op in enumerate(wanted):
+            net.alpha["normal"][e, net.op_names.index(op)] = 1.0
+    derivation = derive_architecture(net)
+    assert derivation.genotype.ops == wanted  # `none` wins where its alpha is largest, as in NB201
+    assert derivation.dropped_nodes == {"normal": [1]}  # node 1's only input is `none`
+
+    net = build_search_network(nb201_search("output_k", k=1), num_classes=10)
+    with torch.no_grad():
+        net.alpha["normal"].zero_()
+        net.alpha["normal"][:, net.op_names.index("nor_conv_3x3")] = 1.0
+        net.beta["normal"].zero_()
+        net.beta["normal"][2] = 1.0  # node 0 keeps its third output, (0, 3); node 1 its first subset, (1, 2)
+    genotype = derive_architecture(net).genotype
+    assert genotype.ops == ("none", "none", "nor_conv_3x3", "nor_conv_3x3", "none", "nor_conv_3x3")
+
+
+def test_every_optimiser_searches_the_nb201_space(tmp_path, tiny_search_data):
+    from stretchnas.search.runner import SearchRun
+
+    for optimizer in ("darts_1st", "darts_2nd", "milenas", "edas"):
+        settings = nb201_search("stretchable", optimizer=optimizer, split_scheme="three_way", epochs=1,
+                                max_steps_per_epoch=1, snapshot_epochs=[1], cells_per_stage=1)  # fmt: skip
+        genotype = SearchRun(optimizer, settings, tiny_search_data, tmp_path / optimizer, 0).run(False)
+        assert NB201Genotype.from_arch_str(genotype.arch_str) == genotype
+        assert NB201Genotype.load(tmp_path / optimizer / "genotype.json") == genotype

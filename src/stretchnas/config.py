@@ -25,6 +25,7 @@ from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
+from stretchnas.spaces import DARTS_CELL_ONLY
 
 SCALES = ("smoke", "mini", "paper")
 # Experiments that start from another experiment's result (params.yaml `followups`).
@@ -130,6 +131,9 @@ def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[lis
     late = [e for e in search["snapshot_epochs"] if e > search["epochs"]]
     if late:
         errors.append((path + ["snapshot_epochs"], f"{late} lie beyond epochs: {search['epochs']}"))
+    if search["op_space"] != "darts" and search["topology"]["mode"] in DARTS_CELL_ONLY:
+        errors.append((path + ["topology", "mode"], f"{search['topology']['mode']!r} needs DARTS's two-input "
+                       f"cell, not the {search['op_space']} space's"))  # fmt: skip
     if "k" in search["topology"] and search["topology"]["mode"] != "output_k":
         errors.append((path + ["topology", "k"], "only topology mode output_k takes k"))
     if search["topology"]["mode"] == "output_k" and "k" not in search["topology"]:

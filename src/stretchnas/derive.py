@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from stretchnas.genotype import CELL_TYPES, Cell, Genotype, GenotypeError
+from stretchnas.nb201.arch import NB201Genotype
 from stretchnas.topology import TopologySpace
 
 
@@ -38,6 +39,8 @@ def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor
         for group, part in zip(space.groups, space.group_slices()):
             chosen.extend(group.subsets[int(torch.argmax(beta.detach()[part]))])
         return sorted(set(chosen))
+    if space.derive_rule == "argmax":
+        return list(range(len(edges)))
     if space.derive_rule == "top2_input":
         by_node = {j: [e for e, (_, jj) in enumerate(edges) if jj == j] for j in range(2, space.n_nodes + 2)}
     elif space.derive_rule == "top2_output":
@@ -53,19 +56,20 @@ def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor
     return sorted(chosen)
 
 
-def prune_inputless(edges: list[tuple[int, int]], n_nodes: int) -> tuple[list[tuple[int, int]], list[int]]:
+def prune_inputless(edges: list[tuple[int, int]], n_nodes: int,
+                    n_inputs: int = 2) -> tuple[list[tuple[int, int]], list[int]]:  # fmt: skip
     """Drop intermediate nodes with no input, and their outgoing edges, until stable."""
-    alive = set(range(2, n_nodes + 2))
+    nodes = set(range(n_inputs, n_nodes + n_inputs))
+    alive = set(nodes)
     kept = list(edges)
     while True:
-        fed = {j for i, j in kept if i < 2 or i in alive}
+        fed = {j for i, j in kept if i < n_inputs or i in alive}
         dead = {j for j in alive if j not in fed}
         if not dead:
             break
         alive -= dead
-        kept = [(i, j) for i, j in kept if j in alive and (i < 2 or i in alive)]
-    dropped = sorted(set(range(2, n_nodes + 2)) - alive)
-    return kept, dropped
+        kept = [(i, j) for i, j in kept if j in alive and (i < n_inputs or i in alive)]
+    return kept, sorted(nodes - alive)
 
 
 def derive_cell(space: TopologySpace, alpha, beta, op_names) -> tuple[Cell | None, list[int]]:
@@ -86,7 +90,7 @@ class Derivation:
     """What a SearchNetwork's parameters encode now: the genotype, or None when a cell type
     would have no intermediate node with an input, and the nodes pruning dropped."""
 
-    genotype: Genotype | None
+    genotype: Genotype | NB201Genotype | None
     dropped_nodes: dict[str, list[int]]
 
     @property
@@ -94,7 +98,30 @@ class Derivation:
         return sum(len(nodes) for nodes in self.dropped_nodes.values())
 
 
+def derive_nb201(space: TopologySpace, alpha, beta, op_names) -> tuple[NB201Genotype, list[int]]:
+    """NAS-Bench-201's cell: every selected edge keeps its argmax op (`none` included where it is a
+    candidate, as NB201's own derivation does), every other edge is `none`. Nothing is pruned: the arch
+    string is what the supernet selected, and the table scores exactly that. The dropped nodes are
+    those left without a non-`none` input (reported, as in the DARTS space)."""
+    selected = set(selected_edges(space, alpha, beta, op_names))
+    ops = []
+    for e in range(len(space.edges)):
+        if e not in selected:
+            ops.append("none")
+            continue
+        probs = torch.softmax(alpha[e].detach().double(), dim=-1)
+        ops.append(op_names[max(range(len(op_names)), key=lambda k: (probs[k].item(), -k))])
+    fed = [edge for edge, op in zip(space.edges, ops) if op != "none"]
+    _, dropped = prune_inputless(fed, space.n_nodes, space.n_inputs)
+    meta = {"topology": space.mode, "dropped_nodes": {"normal": dropped}, "num_dropped": len(dropped)}
+    return NB201Genotype(tuple(ops), meta), dropped
+
+
 def derive_architecture(network) -> Derivation:
+    if network.op_space == "nb201":
+        beta = network.beta["normal"] if network.topology.has_beta else None
+        genotype, dropped = derive_nb201(network.topology, network.alpha["normal"], beta, network.op_names)
+        return Derivation(genotype, {"normal": dropped})
     cells, dropped = {}, {}
     for cell_type in CELL_TYPES:
         beta = network.beta[cell_type] if network.topology.has_beta else None

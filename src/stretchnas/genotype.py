@@ -182,3 +182,13 @@ class Genotype:
             pairs(self.reduce, "reduce"),
             list(self.reduce.concat),
         )
+
+
+def load_genotype(path: str | Path):
+    """A genotype file of either space: a DARTS-space `Genotype`, or an NB201 cell (`"space": "nb201"`)."""
+    data = read_document(path, json.loads, GenotypeError, "genotype JSON file")
+    if isinstance(data, dict) and data.get("space") == "nb201":
+        from stretchnas.nb201.arch import NB201Genotype
+
+        return NB201Genotype.from_dict(data, str(path))
+    return Genotype.from_dict(data, where=str(path))

@@ -37,9 +37,9 @@ def passive_aggressive(
             containing = [k for k, subset in enumerate(group.subsets) if e in subset]
             q_edge = p[containing].max()
             factors.setdefault(edges[e][1], []).append(1 - q_edge / q)
-    last = space.n_nodes + 1
+    last = space.nodes[-1]
     total = beta.new_zeros(())
-    for j in range(2, space.n_nodes + 2):
+    for j in space.nodes:
         if outer == "exclude_last" and j == last:
             continue
         terms = factors.get(j)

@@ -14,7 +14,7 @@ from pathlib import Path
 from stretchnas.atomic import atomic_write_json
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
-from stretchnas.genotype import Genotype
+from stretchnas.genotype import Genotype, load_genotype
 
 INDEX_FILE = "snapshots.json"
 FINAL = "final"
@@ -39,7 +39,7 @@ def write_index(search_dir: str | Path, epochs: list[int]) -> dict:
         path = snapshot_file(search_dir, epoch)
         if path.exists():  # the genotype inline too, so the index alone serves readers of every snapshot
             index[snapshot_label(epoch)] = {"epoch": epoch, "genotype_file": path.name,
-                                            "genotype": Genotype.load(path).to_dict()}  # fmt: skip
+                                            "genotype": load_genotype(path).to_dict()}  # fmt: skip
         else:
             index[snapshot_label(epoch)] = {"epoch": epoch, "not_derivable": "every intermediate node was dropped"}
     atomic_write_json(Path(search_dir) / INDEX_FILE, index)
@@ -67,7 +67,7 @@ def resolve(genotype_file: str | Path, label: str) -> tuple[Path | None, str | N
 def load(genotype_file: str | Path, label: str) -> tuple[Genotype | None, str | None]:
     """(genotype, None), or (None, reason) where the snapshot has no derivable cell."""
     path, reason = resolve(genotype_file, label)
-    return (None, reason) if path is None else (Genotype.load(path), None)
+    return (None, reason) if path is None else (load_genotype(path), None)
 
 
 def read_index(index_file: str | Path) -> dict:

@@ -95,25 +95,32 @@ class SearchCell(nn.Module):
         """`single_op` maps edge -> the one op index it runs (EDAS); None means the full mixture.
         An edge mapped to `none` contributes nothing and is skipped."""
         states = [self.pre0(s0), self.pre1(s1)]
-        rectified: dict[int, torch.Tensor] = {}
-        shared: dict[int, dict] = {}
-        for j in range(2, self.n_nodes + 2):
-            node = None
-            for e, i in self.incoming[j]:
-                only = single_op.get(e) if single_op else None
-                edge = self.edges[str(e)]
-                if only is not None and only not in edge.op_index:
-                    continue  # clamped to `none`
-                if i not in rectified:
-                    rectified[i] = torch.relu(states[i])
-                y = edge(states[i], rectified[i], weights[e], only, shared.setdefault(i, {}))
-                if y is None:
-                    continue
-                node = y if node is None else node + y
-            if node is None:  # no selectable input: the node is a constant zero
-                node = torch.zeros_like(states[1] if not self.reduction else states[1][:, :, ::2, ::2])
-            states.append(node)
+        zero = lambda: torch.zeros_like(states[1] if not self.reduction else states[1][:, :, ::2, ::2])  # noqa: E731
+        run_nodes(self.edges, self.incoming, states, weights, single_op, zero)
         return torch.cat(states[2:], dim=1)
+
+
+def run_nodes(edges: nn.ModuleDict, incoming: dict, states: list, weights: torch.Tensor,
+              single_op: dict[int, int] | None, zero) -> None:  # fmt: skip
+    """Append to `states` each node after the inputs, in order: the sum of its incoming mixed edges
+    (`single_op`: EDAS's one op per clamped edge). The ReLU of a node and the parameter-free ops on its
+    outgoing edges are computed once and shared. A node with no selectable input is `zero()`."""
+    rectified: dict[int, torch.Tensor] = {}
+    shared: dict[int, dict] = {}
+    for j in sorted(incoming):
+        node = None
+        for e, i in incoming[j]:
+            only = single_op.get(e) if single_op else None
+            edge = edges[str(e)]
+            if only is not None and only not in edge.op_index:
+                continue  # clamped to `none`
+            if i not in rectified:
+                rectified[i] = torch.relu(states[i])
+            y = edge(states[i], rectified[i], weights[e], only, shared.setdefault(i, {}))
+            if y is None:
+                continue
+            node = y if node is None else node + y
+        states.append(zero() if node is None else node)
 
 
 # PC-DARTS's ImageNet search reads 224x224 crops; its stem (macro.ImageNetStem) brings them to 28x28
@@ -121,51 +128,26 @@ class SearchCell(nn.Module):
 IMAGENET_SEARCH_CROP = 224
 
 
-class SearchNetwork(nn.Module):
-    """DARTS supernet with one alpha (and beta, if the mode has one) per cell type: CIFAR's (one 3x3 stem
-    of 3C channels) or, with `imagenet`, PC-DARTS's ImageNet search network (two stride-2 stems to C
-    channels, the first cell reading them as after a reduction)."""
+class Supernet(nn.Module):
+    """What every search supernet shares: alpha (and beta, if the mode has one) per cell type, the
+    weights w[e, o] every edge mixes its ops with, EDAS's single-op plans, and recomputation. A
+    subclass builds its macro network, then calls `_init_architecture`."""
 
-    def __init__(
-        self,
-        topology: TopologySpace,
-        C: int = 16,
-        num_classes: int = 10,
-        layers: int = 8,
-        op_space: str = "darts",
-        stem_multiplier: int = 3,
-        arch_init_std: float = 1e-3,
-        channels_last: bool = False,
-        recompute: str = "none",
-        imagenet: bool = False,
-    ):
-        super().__init__()
-        self.topology = topology
-        self.channels_last = channels_last
-        self.recompute = recompute
-        self.op_names = candidate_ops(op_space, with_none=topology.with_none)
-        n_nodes = topology.n_nodes
-        self.imagenet = imagenet
-        self.stem = ImageNetStem(C) if imagenet else cifar_stem(stem_multiplier * C)
-        stem_channels = C if imagenet else stem_multiplier * C
-        slots = cell_slots(C, layers, stem_channels, lambda reduction: n_nodes, first_reduction_prev=imagenet)
-        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space) for slot in slots)
-        C_out = n_nodes * C * 4  # two reductions doubled the channels twice
-        self.classifier = Classifier(C_out, num_classes)
+    cell_types: tuple[str, ...]
+
+    def _init_architecture(self, topology: TopologySpace, op_space: str, cell_types: tuple[str, ...],
+                           arch_init_std: float) -> None:  # fmt: skip
+        self.op_space, self.cell_types = op_space, cell_types
         self.topology_weights = TopologyWeights(topology)
-
         num_edges, num_ops = len(topology.edges), len(self.op_names)
         self.alpha = nn.ParameterDict(
-            {c: nn.Parameter(arch_init_std * torch.randn(num_edges, num_ops)) for c in CELL_TYPES}
+            {c: nn.Parameter(arch_init_std * torch.randn(num_edges, num_ops)) for c in cell_types}
         )
         self.beta = nn.ParameterDict(
-            {c: nn.Parameter(arch_init_std * torch.randn(topology.num_subsets)) for c in CELL_TYPES}
+            {c: nn.Parameter(arch_init_std * torch.randn(topology.num_subsets)) for c in cell_types}
             if topology.has_beta
             else {}
         )
-        if channels_last:
-            # NHWC: oneDNN's depthwise and 1x1 convolutions run several times faster on CPU
-            self.to(memory_format=torch.channels_last)
 
     # ------------------------------------------------------------------ parameters
 
@@ -213,26 +195,21 @@ class SearchNetwork(nn.Module):
         argmax = self.alpha[cell_type].detach().argmax(dim=-1).tolist()
         return {e: op for e, op in enumerate(argmax) if e != relaxed_edge}
 
-    def forward(self, x: torch.Tensor, arch_grad: bool = True, relaxed: dict[str, int] | None = None):
-        """`arch_grad=False` detaches alpha/beta (weight steps need no graph to them);
-        `relaxed` = {cell type: edge} switches to EDAS's one-relaxed-edge network."""
+    def edge_weights(self, arch_grad: bool, relaxed: dict[str, int] | None) -> tuple[dict, dict]:
+        """Per cell type, the mixing weights and (EDAS) the single-op plan of one forward.
+        `arch_grad=False` detaches alpha/beta (weight steps need no graph to them)."""
         with torch.set_grad_enabled(arch_grad and torch.is_grad_enabled()):
-            weights = {c: self.mixed_weights(c, relaxed and relaxed[c]) for c in CELL_TYPES}
-        plans = {c: self.single_op_plan(c, relaxed[c]) for c in CELL_TYPES} if relaxed else {}
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        s0, s1 = self.stem(x) if self.imagenet else (self.stem(x),) * 2
-        for index, cell in enumerate(self.cells):
-            cell_type = "reduce" if cell.reduction else "normal"
-            if self._recompute(index) and torch.is_grad_enabled():
-                # keep only the cell's inputs; its activations are recomputed during backward, which
-                # runs each batch norm forward again: running statistics move twice per step (the
-                # search never reads them; docs/method.md §9)
-                out = checkpoint(cell, s0, s1, weights[cell_type], plans.get(cell_type), use_reentrant=False)
-            else:
-                out = cell(s0, s1, weights[cell_type], plans.get(cell_type))
-            s0, s1 = s1, out
-        return self.classifier(s1)
+            weights = {c: self.mixed_weights(c, relaxed and relaxed[c]) for c in self.cell_types}
+        plans = {c: self.single_op_plan(c, relaxed[c]) for c in self.cell_types} if relaxed else {}
+        return weights, plans
+
+    def run_cell(self, index: int, cell: nn.Module, *args):
+        if self._recompute(index) and torch.is_grad_enabled():
+            # keep only the cell's inputs; its activations are recomputed during backward, which
+            # runs each batch norm forward again: running statistics move twice per step (the
+            # search never reads them; docs/method.md §9)
+            return checkpoint(cell, *args, use_reentrant=False)
+        return cell(*args)
 
     @contextlib.contextmanager
     def activations_kept(self):
@@ -252,6 +229,55 @@ class SearchNetwork(nn.Module):
         return False
 
 
+class SearchNetwork(Supernet):
+    """DARTS supernet with one alpha (and beta, if the mode has one) per cell type: CIFAR's (one 3x3 stem
+    of 3C channels) or, with `imagenet`, PC-DARTS's ImageNet search network (two stride-2 stems to C
+    channels, the first cell reading them as after a reduction)."""
+
+    def __init__(
+        self,
+        topology: TopologySpace,
+        C: int = 16,
+        num_classes: int = 10,
+        layers: int = 8,
+        op_space: str = "darts",
+        stem_multiplier: int = 3,
+        arch_init_std: float = 1e-3,
+        channels_last: bool = False,
+        recompute: str = "none",
+        imagenet: bool = False,
+    ):
+        super().__init__()
+        self.topology = topology
+        self.channels_last = channels_last
+        self.recompute = recompute
+        self.op_names = candidate_ops(op_space, with_none=topology.with_none)
+        n_nodes = topology.n_nodes
+        self.imagenet = imagenet
+        self.stem = ImageNetStem(C) if imagenet else cifar_stem(stem_multiplier * C)
+        stem_channels = C if imagenet else stem_multiplier * C
+        slots = cell_slots(C, layers, stem_channels, lambda reduction: n_nodes, first_reduction_prev=imagenet)
+        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space) for slot in slots)
+        C_out = n_nodes * C * 4  # two reductions doubled the channels twice
+        self.classifier = Classifier(C_out, num_classes)
+        self._init_architecture(topology, op_space, CELL_TYPES, arch_init_std)
+        if channels_last:
+            # NHWC: oneDNN's depthwise and 1x1 convolutions run several times faster on CPU
+            self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor, arch_grad: bool = True, relaxed: dict[str, int] | None = None):
+        """`arch_grad=False` detaches alpha/beta (weight steps need no graph to them);
+        `relaxed` = {cell type: edge} switches to EDAS's one-relaxed-edge network."""
+        weights, plans = self.edge_weights(arch_grad, relaxed)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        s0, s1 = self.stem(x) if self.imagenet else (self.stem(x),) * 2
+        for index, cell in enumerate(self.cells):
+            cell_type = "reduce" if cell.reduction else "normal"
+            s0, s1 = s1, self.run_cell(index, cell, s0, s1, weights[cell_type], plans.get(cell_type))
+        return self.classifier(s1)
+
+
 def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = False) -> SearchNetwork:
     """The supernet a search's settings describe (on ImageNet-sized input with `imagenet`)."""
     topology = search["topology"]
@@ -260,7 +286,14 @@ def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = F
         search["intermediate_nodes"],
         k=topology.get("k"),
         allow_empty_output=topology["allow_empty_output"],
+        op_space=search["op_space"],
     )
+    if search["op_space"] == "nb201":
+        from stretchnas.nb201.network import NB201SearchNetwork
+
+        return NB201SearchNetwork(space, C=search["channels"], N=search["cells_per_stage"], num_classes=num_classes,
+                                  arch_init_std=search["arch"]["init_std"], channels_last=search["channels_last"],
+                                  recompute=search["recompute"])  # fmt: skip
     return SearchNetwork(
         space,
         C=search["channels"],

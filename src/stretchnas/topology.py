@@ -1,8 +1,10 @@
 """Topology variables: families of edge subsets per node and their merged edge weights.
 
-A cell has nodes 0, 1 (outputs of the two previous cells) and intermediate nodes
-2 .. n+1; edge (i, j) exists for every i < j with j intermediate, in DARTS order
-(j ascending, then i ascending). A topology mode (docs/method.md §2) chooses, for each
+A DARTS cell has nodes 0, 1 (outputs of the two previous cells) and intermediate
+nodes 2 .. n+1; a NAS-Bench-201 cell has one input, node 0, and nodes 1 .. n (the
+last its output). Edge (i, j) exists for every i < j with j past the inputs, in
+DARTS order (j ascending, then i ascending), which is also NB201's arch-string order.
+A topology mode (docs/method.md §2) chooses, for each
 node v with a topology variable, a candidate edge set E_v, a family F_v of
 subsets of E_v and a scale c_v. With p_v = softmax(beta_v), the merged weight of
 an edge is
@@ -22,10 +24,12 @@ from dataclasses import dataclass, field
 
 import torch
 
+from stretchnas.spaces import CELL_SHAPES, DARTS_CELL_ONLY, modes_for
 
-def cell_edges(n_nodes: int) -> list[tuple[int, int]]:
-    """All (from, to) edges of a cell with `n_nodes` intermediate nodes, DARTS order."""
-    return [(i, j) for j in range(2, n_nodes + 2) for i in range(j)]
+
+def cell_edges(n_nodes: int, n_inputs: int = 2) -> list[tuple[int, int]]:
+    """All (from, to) edges of a cell with `n_inputs` inputs and `n_nodes` nodes after them, DARTS order."""
+    return [(i, j) for j in range(n_inputs, n_nodes + n_inputs) for i in range(j)]
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,19 @@ class TopologySpace:
     with_none: bool  # whether `none` is a candidate op (vanilla DARTS)
     perspective: str  # 'input' or 'output': which side of a node its variable chooses
     groups: tuple[Group, ...] = field(default=())
-    derive_rule: str = "subsets"  # 'subsets' (argmax subset) or 'top2_input' / 'top2_output' (DARTS hand rule)
+    # 'subsets' (argmax subset), 'top2_input' / 'top2_output' (DARTS hand rule), 'argmax' (NB201: every
+    # edge keeps its argmax op, `none` included)
+    derive_rule: str = "subsets"
+    n_inputs: int = 2  # DARTS cells read two previous cells; NB201 cells one
 
     @property
     def edges(self) -> list[tuple[int, int]]:
-        return cell_edges(self.n_nodes)
+        return cell_edges(self.n_nodes, self.n_inputs)
+
+    @property
+    def nodes(self) -> range:
+        """The nodes after the inputs (they sum their incoming edges)."""
+        return range(self.n_inputs, self.n_nodes + self.n_inputs)
 
     @property
     def num_subsets(self) -> int:
@@ -88,13 +100,12 @@ class TopologySpace:
         return slices
 
 
-def successors(node: int, n_nodes: int) -> list[int]:
-    first = 2 if node < 2 else node + 1
-    return list(range(first, n_nodes + 2))
+def successors(node: int, n_nodes: int, n_inputs: int = 2) -> list[int]:
+    return list(range(max(n_inputs, node + 1), n_nodes + n_inputs))
 
 
-def _edge_index(n_nodes: int) -> dict[tuple[int, int], int]:
-    return {edge: k for k, edge in enumerate(cell_edges(n_nodes))}
+def _edge_index(n_nodes: int, n_inputs: int) -> dict[tuple[int, int], int]:
+    return {edge: k for k, edge in enumerate(cell_edges(n_nodes, n_inputs))}
 
 
 def _subsets(items: tuple[int, ...], sizes) -> tuple[tuple[int, ...], ...]:
@@ -108,11 +119,11 @@ def _scale_for(subsets, edges) -> float:
     return len(subsets) / containing
 
 
-def _output_groups(n_nodes: int, sizes_for: Callable[[int], list[int]]) -> tuple[Group, ...]:
-    index = _edge_index(n_nodes)
+def _output_groups(n_nodes: int, sizes_for: Callable[[int], list[int]], n_inputs: int) -> tuple[Group, ...]:
+    index = _edge_index(n_nodes, n_inputs)
     groups = []
-    for node in range(n_nodes + 1):  # the last node has no successors
-        edges = tuple(index[(node, j)] for j in successors(node, n_nodes))
+    for node in range(n_nodes + n_inputs - 1):  # the last node has no successors
+        edges = tuple(index[(node, j)] for j in successors(node, n_nodes, n_inputs))
         sizes = [k for k in sizes_for(len(edges)) if 0 <= k <= len(edges)]
         if not edges or not [k for k in sizes if k > 0]:
             continue
@@ -121,10 +132,10 @@ def _output_groups(n_nodes: int, sizes_for: Callable[[int], list[int]]) -> tuple
     return tuple(groups)
 
 
-def _input_pair_groups(n_nodes: int) -> tuple[Group, ...]:
-    index = _edge_index(n_nodes)
+def _input_pair_groups(n_nodes: int, n_inputs: int) -> tuple[Group, ...]:
+    index = _edge_index(n_nodes, n_inputs)
     groups = []
-    for j in range(2, n_nodes + 2):
+    for j in range(n_inputs, n_nodes + n_inputs):
         edges = tuple(index[(i, j)] for i in range(j))
         groups.append(Group(j, edges, _subsets(edges, [2]), 1.0))  # Eq. 6 has no scale
     return tuple(groups)
@@ -136,17 +147,26 @@ def mode_space(mode: str) -> TopologySpace:
     return build_space(mode, 4, k=1)
 
 
-def build_space(mode: str, n_nodes: int, k: int | None = None, allow_empty_output: bool = False) -> TopologySpace:
-    """The topology space `mode` for cells with `n_nodes` intermediate nodes."""
-    if n_nodes < 2:
-        raise ValueError(f"intermediate_nodes must be at least 2, got {n_nodes}")
+def build_space(mode: str, n_nodes: int, k: int | None = None, allow_empty_output: bool = False,
+                op_space: str = "darts") -> TopologySpace:  # fmt: skip
+    """The topology space `mode` for cells of `op_space` (DARTS: `n_nodes` intermediate nodes; NB201's
+    cell is fixed: one input, three nodes)."""
     if mode not in TOPOLOGY_MODES:
         raise KeyError(f"unknown topology mode {mode!r}; known modes: {sorted(TOPOLOGY_MODES)}")
-    return TOPOLOGY_MODES[mode](n_nodes, k=k, allow_empty_output=allow_empty_output)
+    n_inputs, fixed_nodes = CELL_SHAPES[op_space]
+    if op_space != "darts" and mode in DARTS_CELL_ONLY:
+        raise ValueError(f"topology mode {mode!r} needs DARTS's two-input cell; the {op_space} space has "
+                         f"{modes_for(op_space, TOPOLOGY_MODES)}")  # fmt: skip
+    n_nodes = fixed_nodes or n_nodes
+    if n_nodes < 2:
+        raise ValueError(f"intermediate_nodes must be at least 2, got {n_nodes}")
+    return TOPOLOGY_MODES[mode](n_nodes, k=k, allow_empty_output=allow_empty_output, n_inputs=n_inputs)
 
 
-def _darts(n_nodes, **_):
-    return TopologySpace("darts", n_nodes, True, "input", derive_rule="top2_input")
+def _darts(n_nodes, n_inputs=2, **_):
+    # NB201 derives its own way: the argmax op of every edge, `none` included (xautodl's genotype())
+    rule = "top2_input" if n_inputs == 2 else "argmax"
+    return TopologySpace("darts", n_nodes, True, "input", derive_rule=rule, n_inputs=n_inputs)
 
 
 def _darts_output(n_nodes, **_):
@@ -155,23 +175,25 @@ def _darts_output(n_nodes, **_):
 
 
 def _input_pairs(n_nodes, **_):
-    return TopologySpace("input_pairs", n_nodes, False, "input", _input_pair_groups(n_nodes))
+    return TopologySpace("input_pairs", n_nodes, False, "input", _input_pair_groups(n_nodes, 2))
 
 
-def _output_pairs(n_nodes, **_):
-    return TopologySpace("output_pairs", n_nodes, False, "output", _output_groups(n_nodes, lambda n: [2]))
+def _output_pairs(n_nodes, n_inputs=2, **_):
+    groups = _output_groups(n_nodes, lambda n: [2], n_inputs)
+    return TopologySpace("output_pairs", n_nodes, False, "output", groups, n_inputs=n_inputs)
 
 
-def _output_k(n_nodes, k=None, **_):
+def _output_k(n_nodes, k=None, n_inputs=2, **_):
     if k is None or not 1 <= k <= 4:
         raise ValueError(f"topology.k must be between 1 and 4, got {k}")
-    return TopologySpace(f"output_{k}", n_nodes, False, "output", _output_groups(n_nodes, lambda n: [k]))
+    groups = _output_groups(n_nodes, lambda n: [k], n_inputs)
+    return TopologySpace(f"output_{k}", n_nodes, False, "output", groups, n_inputs=n_inputs)
 
 
-def _stretchable(n_nodes, allow_empty_output=False, **_):
+def _stretchable(n_nodes, allow_empty_output=False, n_inputs=2, **_):
     first = 0 if allow_empty_output else 1
-    groups = _output_groups(n_nodes, lambda n: list(range(first, n + 1)))
-    return TopologySpace("stretchable", n_nodes, False, "output", groups)
+    groups = _output_groups(n_nodes, lambda n: list(range(first, n + 1)), n_inputs)
+    return TopologySpace("stretchable", n_nodes, False, "output", groups, n_inputs=n_inputs)
 
 
 TOPOLOGY_MODES: dict[str, Callable[..., TopologySpace]] = {

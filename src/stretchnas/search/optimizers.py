@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from stretchnas.genotype import CELL_TYPES
 from stretchnas.regularizer import passive_aggressive
 from stretchnas.search import architect
 from stretchnas.search.architect import ArchGroup, Batch
@@ -51,7 +50,11 @@ class SearchOptimizer(ABC):
         self.settings = settings
         w = settings["weights"]
         self.w_optimizer = torch.optim.SGD(
-            net.weight_parameters(), lr=w["lr"], momentum=w["momentum"], weight_decay=w["weight_decay"]
+            net.weight_parameters(),
+            lr=w["lr"],
+            momentum=w["momentum"],
+            weight_decay=w["weight_decay"],
+            nesterov=w["nesterov"],
         )
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.w_optimizer, T_max=settings["epochs"], eta_min=w["lr_min"]
@@ -71,7 +74,7 @@ class SearchOptimizer(ABC):
         reg = self.settings["regularizer"]
         total = sum(
             passive_aggressive(self.net.topology, self.net.topology_weights, self.net.beta[cell_type], reg["outer_sum"])
-            for cell_type in CELL_TYPES
+            for cell_type in self.net.cell_types
         )
         return reg["lambda"] * total
 
@@ -200,7 +203,7 @@ class EDAS(DartsFirstOrder):
         return super()._arch_optimizer(params)
 
     def before_step(self) -> None:  # noqa: B027 (an optional hook)
-        self.relaxed = {cell_type: random.choice(self.edge_choices) for cell_type in CELL_TYPES}
+        self.relaxed = {cell_type: random.choice(self.edge_choices) for cell_type in self.net.cell_types}
 
     def forward_kw(self) -> dict:
         return {"relaxed": self.relaxed}
@@ -209,7 +212,7 @@ class EDAS(DartsFirstOrder):
         wd = self.settings["arch"]["weight_decay"]
         for group, group_grads in zip(groups, grads):
             for p, g in zip(group.params, group_grads):
-                cell_type = next((c for c in CELL_TYPES if self.net.alpha[c] is p), None)
+                cell_type = next((c for c in self.net.cell_types if self.net.alpha[c] is p), None)
                 if cell_type is None:
                     p.grad = g
                     continue

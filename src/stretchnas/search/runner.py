@@ -24,7 +24,7 @@ from stretchnas.data.streams import BatchStream, make_stream
 from stretchnas.data.transforms import imagenet_transforms, train_transform
 from stretchnas.derive import Derivation, derive_architecture
 from stretchnas.device import to_device, without_placement
-from stretchnas.genotype import CELL_TYPES, Genotype
+from stretchnas.genotype import Genotype, load_genotype
 from stretchnas.runstate import EpochRun, LoopSettings, RunError
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
 from stretchnas.snapshots import snapshot_file, write_index
@@ -62,7 +62,7 @@ class SearchRun(EpochRun):
         return {"experiment": self.name, "seed": self.seed, "config": self.search, "imagenet": self.imagenet}
 
     def load_result(self) -> Genotype:
-        return Genotype.load(self.out / self.final_file)
+        return load_genotype(self.out / self.final_file)
 
     # ----------------------------------------------------------------- set-up
 
@@ -159,7 +159,7 @@ class SearchRun(EpochRun):
             "dropped_nodes": self.derivation.num_dropped,
         }
         with torch.no_grad():
-            for cell_type in CELL_TYPES:
+            for cell_type in self.net.cell_types:
                 row[f"alpha_entropy_{cell_type}"] = entropy(torch.softmax(self.net.alpha[cell_type], -1))
                 if self.net.topology.has_beta:
                     probs = self.net.topology_weights.probabilities(self.net.beta[cell_type])
@@ -177,7 +177,7 @@ class SearchRun(EpochRun):
 
     def _arch_state(self) -> dict:
         return {
-            "alpha": {c: self.net.alpha[c].detach().cpu().clone() for c in CELL_TYPES},
+            "alpha": {c: self.net.alpha[c].detach().cpu().clone() for c in self.net.cell_types},
             "beta": {c: self.net.beta[c].detach().cpu().clone() for c in self.net.beta},
             "op_names": self.net.op_names,
             "topology": self.net.topology.mode,
