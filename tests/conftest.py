@@ -11,6 +11,23 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The optional data sources decide which experiments the plan holds (ImageNet's, NAS-Bench-201's): tests that
+# want them set them explicitly, so every other test, and every process it starts, plans without them.
+NB201_TABLES = os.environ.pop("STRETCHNAS_NB201", None)
+os.environ.pop("STRETCHNAS_IMAGENET", None)
+
+
+@pytest.fixture(scope="session")
+def nb201_tables() -> str:
+    """The folder of NAS-Bench-201's tables named by STRETCHNAS_NB201; CI must provide it."""
+    if not NB201_TABLES:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set STRETCHNAS_NB201 so the NAS-Bench-201 tests run")
+        pytest.skip("STRETCHNAS_NB201 is not set: NAS-Bench-201 lookup test skipped")
+    if not Path(NB201_TABLES).is_dir():
+        pytest.fail(f"STRETCHNAS_NB201={NB201_TABLES} is not a folder")
+    return NB201_TABLES
+
 
 @pytest.fixture(scope="session")
 def cifar10_source() -> str:

@@ -1,28 +1,26 @@
 """NAS-Bench-201: arch strings both ways, and table lookup against the benchmark's own rows."""
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
+from stretchnas.config import load_settings
+from stretchnas.nb201 import FULL_FILE, SUBSET_FILE
 from stretchnas.nb201.arch import EDGES, OPS, ArchError, NB201Genotype
-from stretchnas.nb201.lookup import FULL_FILE, SUBSET_FILE, TableLookupError, Tables, lookup
+from stretchnas.nb201.lookup import TableLookupError, Tables, lookup
 
+REPO = Path(__file__).resolve().parents[1]
 BEST_12EP = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
 
 
 @pytest.fixture(scope="module")
-def tables() -> Tables:
+def tables(nb201_tables) -> Tables:
     """The NB201 tables named by STRETCHNAS_NB201 (CI: the offline copies beside the clone)."""
-    folder = os.environ.get("STRETCHNAS_NB201")
-    if not folder:
-        if os.environ.get("CI"):
-            pytest.fail("CI must set STRETCHNAS_NB201 so the NAS-Bench-201 lookup tests run")
-        pytest.skip("STRETCHNAS_NB201 is not set: NAS-Bench-201 lookup tests skipped")
-    return Tables.from_settings({}, {"STRETCHNAS_NB201": folder})
+    folder = nb201_tables
+    return Tables.from_settings(load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_NB201": folder}))
 
 
 # ----------------------------------------------------------------------------- arch strings
@@ -105,9 +103,7 @@ def test_a_cell_missing_from_the_table_is_an_error_naming_it(tmp_path, tables):
 
 
 def nb201_search(mode="darts", **overrides):
-    from stretchnas.config import load_settings
-
-    search = load_settings(Path(__file__).resolve().parents[1] / "params.yaml", "smoke", environ={})["search"]
+    search = load_settings(REPO / "params.yaml", "smoke", environ={})["search"]
     topology = {"mode": mode, "allow_empty_output": False, **({"k": overrides.pop("k")} if "k" in overrides else {})}
     return {**search, "op_space": "nb201", "cells_per_stage": 2, "channels": 4, "topology": topology, **overrides}
 

@@ -85,10 +85,11 @@ def test_snakemake_refuses_an_invalid_config_before_any_work(tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar10):
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "STRETCHNAS_IMAGENET": ""}
+def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar10, nb201_tables):
+    # NAS-Bench-201's tables named: its search and lookup rules run too; no ImageNet source: Table 2 says so
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "STRETCHNAS_NB201": nb201_tables}
     root = workflow_copy(tmp_path, "smoke")
-    reduced_smoke(root, prepared_cifar10)
+    reduced_smoke(root, prepared_cifar10, env=env)
     command = [BIN / "snakemake", "all", "--cores", "2", "--rerun-triggers", "mtime"]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -119,8 +120,12 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     figure4 = pd.read_csv(data / "figure4.csv")
     assert list(figure4["layers"]) == [5, 6] and set(figure4["experiment"]) == {"milenas_sc_L8"}
     records = sorted(root.glob("runs/smoke/**/job.tsv"))  # each search and training's wall time and peak memory
-    # 2 searches + 1 random baseline; trainings: 3 finals, 1 snapshot, 1 at another depth, 1 retrain
-    assert len(records) == 3 + 3 + 1 + 1 + 1
+    # 2 searches + 2 NB201 searches + 1 random baseline; trainings: 3 finals, 1 snapshot, 1 at another depth,
+    # 1 retrain
+    assert len(records) == 5 + 3 + 1 + 1 + 1
+    nb201 = pd.read_csv(report / "tables" / "nb201.csv").set_index("Experiment")
+    assert nb201.loc["nb201_darts_1st_sc", "CIFAR-10 test acc. (%)"].endswith("(n=2 searches)")
+    assert nb201.loc["nb201_darts_1st_sc", "Table"] == "nb201_hp12_minibench.csv (12 epochs)"
     assert all(pd.read_csv(path, sep="\t").loc[0, "s"] > 0 for path in records)
 
     # Regeneration: remove the results; the dry run plans the tables and the report alone, and the re-run
@@ -151,7 +156,7 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     # them, nothing else (Snakemake's default triggers; DVC's status); another scale's overlay plans nothing.
     for overlay in ("mini", "smoke"):
         for where in (root, dvc_root):
-            change_darts_wo_sc(where, overlay)
+            change_darts_wo_sc(where, overlay, env)
         planned = planned_rules(dry_run(root, env=env))
         # darts_wo_sc's search, its 2 trainings and the retrain of its cell, both gathers, the tables, the report
         expected = {} if overlay == "mini" else {"search": 1, "evaluate": 3, "gather": 2, "tables": 1, "report": 1,

@@ -28,15 +28,17 @@ def workflow_copy(tmp_path: Path, scale: str) -> Path:
     return root
 
 
-def generate_dvc_yaml(root: Path) -> None:
-    subprocess.run([BIN / "stretchnas", "dvc-yaml"], cwd=root, check=True, capture_output=True)
+def generate_dvc_yaml(root: Path, env: dict | None = None) -> None:
+    """dvc.yaml for the plan `env` gives (the optional data sources it names decide which jobs exist)."""
+    subprocess.run([BIN / "stretchnas", "dvc-yaml"], cwd=root, check=True, capture_output=True, env=env)
 
 
-def reduced_smoke(root: Path, prepared: Path, edit=None) -> None:
-    """A reduced experiment list at a shrunken smoke scale, every rule type still planned; `edit`
-    changes the params further."""
+def reduced_smoke(root: Path, prepared: Path, edit=None, env: dict | None = None) -> None:
+    """A reduced experiment list at a shrunken smoke scale, every rule type still planned (NB201's where
+    `env` names its tables); `edit` changes the params further."""
     params = yaml.safe_load((root / "params.yaml").read_text())
-    keep = {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_imagenet"}  # the last not planned: no ImageNet source
+    # milenas_sc_imagenet is not planned (no ImageNet source); nb201_darts_1st_sc only where NB201's tables are named
+    keep = {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_imagenet", "nb201_darts_1st_sc"}
     params["experiments"] = {k: v for k, v in params["experiments"].items() if k in keep}
     params["followups"] = {k: v for k, v in params["followups"].items() if v["topology_from"] in keep}
     smoke = params["scales"]["smoke"]
@@ -48,19 +50,20 @@ def reduced_smoke(root: Path, prepared: Path, edit=None) -> None:
             if overlay and section in overlay:
                 overlay[section] = {k: v for k, v in overlay[section].items() if k in params[section]}
     smoke["followups"]["milenas_sc_L8_random_ops"]["random"].update(samples=1, layers=5)
+    params["experiments"]["nb201_darts_1st_sc"]["search"]["seeds"] = [0, 1]
     if edit:
         edit(params)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    generate_dvc_yaml(root)
+    generate_dvc_yaml(root, env)
     shutil.copytree(prepared, root / "data" / "prepared" / "smoke")  # same data settings as smoke
 
 
-def change_darts_wo_sc(root: Path, overlay: str) -> None:
+def change_darts_wo_sc(root: Path, overlay: str, env: dict | None = None) -> None:
     changed = yaml.safe_load((root / "params.yaml").read_text())
     experiment = changed["scales"][overlay].setdefault("experiments", {}).setdefault("darts_wo_sc", {})
     experiment.setdefault("search", {})["max_loss"] = 999.0
     (root / "params.yaml").write_text(yaml.safe_dump(changed))
-    generate_dvc_yaml(root)
+    generate_dvc_yaml(root, env)
 
 
 def produced(root: Path) -> dict[str, str]:
@@ -69,7 +72,7 @@ def produced(root: Path) -> dict[str, str]:
     for path in sorted(root.glob("runs/smoke/**/genotype.json")):
         files[str(path.relative_to(root))] = path.read_text()
     for path in sorted(root.glob("results/smoke/data/*.csv")):  # without the measured times and memory
-        measured = ["seconds", "peak_rss_mib", "images_per_s", "wall_seconds"]
+        measured = ["seconds", "peak_rss_mib", "images_per_s", "wall_seconds", "search_seconds"]
         table = pd.read_csv(path).drop(columns=measured, errors="ignore")
         files[str(path.relative_to(root))] = table.to_csv(index=False)
     # the report's pages that hold no measured time (the claims, and the tables without a cost column)
@@ -86,7 +89,8 @@ def produced(root: Path) -> dict[str, str]:
         files[str(path.relative_to(root))] = path.read_text()
     for path in sorted(root.glob("runs/smoke/**/result.json")):
         result = json.loads(path.read_text())
-        numbers = {k: result[k] for k in ("test_error", "val_error", "params_m", "channels") if k in result}
+        numbers = {k: result[k] for k in ("test_error", "val_error", "params_m", "channels", "arch", "cifar10_test_acc")
+                   if k in result}  # fmt: skip
         files[str(path.relative_to(root))] = json.dumps(numbers)
     return files
 

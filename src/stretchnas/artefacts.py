@@ -17,14 +17,16 @@ TABLE_FILES = (
     "search_dynamics",
     "cells",
     "stability",
+    "nb201",
 )
 
 # What the report writes into results/<scale>/: each table in the paper's layout as Markdown, CSV and
 # LaTeX (tables/), each figure as PNG and SVG (figures/), one drawing per searched cell (figures/cells/,
 # Figure 3), and README.md.
-REPORT_TABLES = ("table1", "table2", "table3", "table4", "table5", "figure4", "figure5", "cells", "stability", "costs")
+REPORT_TABLES = ("table1", "table2", "table3", "table4", "table5", "figure4", "figure5", "cells", "stability", "costs",
+                 "nb201")  # fmt: skip
 REPORT_TABLE_FORMATS = ("md", "csv", "tex")
-REPORT_FIGURES = ("figure1", "figure4", "figure5", "search_dynamics", "stability")
+REPORT_FIGURES = ("figure1", "figure4", "figure5", "search_dynamics", "stability", "nb201")
 REPORT_FIGURE_FORMATS = ("png", "svg")
 CELL_DRAWING_FORMATS = ("svg", "png")
 
@@ -39,5 +41,5 @@ def report_outputs(out: str, cell_names: list[str]) -> list[str]:
 
 # What an experiment of params.yaml may name in `tables`: the artefacts built from its evaluations.
 # table2 holds the ImageNet trainings (top-1 and top-5); figure4 holds Figures 1 and 4 (final cells evaluated
-# at evaluation.layers).
-TABLE_TAGS = ("table1", "table2", "table3", "table4", "table5", "figure4", "figure5")
+# at evaluation.layers); nb201 the NAS-Bench-201 searches, scored by table lookup.
+TABLE_TAGS = ("table1", "table2", "table3", "table4", "table5", "figure4", "figure5", "nb201")

@@ -219,7 +219,8 @@ def experiment_cmd(args) -> int:
     settings = _settings(args)
     imagenet = get_experiment(settings, args.exp).imagenet
     summary = run_experiment(settings, args.exp, _data(args, settings, imagenet), args.root, quiet=args.quiet)
-    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"])})
+    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"]),
+                   "lookups": len(summary["lookups"])})  # fmt: skip
 
 
 def _evaluate_args(parser):
@@ -255,7 +256,8 @@ def gather_cmd(args) -> int:
     from stretchnas.experiment import gather
 
     summary = gather(_settings(args), args.exp, args.out, args.root)
-    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"])})
+    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"]),
+                   "lookups": len(summary["lookups"])})  # fmt: skip
 
 
 def _train_args(parser):
@@ -278,6 +280,31 @@ def train_cmd(args) -> int:
     result = run_training(settings, args.genotype, args.layers, args.out, data, args.channels, args.target_params,
                           args.imagenet, args.seed, show_progress=not args.quiet, supersede=args.supersede)  # fmt: skip
     return _print(result)
+
+
+def _lookup_args(parser):
+    _settings_args(parser)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--arch", help="an NB201 arch string, |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
+    which.add_argument("--genotype", help="an NB201 search's genotype.json")
+    parser.add_argument("--out", help="write the result here (JSON) as well")
+
+
+@command("lookup", "NAS-Bench-201: a cell's CIFAR-10, CIFAR-100 and ImageNet16-120 accuracy from the "
+         "benchmark's tables (params.yaml nasbench201, or $STRETCHNAS_NB201), each naming its table",
+         _lookup_args)  # fmt: skip
+def lookup_cmd(args) -> int:
+    from stretchnas.nb201.lookup import Tables, lookup, score_file
+
+    tables = Tables.from_settings(_settings(args))
+    if args.arch:
+        result = lookup(args.arch, tables)
+        if args.out:
+            from stretchnas.atomic import atomic_write_json
+
+            atomic_write_json(args.out, result)
+        return _print(result)
+    return _print(score_file(args.genotype, tables, args.out))
 
 
 # --------------------------------------------------------------------------- tables, bench, config

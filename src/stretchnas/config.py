@@ -25,6 +25,9 @@ from stretchnas.data.splits import part_bounds
 from stretchnas.datasets import DATASETS
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
+from stretchnas.nb201 import ENV_VAR as NB201_ENV_VAR
+from stretchnas.nb201 import FULL_FILE as NB201_FULL_FILE
+from stretchnas.nb201 import SUBSET_FILE as NB201_SUBSET_FILE
 from stretchnas.spaces import DARTS_CELL_ONLY
 
 SCALES = ("smoke", "mini", "paper")
@@ -261,6 +264,11 @@ class Experiment:
         return self.imagenet and self.procedure == "search"
 
     @property
+    def on_nb201(self) -> bool:
+        """Searched in the NAS-Bench-201 space and scored by table lookup instead of training."""
+        return self.search["op_space"] == "nb201"
+
+    @property
     def recipe_section(self) -> str:
         """The settings section of its evaluation trainings' recipe."""
         return "train_imagenet" if self.imagenet else "train"
@@ -483,3 +491,8 @@ def apply_source_override(settings: dict, environ: Mapping[str, str]) -> None:
             section["source_origin"] = f"environment variable {var}"
         else:
             section.setdefault("source_origin", f"params.yaml {key}")
+    folder = environ.get(NB201_ENV_VAR)
+    if folder:  # the folder of the two table files, by their published names
+        subset = Path(folder) / NB201_SUBSET_FILE
+        settings["nasbench201"] = {"table": str(Path(folder) / NB201_FULL_FILE),
+                                   "table_200ep": str(subset) if subset.exists() else None}  # fmt: skip

@@ -56,10 +56,14 @@ def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, s
 
 
 def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) -> dict:
-    """`stretchnas gather`: the experiment's summary from its trainings' result.json files, written last."""
+    """`stretchnas gather`: the experiment's summary from its trainings' (an NB201 search: its lookups')
+    result.json files, written last."""
     experiment = get_experiment(settings, name)
-    rows, not_run = [], []
+    rows, not_run, lookups = [], [], []
     for job in Plan(settings, root).experiment_jobs(name):
+        if job.rule == "lookup":
+            result = read_document(job.outputs[0], json.loads, GatherError, "NAS-Bench-201 lookup result")
+            lookups.append({"search_seed": job.wildcards["seed"], **result})
         if job.rule != "evaluate":
             continue
         where = job.wildcards
@@ -72,7 +76,7 @@ def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) ->
         genotype_file, _ = resolve_snapshot(job.inputs[-1], where["label"])
         rows.append({**result, **fields, "genotype_file": str(genotype_file)})
     summary = {**experiment.fields(), "scale": settings["scale"], "search": experiment.search, "results": rows,
-               "not_run": not_run}  # fmt: skip
+               "not_run": not_run, "lookups": lookups}  # fmt: skip
     atomic_write_json(out, summary)
     return summary
 
@@ -91,6 +95,10 @@ def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):
         where = job.wildcards
         return evaluate(settings, experiment.name, job.inputs[1], where["label"], where["train_seed"], folder, data,
                         quiet, where["layers"])  # fmt: skip
+    if job.rule == "lookup":
+        from stretchnas.nb201.lookup import Tables, score_file
+
+        return score_file(job.inputs[0], Tables.from_settings(settings), job.outputs[0])
     raise ValueError(f"{job.rule} jobs do not run inside an experiment")
 
 

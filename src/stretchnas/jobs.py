@@ -30,6 +30,7 @@ from stretchnas.snapshots import FINAL, INDEX_FILE, snapshot_label
 SEARCH_DIR = "{root}/{scale}/{exp}/seed{seed}/search"
 RANDOM_DIR = "{root}/{scale}/{exp}/seed{seed}/random"
 TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/L{layers}/train_seed{train_seed}"
+LOOKUP_DIR = "{root}/{scale}/{exp}/seed{seed}/lookup"
 OUTPUTS = {
     "prepare_data": ("data/prepared/{scale}",),
     "prepare_imagenet": ("data/prepared/{scale}-imagenet",),
@@ -37,6 +38,7 @@ OUTPUTS = {
     "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv")),
     "random": (f"{RANDOM_DIR}/genotype.json",),
     "evaluate": (f"{TRAIN_DIR}/result.json",),
+    "lookup": (f"{LOOKUP_DIR}/result.json",),
     "gather": ("{root}/{scale}/summaries/{exp}.json",),
     "tables": tuple(f"results/{{scale}}/data/{name}.csv" for name in TABLE_FILES),
     # report: its files depend on the searches (one cell drawing each): artefacts.report_outputs
@@ -49,6 +51,7 @@ LOGS = {
     "search": "logs/{scale}/{exp}/search_seed{seed}.log",
     "random": "logs/{scale}/{exp}/random_seed{seed}.log",
     "evaluate": "logs/{scale}/{exp}/seed{seed}_{label}_L{layers}_train_seed{train_seed}.log",
+    "lookup": "logs/{scale}/{exp}/lookup_seed{seed}.log",
     "gather": "logs/{scale}/{exp}/gather.log",
     "tables": "logs/{scale}/tables.log",
     "report": "logs/{scale}/report.log",
@@ -60,6 +63,7 @@ RECORDS = {
 }
 RUNS_ROOT = "runs"
 NO_IMAGENET_SOURCE = "no ImageNet source configured (data.imagenet.source)"
+NO_NB201_TABLE = "no NAS-Bench-201 table configured (nasbench201.table)"
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,10 @@ class Plan:
 
     def __init__(self, settings: Mapping, root: str = RUNS_ROOT):
         self.settings, self.root, self.scale = settings, root, settings["scale"]
-        # experiment -> why it has no jobs at this scale (ImageNet's, where no ImageNet source is configured)
-        no_imagenet = not settings["data"]["imagenet"]["source"]
-        self.not_planned = {name: NO_IMAGENET_SOURCE for name in all_experiments(settings)
-                            if no_imagenet and get_experiment(settings, name).imagenet}  # fmt: skip
+        # experiment -> why it has no jobs at this scale: ImageNet's without an ImageNet source, NB201's
+        # without its table
+        self.not_planned = {name: reason for name in all_experiments(settings)
+                            if (reason := self._missing_input(get_experiment(settings, name)))}  # fmt: skip
         self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
         if any(get_experiment(settings, name).imagenet for name in self.planned_experiments()):
             self.jobs.append(self._prepare_imagenet())
@@ -138,6 +142,13 @@ class Plan:
         tables = self._tables()
         self.jobs += [tables, self._report(tables)]
         self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
+
+    def _missing_input(self, experiment: Experiment) -> str | None:
+        if experiment.imagenet and not self.settings["data"]["imagenet"]["source"]:
+            return NO_IMAGENET_SOURCE
+        if experiment.on_nb201 and not self.settings["nasbench201"]["table"]:
+            return NO_NB201_TABLE
+        return None
 
     def planned_experiments(self) -> list[str]:
         return [name for name in all_experiments(self.settings) if name not in self.not_planned]
@@ -189,11 +200,15 @@ class Plan:
         return self._make("published_cells", {}, argv, (), [])
 
     def experiment_jobs(self, name: str) -> list[Job]:
-        """The experiment's searches (or samplings), its trainings, then its gather, in running order."""
+        """The experiment's searches (or samplings), its trainings (an NB201 search: its lookups), then its
+        gather, in running order."""
         experiment = get_experiment(self.settings, name)
         entry = f"{experiment_section(self.settings, name)}.{name}"
         jobs = []
         for seed in experiment.search["seeds"]:
+            if experiment.on_nb201:
+                jobs += [search := self._search(experiment, entry, seed), self._lookup(experiment, seed, search)]
+                continue
             if experiment.procedure == "search":
                 jobs.append(self._search(experiment, entry, seed))
             elif experiment.procedure != "retrain":
@@ -202,8 +217,8 @@ class Plan:
                 for layers in self.evaluation_layers(experiment, label):
                     for train_seed in self.settings[experiment.recipe_section]["seeds"]:
                         jobs.append(self._evaluate(experiment, entry, (seed, label, layers, train_seed), genotype_file))
-        trainings = [job for job in jobs if job.rule == "evaluate"]
-        jobs.append(self._gather(experiment, entry, trainings))
+        scored = [job for job in jobs if job.rule in ("evaluate", "lookup")]
+        jobs.append(self._gather(experiment, entry, scored))
         return jobs
 
     def genotypes_to_train(self, experiment: Experiment, seed: int) -> dict[str, str]:
@@ -265,6 +280,12 @@ class Plan:
                 "--quiet", "--supersede", *self._data_option(experiment)]  # fmt: skip
         reads = [experiment.recipe_section, "evaluation.target_params_m", entry]
         return self._make("evaluate", wildcards, argv, [self.data_of(experiment), genotype_file], reads)
+
+    def _lookup(self, experiment: Experiment, seed: int, search: Job) -> Job:
+        out = OUTPUTS["lookup"][0].format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
+        genotype = search.outputs[0]
+        argv = ["stretchnas", "lookup", "--scale", self.scale, "--genotype", genotype, "--out", out]
+        return self._make("lookup", {"exp": experiment.name, "seed": seed}, argv, [genotype], ["nasbench201"])
 
     def _gather(self, experiment: Experiment, entry: str, trainings: list[Job]) -> Job:
         summary = OUTPUTS["gather"][0].format(root=self.root, scale=self.scale, exp=experiment.name)

@@ -202,12 +202,20 @@ def outputs_per_node(topology_mode: str, k) -> str:
     return str(int(k)) if topology_mode == "output_k" else "arbitrary"
 
 
-def search_dynamics(frame: pd.DataFrame) -> pd.DataFrame:
+def search_dirs(frame: pd.DataFrame, lookups: pd.DataFrame) -> list[tuple[str, int, Path]]:
+    """(experiment, search seed, folder) of every search: those trained, and NB201's, scored by lookup."""
+    found = {}
+    for table in (frame[frame["procedure"] == "search"], lookups):
+        for (experiment, seed), group in table.groupby(["experiment", "search_seed"]):
+            found[(experiment, seed)] = Path(group["genotype_file"].iloc[0]).parent
+    return [(experiment, seed, folder) for (experiment, seed), folder in sorted(found.items())]
+
+
+def search_dynamics(frame: pd.DataFrame, lookups: pd.DataFrame) -> pd.DataFrame:
     """Every search's per-epoch metrics (entropies, regulariser, dropped nodes, supernet accuracy, time,
     memory), with the device it ran on."""
     curves = []
-    for (experiment, seed), group in frame[frame["procedure"] == "search"].groupby(["experiment", "search_seed"]):
-        search_dir = Path(group["genotype_file"].iloc[0]).parent
+    for experiment, seed, search_dir in search_dirs(frame, lookups):
         if (search_dir / "metrics.csv").exists():
             metrics = pd.read_csv(search_dir / "metrics.csv")
             metrics.insert(0, "device", _device_of(search_dir))
@@ -215,6 +223,28 @@ def search_dynamics(frame: pd.DataFrame) -> pd.DataFrame:
             metrics.insert(0, "experiment", experiment)
             curves.append(metrics)
     return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
+
+
+NB201_DATA = ("cifar10", "cifar100", "imagenet16_120")
+NB201_COLUMNS = ("experiment", "method", "optimizer", "topology_mode", "search_seed", "arch", "nb201_index",
+                 *(f"{d}_{kind}_acc" for d in NB201_DATA for kind in ("val", "test")),
+                 *(f"{d}_val_acc_200ep" for d in NB201_DATA), "source", "source_200ep", "search_seconds", "device",
+                 "genotype_file")  # fmt: skip
+
+
+def nb201(summaries: list[dict]) -> pd.DataFrame:
+    """Every NAS-Bench-201 search's cell with its table accuracies (and their source), its wall time and
+    device."""
+    rows = []
+    for summary in summaries:
+        for entry in summary.get("lookups", []):
+            search_dir = Path(entry["genotype_file"]).parent
+            metrics = search_dir / "metrics.csv"
+            seconds = float(pd.read_csv(metrics)["seconds"].sum()) if metrics.exists() else None
+            row = {key: summary[key] for key in ("experiment", "method", "optimizer", "topology_mode")}
+            row.update({key: entry.get(key) for key in NB201_COLUMNS if key in entry})
+            rows.append({**row, "search_seconds": seconds, "device": _device_of(search_dir)})
+    return pd.DataFrame(rows, columns=list(NB201_COLUMNS))
 
 
 def _device_of(run_dir: Path) -> str | None:
@@ -329,6 +359,7 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
     files = summary_files(paths)
     summaries = read_summaries(files, scale)
     frame = load_evaluations(summaries)
+    lookups = nb201(summaries)
     if frame.empty:
         raise TablesError(f"no evaluation results in {len(files)} summaries")
     out_dir = Path(out_dir)
@@ -344,9 +375,10 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
         "table5": table5(frame),
         "figure4": figure4(frame),
         "figure5": figure5(frame),
-        "search_dynamics": search_dynamics(frame),
+        "search_dynamics": search_dynamics(frame, lookups),
         "cells": cells(frame),
         "stability": stability(frame),
+        "nb201": lookups,
     }
     assert tuple(tables) == TABLE_FILES
     for name, table in tables.items():

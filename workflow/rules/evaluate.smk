@@ -38,3 +38,23 @@ rule gather:
         "../../environment.yml"
     shell:
         "{params.command} > {log} 2>&1"
+
+
+# NAS-Bench-201 searches: one table lookup per search (no training), reading the genotype it wrote.
+rule lookup:
+    input:
+        inputs_of("lookup"),
+    output:
+        pattern(OUTPUTS["lookup"]),
+    params:
+        settings=settings_of("lookup"),
+        command=command_of("lookup"),
+    log:
+        LOGS["lookup"],
+    threads: RESOURCES["lookup"]["threads"]
+    resources:
+        **resources_of("lookup"),
+    conda:
+        "../../environment.yml"
+    shell:
+        "{params.command} > {log} 2>&1"

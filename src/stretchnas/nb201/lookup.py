@@ -9,7 +9,6 @@ Every result names the table file and the schedule it came from.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from stretchnas.errors import StretchnasError
+from stretchnas.nb201 import ENV_VAR, FULL_FILE
 from stretchnas.nb201.arch import NB201Genotype
 
 DATASETS = ("cifar10", "cifar100", "imagenet16_120")
@@ -29,9 +29,6 @@ SUBSET_COLUMNS = {"cifar10": "cifar10_val_acc_200ep", "cifar100": "cifar100_val_
 SUBSET_KEY = "arch_str"
 FULL_SCHEDULE = "NAS-Bench-201's short schedule: 12 epochs (hp=12), mean over seeds; not the 200-epoch numbers"
 SUBSET_SCHEDULE = "NAS-Bench-201's 200-epoch schedule, validation accuracy"
-# The file names the tables have in the folder $STRETCHNAS_NB201 names.
-FULL_FILE, SUBSET_FILE = "nb201_hp12_minibench.csv", "nb201_200ep_val_subset725_naslib.csv"
-ENV_VAR = "STRETCHNAS_NB201"
 
 
 class TableLookupError(StretchnasError, LookupError):
@@ -44,13 +41,8 @@ class Tables:
     subset: Path | None = None
 
     @classmethod
-    def from_settings(cls, settings: dict, environ=None) -> Tables:
-        """params.yaml's `nasbench201` files, or the two files of the folder $STRETCHNAS_NB201."""
-        environ = os.environ if environ is None else environ
-        folder = environ.get(ENV_VAR)
-        if folder:
-            subset = Path(folder) / SUBSET_FILE
-            return cls(Path(folder) / FULL_FILE, subset if subset.exists() else None)
+    def from_settings(cls, settings: dict) -> Tables:
+        """The settings' `nasbench201` files (params.yaml's, or those of the folder $STRETCHNAS_NB201)."""
         section = settings.get("nasbench201") or {}
         if not section.get("table"):
             origin = settings.get("params_file", "params.yaml")
@@ -113,4 +105,14 @@ def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
             result[f"{data}_val_acc_200ep"] = round(float(subset.loc[arch, column]), 4) if found else None
         if not found:
             result["note_200ep"] = f"not among the {len(subset)} cells of {tables.subset.name}"
+    return result
+
+
+def score_file(genotype_file: str | Path, tables: Tables, out: str | Path | None = None) -> dict:
+    """`stretchnas lookup`: the accuracies of a search's NB201 cell, written to `out` (result.json)."""
+    from stretchnas.atomic import atomic_write_json
+
+    result = {"genotype_file": str(genotype_file), **lookup(NB201Genotype.load(genotype_file), tables)}
+    if out is not None:
+        atomic_write_json(out, result)
     return result

@@ -13,7 +13,7 @@ import pandas as pd
 from stretchnas.artefacts import REPORT_FIGURES, REPORT_TABLES, TABLE_FILES
 from stretchnas.atomic import atomic_write_text
 from stretchnas.errors import StretchnasError
-from stretchnas.genotype import Genotype
+from stretchnas.genotype import load_genotype
 from stretchnas.report.cell_drawings import draw
 from stretchnas.report.claims import check_claims
 from stretchnas.report.figures import FIGURES
@@ -34,6 +34,8 @@ COLUMNS_WHEN_FILLED = {
                         "dropped_nodes"),
     "stability": ("experiment", "search_seed", "not_derivable"),
     "cells": ("experiment", "search_seed", "depth_normal", "width_normal"),
+    "nb201": ("experiment", "search_seed", "cifar10_test_acc", "imagenet16_120_test_acc", "cifar10_val_acc_200ep",
+              "source", "search_seconds"),
 }  # fmt: skip
 
 
@@ -135,7 +137,7 @@ def build_report(data_dir: str | Path, out: str | Path, cells: dict[str, Path]) 
         written[f"figures/{name}"] = FIGURES[name](data, out / "figures" / name)
     for name, path in cells.items():
         drawing = out / "figures" / "cells" / name
-        written[f"cells/{name}"] = draw(Genotype.load(path), f"{name} (scale {scale})", drawing)
+        written[f"cells/{name}"] = draw(load_genotype(path), f"{name} (scale {scale})", drawing)
     claims = check_claims(frames)
     atomic_write_text(out / "README.md", readme(scale, copy, claims, list(cells)))
     written["README"] = [out / "README.md"]

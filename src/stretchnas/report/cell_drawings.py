@@ -1,7 +1,9 @@
 """Figure 3: drawings of searched cells in DARTS's visual style (Graphviz's dot).
 
 Inputs c_{k-2} and c_{k-1} on the left, numbered intermediate nodes, the op on every edge, the
-concatenated nodes joined into the output c_{k}. Any number of inputs per node (stretchable cells)."""
+concatenated nodes joined into the output c_{k}. Any number of inputs per node (stretchable cells).
+An NAS-Bench-201 cell is drawn the same way: its input, nodes 1 and 2, its output node 3, every edge
+but `none`."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from stretchnas.artefacts import CELL_DRAWING_FORMATS
 from stretchnas.atomic import atomic_write_bytes
 from stretchnas.errors import StretchnasError
 from stretchnas.genotype import CELL_TYPES, Cell, Genotype
+from stretchnas.nb201.arch import EDGES as NB201_EDGES
+from stretchnas.nb201.arch import NODES as NB201_NODES
+from stretchnas.nb201.arch import NB201Genotype
 
 INPUT_NAMES = {0: "c_{k-2}", 1: "c_{k-1}"}
 OUTPUT_NAME = "c_{k}"
@@ -33,8 +38,18 @@ def cell_graph(cell: Cell, prefix: str, graph) -> None:
         graph.edge(f"{prefix}{node}", f"{prefix}out", fillcolor="gray")
 
 
-def genotype_graph(genotype: Genotype, title: str):
-    """Both cells of a genotype side by side, as a graphviz Digraph."""
+def nb201_graph(genotype: NB201Genotype, graph) -> None:
+    graph.node("0", "c_{k-1}", fillcolor="darkseagreen2")
+    for node in range(1, NB201_NODES):
+        graph.node(str(node), str(node), fillcolor="lightblue")
+    graph.node(str(NB201_NODES), OUTPUT_NAME, fillcolor="palegoldenrod")
+    for op, (source, target) in zip(genotype.ops, NB201_EDGES):
+        if op != "none":
+            graph.edge(str(source), str(target), label=op, fillcolor="gray")
+
+
+def genotype_graph(genotype: Genotype | NB201Genotype, title: str):
+    """Both cells of a genotype side by side (NB201: its one cell), as a graphviz Digraph."""
     import graphviz
 
     graph = graphviz.Digraph(
@@ -45,6 +60,9 @@ def genotype_graph(genotype: Genotype, title: str):
         edge_attr={"fontsize": "16", "fontname": "times"},
         engine="dot",
     )  # fmt: skip
+    if isinstance(genotype, NB201Genotype):
+        nb201_graph(genotype, graph)
+        return graph
     for cell_type in CELL_TYPES:
         with graph.subgraph(name=f"cluster_{cell_type}") as sub:
             sub.attr(label=f"{cell_type} cell", fontsize="18")
@@ -52,7 +70,7 @@ def genotype_graph(genotype: Genotype, title: str):
     return graph
 
 
-def draw(genotype: Genotype, title: str, stem: Path) -> list[Path]:
+def draw(genotype: Genotype | NB201Genotype, title: str, stem: Path) -> list[Path]:
     """`stem`.svg and `stem`.png of the genotype; a clear error where dot is missing."""
     import graphviz
 

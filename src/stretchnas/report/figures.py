@@ -151,10 +151,31 @@ def stability(data: Data, stem: Path) -> list[Path]:
     return save(fig, stem)
 
 
+def nb201(data: Data, stem: Path) -> list[Path]:
+    """NAS-Bench-201: looked-up ImageNet16-120 test accuracy (12-epoch table) against search hours, one
+    point per method (mean over searches, error bars: std over searches)."""
+    plt = pyplot()
+    frame = data.frames["nb201"]
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for experiment, group in frame.groupby("experiment", sort=True) if len(frame) else []:
+        hours = group["search_seconds"].astype(float) / 3600
+        accuracy = group["imagenet16_120_test_acc"].astype(float)
+        ax.errorbar(hours.mean(), accuracy.mean(), xerr=hours.std(ddof=1) if len(group) > 1 else 0,
+                    yerr=accuracy.std(ddof=1) if len(group) > 1 else 0, fmt="o", capsize=2,
+                    label=f"{experiment} (n={len(group)})")  # fmt: skip
+    ax.set_xlabel("search wall time (hours, this run's device)")
+    ax.set_ylabel("ImageNet16-120 test acc. (%), NB201 12-epoch table")
+    ax.set_title(f"NAS-Bench-201 searches, scale {data.scale()}", fontsize=8)
+    if ax.has_data():
+        ax.legend(fontsize=5)
+    return save(fig, stem)
+
+
 FIGURES = {
     "figure1": figure1,
     "figure4": figure4,
     "figure5": figure5,
     "search_dynamics": search_dynamics,
     "stability": stability,
+    "nb201": nb201,
 }

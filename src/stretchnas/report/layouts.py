@@ -392,6 +392,36 @@ def costs(data: Data) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+NB201_DATA_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16_120": "ImageNet16-120"}
+
+
+def nb201(data: Data) -> pd.DataFrame:
+    """NAS-Bench-201: per method and topology, the looked-up test accuracy of its searched cells on each data
+    set (mean ± std over searches; the benchmark's 12-epoch table, whose file each row names), the 200-epoch
+    validation accuracy where the subset holds the cell, and the search cost."""
+    frame = data.frames["nb201"]
+    rows = []
+    for experiment in data.tagged("nb201"):
+        e = data.experiments.loc[experiment]
+        row = {"Experiment": experiment, "Method": e["method"], "Topology": e["topology_mode"]}
+        found = frame[frame["experiment"] == experiment] if len(frame) else frame
+        if found.empty:
+            reason = data.why_not(experiment) if data.not_planned(experiment) else f"{NOT_RUN} (no lookup result)"
+            row.update({f"{name} test acc. (%)": reason for name in NB201_DATA_NAMES.values()})
+            row.update({"200-epoch val. acc. (%), CIFAR-10": reason, "Table": reason})
+        else:
+            for key, name in NB201_DATA_NAMES.items():
+                row[f"{name} test acc. (%)"] = format_mean_std(*mean_std(found[f"{key}_test_acc"]), unit="searches")
+            listed = found["cifar10_val_acc_200ep"].dropna()
+            row["200-epoch val. acc. (%), CIFAR-10"] = (
+                format_mean_std(*mean_std(listed), unit="searches") + f", {len(listed)} of {len(found)} cells listed"
+                if len(listed) else f"none of the {len(found)} cells is in the 200-epoch subset")  # fmt: skip
+            row["Table"] = ", ".join(sorted(set(found["source"].astype(str)))) + " (12 epochs)"
+        row["Search cost"] = search_cost(data, experiment)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 LAYOUTS = {
     "table1": table1,
     "table2": table2,
@@ -403,4 +433,5 @@ LAYOUTS = {
     "cells": cells,
     "stability": stability,
     "costs": costs,
+    "nb201": nb201,
 }

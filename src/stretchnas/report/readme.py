@@ -38,6 +38,16 @@ ARTEFACTS = (
     ("figures/search_dynamics", "alpha/beta entropy, regulariser, dropped nodes, supernet accuracy, time per epoch", 6),
     ("figures/stability", "genotype edits across snapshots per search", 3),
     ("figures/cells/", "Figure 3: the normal and reduce cell of every searched genotype (Graphviz)", 1),
+    (
+        "tables/nb201",
+        "NAS-Bench-201: each method's searched cells scored by the benchmark's table, on three data sets",
+        "none: beyond the paper (the 2024 TopoNAS benchmark)",
+    ),
+    (
+        "figures/nb201",
+        "NAS-Bench-201: ImageNet16-120 accuracy against search time per method",
+        "none: beyond the paper",
+    ),
     ("data/", "the numbers behind every table and figure (the tables stage's CSVs)", "all"),
 )
 

@@ -19,6 +19,7 @@ TITLES = {
     "cells": "Cell depth and width per method and layer count (the 'shallow and wide' claim)",
     "stability": "Genotype stability across snapshot epochs, without training (Table 4's claim)",
     "costs": "Search and training cost per experiment (wall time, peak memory, throughput)",
+    "nb201": "NAS-Bench-201 searches scored by table lookup (not in the SC paper)",
 }
 
 
