@@ -51,7 +51,7 @@ def test_second_order_gradient_matches_finite_differences_of_the_unrolled_object
     params = net.arch_parameters()
     # DARTS's r = 0.01 finite-difference step crosses ReLU/max-pool kinks on a network this small;
     # a small r checks the implementation itself (at r = 0.01 the same code is 17% off here).
-    (grads,), _ = architect.unrolled(net, [ArchGroup(params, val, False)], train, lambda: 0.0, w_opt, eta, r=1e-6)
+    (grads,), _ = architect.unrolled(net, [ArchGroup(params, val, False)], train, lambda g: 0.0, w_opt, eta, r=1e-6)
 
     names, weights = zip(*net.named_weight_parameters())
     buffers = {n: b.clone() for n, b in net.named_buffers()}
@@ -88,7 +88,8 @@ def test_milenas_gradient_is_the_weighted_sum_of_the_two_gradients(form):
     lam = 0.3
     reg = lambda: 10 * sum(p.square().sum() for p in net.beta_parameters())  # noqa: E731  any beta-only term
     groups = [ArchGroup(net.alpha_parameters(), val_a, False), ArchGroup(net.beta_parameters(), val_b, True)]
-    grads, _ = architect.milenas(net, groups, train, reg, lam, form)
+    penalty = lambda group: reg() if group.regularized else 0.0  # noqa: E731
+    grads, _ = architect.milenas(net, groups, train, penalty, lam, form)
 
     def grad_of(loss, params):
         return torch.autograd.grad(loss, params)
@@ -104,7 +105,7 @@ def test_milenas_gradient_is_the_weighted_sum_of_the_two_gradients(form):
 
 def test_first_order_gradients_skip_the_weight_gradients():
     net = tiny_net("output_pairs", 4)
-    grads, _ = architect.first_order(net, [ArchGroup(net.arch_parameters(), batch(1), True)], lambda: 0.0)
+    grads, _ = architect.first_order(net, [ArchGroup(net.arch_parameters(), batch(1), True)], lambda g: 0.0)
     assert all(p.grad is None for p in net.weight_parameters())
     loss = F.cross_entropy(net(batch(1)[0]), batch(1)[1])
     for got, want in zip(grads[0], torch.autograd.grad(loss, net.arch_parameters())):

@@ -137,6 +137,9 @@ def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[lis
     if search["op_space"] != "darts" and search["topology"]["mode"] in DARTS_CELL_ONLY:
         errors.append((path + ["topology", "mode"], f"{search['topology']['mode']!r} needs DARTS's two-input "
                        f"cell, not the {search['op_space']} space's"))  # fmt: skip
+    if search["sampling"] == "gdas" and search["optimizer"] == "edas":
+        errors.append((path + ["sampling"], "gdas draws one op on every edge; edas relaxes one edge and clamps the "
+                       "rest: choose one"))  # fmt: skip
     if "k" in search["topology"] and search["topology"]["mode"] != "output_k":
         errors.append((path + ["topology", "k"], "only topology mode output_k takes k"))
     if search["topology"]["mode"] == "output_k" and "k" not in search["topology"]:

@@ -136,8 +136,9 @@ class Supernet(nn.Module):
     cell_types: tuple[str, ...]
 
     def _init_architecture(self, topology: TopologySpace, op_space: str, cell_types: tuple[str, ...],
-                           arch_init_std: float) -> None:  # fmt: skip
+                           arch_init_std: float, sampling: str = "mixture") -> None:  # fmt: skip
         self.op_space, self.cell_types = op_space, cell_types
+        self.sampling, self.tau = sampling, 1.0  # GDAS: the optimiser sets tau every epoch
         self.topology_weights = TopologyWeights(topology)
         num_edges, num_ops = len(topology.edges), len(self.op_names)
         self.alpha = nn.ParameterDict(
@@ -195,10 +196,31 @@ class Supernet(nn.Module):
         argmax = self.alpha[cell_type].detach().argmax(dim=-1).tolist()
         return {e: op for e, op in enumerate(argmax) if e != relaxed_edge}
 
+    def gumbel_weights(self, cell_type: str) -> tuple[torch.Tensor, dict[int, int]]:
+        """GDAS (xautodl search_model_gdas.py): one op per edge drawn by hard Gumbel-softmax at temperature
+        tau. The weight of the drawn op is 1 in value, its gradient that of softmax((log p + g) / tau) (a
+        straight-through estimator); every other op is not run. Returns the weights (times s(e) where the
+        mode has topology variables) and the plan edge -> drawn op."""
+        alpha = self.alpha[cell_type]
+        while True:  # a draw whose soft weights are not finite is redrawn, as xautodl does
+            gumbels = -torch.empty_like(alpha).exponential_().log()
+            probs = torch.softmax((torch.log_softmax(alpha, dim=-1) + gumbels) / self.tau, dim=-1)
+            if torch.isfinite(probs).all():
+                break
+        drawn = probs.detach().argmax(dim=-1, keepdim=True)
+        hard = torch.zeros_like(probs).scatter_(-1, drawn, 1.0) - probs.detach() + probs
+        scale = self.edge_scale(cell_type)
+        weights = hard if scale is None else hard * scale[:, None]
+        return weights, dict(enumerate(drawn.squeeze(-1).tolist()))
+
     def edge_weights(self, arch_grad: bool, relaxed: dict[str, int] | None) -> tuple[dict, dict]:
-        """Per cell type, the mixing weights and (EDAS) the single-op plan of one forward.
-        `arch_grad=False` detaches alpha/beta (weight steps need no graph to them)."""
+        """Per cell type, the mixing weights and the single-op plan of one forward (EDAS: every edge but the
+        relaxed one; GDAS: every edge). `arch_grad=False` detaches alpha/beta (weight steps need no graph
+        to them)."""
         with torch.set_grad_enabled(arch_grad and torch.is_grad_enabled()):
+            if self.sampling == "gdas":
+                drawn = {c: self.gumbel_weights(c) for c in self.cell_types}
+                return {c: w for c, (w, _) in drawn.items()}, {c: plan for c, (_, plan) in drawn.items()}
             weights = {c: self.mixed_weights(c, relaxed and relaxed[c]) for c in self.cell_types}
         plans = {c: self.single_op_plan(c, relaxed[c]) for c in self.cell_types} if relaxed else {}
         return weights, plans
@@ -246,6 +268,7 @@ class SearchNetwork(Supernet):
         channels_last: bool = False,
         recompute: str = "none",
         imagenet: bool = False,
+        sampling: str = "mixture",
     ):
         super().__init__()
         self.topology = topology
@@ -260,7 +283,7 @@ class SearchNetwork(Supernet):
         self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space) for slot in slots)
         C_out = n_nodes * C * 4  # two reductions doubled the channels twice
         self.classifier = Classifier(C_out, num_classes)
-        self._init_architecture(topology, op_space, CELL_TYPES, arch_init_std)
+        self._init_architecture(topology, op_space, CELL_TYPES, arch_init_std, sampling)
         if channels_last:
             # NHWC: oneDNN's depthwise and 1x1 convolutions run several times faster on CPU
             self.to(memory_format=torch.channels_last)
@@ -293,7 +316,7 @@ def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = F
 
         return NB201SearchNetwork(space, C=search["channels"], N=search["cells_per_stage"], num_classes=num_classes,
                                   arch_init_std=search["arch"]["init_std"], channels_last=search["channels_last"],
-                                  recompute=search["recompute"])  # fmt: skip
+                                  recompute=search["recompute"], sampling=search["sampling"])  # fmt: skip
     return SearchNetwork(
         space,
         C=search["channels"],
@@ -304,4 +327,5 @@ def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = F
         channels_last=search["channels_last"],
         recompute=search["recompute"],
         imagenet=imagenet,
+        sampling=search["sampling"],
     )

@@ -55,7 +55,8 @@ class NB201SearchNetwork(Supernet):
     """One cell type (NB201 stacks a single searched cell); alpha is edges x ops."""
 
     def __init__(self, topology: TopologySpace, C: int = 16, N: int = 5, num_classes: int = 10,
-                 arch_init_std: float = 1e-3, channels_last: bool = False, recompute: str = "none"):  # fmt: skip
+                 arch_init_std: float = 1e-3, channels_last: bool = False, recompute: str = "none",
+                 sampling: str = "mixture"):  # fmt: skip
         super().__init__()
         if topology.n_inputs != 1:
             raise ValueError("the NB201 supernet needs a topology space of NB201's one-input cell")
@@ -71,7 +72,7 @@ class NB201SearchNetwork(Supernet):
         self.cells = nn.ModuleList(cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))
         self.classifier = Classifier(channels, num_classes)
-        self._init_architecture(topology, SPACE, CELL_TYPES[:1], arch_init_std)
+        self._init_architecture(topology, SPACE, CELL_TYPES[:1], arch_init_std, sampling)
         if channels_last:
             self.to(memory_format=torch.channels_last)
 

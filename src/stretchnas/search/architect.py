@@ -36,18 +36,18 @@ def _grads(loss, params):
     return list(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))
 
 
-def first_order(net, groups: list[ArchGroup], regularizer: Callable, forward_kw=None) -> tuple[list, dict]:
+def first_order(net, groups: list[ArchGroup], penalty: Callable, forward_kw=None) -> tuple[list, dict]:
     """DARTS first order: grad of L_val(w, alpha) (+ lambda r(beta) for beta)."""
     grads, stats = [], {}
     for group in groups:
         loss, logits = task_loss(net, group.batch, **(forward_kw or {}))
-        objective = loss + regularizer() if group.regularized else loss
+        objective = loss + penalty(group)
         grads.append(_grads(objective, group.params))
         stats.setdefault("val", (loss.detach(), logits.detach(), group.batch[1]))
     return grads, stats
 
 
-def milenas(net, groups: list[ArchGroup], train_batch: Batch, regularizer: Callable, lam: float, form: str):
+def milenas(net, groups: list[ArchGroup], train_batch: Batch, penalty: Callable, lam: float, form: str):
     """MiLeNAS: paper Eq. 18, grad L_tr + lam * grad L_val; form='code' puts lam on L_tr instead."""
     all_params = [p for g in groups for p in g.params]
     train_loss, _ = task_loss(net, train_batch)
@@ -56,7 +56,7 @@ def milenas(net, groups: list[ArchGroup], train_batch: Batch, regularizer: Calla
     grads, stats = [], {}
     for group in groups:
         loss, logits = task_loss(net, group.batch)
-        objective = loss + regularizer() if group.regularized else loss
+        objective = loss + penalty(group)
         val_grads = _grads(objective, group.params)
         grads.append([w_train * train_grads[id(p)] + w_val * g for p, g in zip(group.params, val_grads)])
         stats.setdefault("val", (loss.detach(), logits.detach(), group.batch[1]))
@@ -73,7 +73,7 @@ def unrolled(
     net,
     groups: list[ArchGroup],
     train_batch: Batch,
-    regularizer: Callable,
+    penalty: Callable,
     w_optimizer: torch.optim.SGD,
     eta: float,
     r: float = 0.01,
@@ -89,7 +89,7 @@ def unrolled(
     momentum, wd = group_opts["momentum"], group_opts["weight_decay"]
     with net.activations_kept():
         train_loss = F.cross_entropy(functional_call(net, _buffers(net), (train_batch[0],)), train_batch[1])
-    g_train = torch.autograd.grad(train_loss, weights)
+    g_train = _grads(train_loss, weights)  # GDAS: weights of ops not drawn get zeros
     with torch.no_grad():
         w_prime = []
         for w, g in zip(weights, g_train):
@@ -105,7 +105,7 @@ def unrolled(
     for group in groups:
         logits = call(w_prime, group.batch[0])
         loss = F.cross_entropy(logits, group.batch[1])
-        objective = loss + regularizer() if group.regularized else loss
+        objective = loss + penalty(group)
         both = torch.autograd.grad(objective, [*group.params, *w_prime], allow_unused=True, materialize_grads=True)
         d_arch, d_w = list(both[: len(group.params)]), both[len(group.params) :]
         eps = r / torch.cat([g.flatten() for g in d_w]).norm()

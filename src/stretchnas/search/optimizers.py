@@ -59,6 +59,7 @@ class SearchOptimizer(ABC):
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.w_optimizer, T_max=settings["epochs"], eta_min=w["lr_min"]
         )
+        self.epoch = 0
         self.alpha_optimizer = self._arch_optimizer(net.alpha_parameters())
         self.beta_optimizer = self._arch_optimizer(net.beta_parameters()) if net.beta_parameters() else None
 
@@ -77,6 +78,27 @@ class SearchOptimizer(ABC):
             for cell_type in self.net.cell_types
         )
         return reg["lambda"] * total
+
+    def penalty(self, group: ArchGroup) -> torch.Tensor:
+        """What joins a group's validation loss: the topology regulariser for beta, beta-DARTS's decay
+        term for alpha where it is on."""
+        total = self.regularizer() if group.regularized else torch.zeros(())
+        weight = self.beta_decay_weight()
+        if weight > 0 and any(p is a for p in group.params for a in self.net.alpha_parameters()):
+            total = total + weight * beta_decay(self.net.alpha_parameters())
+        return total
+
+    def beta_decay_weight(self) -> float:
+        """beta-DARTS's lambda at this epoch: a linear ramp from 0 (0-based epochs, as its code counts)."""
+        decay = self.settings["beta_decay"]
+        return decay["lambda_max"] * self.epoch / decay["ramp_epochs"]
+
+    def start_epoch(self, epoch: int) -> None:
+        """Per-epoch set-up: the epoch for beta-DARTS's ramp, GDAS's temperature."""
+        self.epoch = epoch
+        if self.settings["sampling"] == "gdas":
+            g, epochs = self.settings["gdas"], self.settings["epochs"]
+            self.net.tau = g["tau_max"] - (g["tau_max"] - g["tau_min"]) * epoch / max(epochs - 1, 1)
 
     def groups(self, batches: StepBatches) -> list[ArchGroup]:
         alpha, beta = self.net.alpha_parameters(), self.net.beta_parameters()
@@ -158,7 +180,7 @@ class DartsFirstOrder(SearchOptimizer):
     name = "darts_1st"
 
     def arch_gradients(self, batches: StepBatches):
-        return architect.first_order(self.net, self.groups(batches), self.regularizer, self.forward_kw())
+        return architect.first_order(self.net, self.groups(batches), self.penalty, self.forward_kw())
 
 
 class DartsSecondOrder(SearchOptimizer):
@@ -166,9 +188,7 @@ class DartsSecondOrder(SearchOptimizer):
 
     def arch_gradients(self, batches: StepBatches):
         eta = self.scheduler.get_last_lr()[0]
-        return architect.unrolled(
-            self.net, self.groups(batches), batches.train, self.regularizer, self.w_optimizer, eta
-        )
+        return architect.unrolled(self.net, self.groups(batches), batches.train, self.penalty, self.w_optimizer, eta)
 
 
 class MiLeNAS(SearchOptimizer):
@@ -176,9 +196,7 @@ class MiLeNAS(SearchOptimizer):
 
     def arch_gradients(self, batches: StepBatches):
         m = self.settings["milenas"]
-        return architect.milenas(
-            self.net, self.groups(batches), batches.train, self.regularizer, m["lambda"], m["form"]
-        )
+        return architect.milenas(self.net, self.groups(batches), batches.train, self.penalty, m["lambda"], m["form"])
 
 
 class EDAS(DartsFirstOrder):
@@ -225,6 +243,12 @@ class EDAS(DartsFirstOrder):
             self.beta_optimizer.step()
         for p in self.net.arch_parameters():
             p.grad = None
+
+
+def beta_decay(alphas: list[torch.Tensor]) -> torch.Tensor:
+    """beta-DARTS's beta-decay term: per cell type, the mean over edges of logsumexp(alpha_e) (a smooth
+    maximum of the edge's alpha), summed over cell types."""
+    return sum(torch.logsumexp(alpha, dim=-1).mean() for alpha in alphas)
 
 
 SEARCH_OPTIMIZERS: dict[str, type[SearchOptimizer]] = {

@@ -119,6 +119,7 @@ class SearchRun(EpochRun):
     def start_epoch(self, epoch: int, fresh: bool) -> None:
         if fresh:
             self.streams["train"].start_pass(epoch)
+        self.optimizer.start_epoch(epoch)
 
     def train_step(self) -> dict[str, float]:
         batches = StepBatches(

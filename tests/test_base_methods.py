@@ -1,0 +1,106 @@
+"""The base methods of the 2024 TopoNAS comparison, in the search registries: GDAS's sampling and beta-DARTS's
+decay, each combined with any optimiser, topology mode and space."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from stretchnas.config import load_settings
+from stretchnas.search.architect import ArchGroup
+from stretchnas.search.optimizers import beta_decay, build_search_optimizer
+from stretchnas.supernet import build_search_network
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def search_settings(op_space="nb201", mode="stretchable", **overrides):
+    search = load_settings(REPO / "params.yaml", "smoke", environ={})["search"]
+    return {**search, "op_space": op_space, "cells_per_stage": 1, "channels": 4, "layers": 5,
+            "topology": {"mode": mode, "allow_empty_output": False}, **overrides}  # fmt: skip
+
+
+@pytest.mark.parametrize(("op_space", "mode"), [("nb201", "stretchable"), ("nb201", "darts"), ("darts", "darts")])
+def test_gdas_runs_exactly_the_drawn_op_on_every_edge_and_its_gradient_reaches_that_edges_alpha(op_space, mode):
+    torch.manual_seed(0)
+    net = build_search_network(search_settings(op_space, mode, sampling="gdas"), num_classes=5)
+    net.tau = 5.0
+    ran = []  # (edge module, op index) of every op forward
+    for cell in net.cells:
+        for edge in getattr(cell, "edges", {}).values():
+            for k, op in zip(edge.op_index, edge.ops):
+                op.register_forward_hook(lambda module, args, out, edge=edge, k=k: ran.append((id(edge), k)))
+    weights, plans = net.edge_weights(arch_grad=True, relaxed=None)
+    for cell_type, w in weights.items():
+        assert torch.equal(w.detach().max(-1).values, w.detach().sum(-1))  # one non-zero weight per edge...
+        drawn = torch.tensor([plans[cell_type][e] for e in range(w.shape[0])])
+        scale = net.edge_scale(cell_type)
+        expected = torch.ones(w.shape[0]) if scale is None else scale.detach()
+        torch.testing.assert_close(w.detach()[torch.arange(w.shape[0]), drawn], expected)  # ...the drawn op's, 1 x s(e)
+    ran.clear()
+    drawn_in_forward = []
+    sample = net.edge_weights
+    net.edge_weights = lambda *args: drawn_in_forward.append(sample(*args)) or drawn_in_forward[-1]
+    torch.manual_seed(1)
+    logits = net(torch.randn(2, 3, 32, 32))
+    per_edge = {}
+    for edge, k in ran:
+        per_edge.setdefault(edge, set()).add(k)
+    assert all(len(ops) == 1 for ops in per_edge.values())  # never two ops of one edge in a forward
+    (_, plans) = drawn_in_forward[0]
+    for cell in net.cells:  # the op that ran on an edge is the one drawn for it
+        cell_type = "reduce" if getattr(cell, "reduction", False) else "normal"
+        for e, edge in getattr(cell, "edges", {}).items():
+            drawn = plans[cell_type][int(e)]
+            assert per_edge.get(id(edge), {drawn}) == {drawn}  # (a shared pooling output may run elsewhere)
+    logits.sum().backward()
+    for cell_type, alpha in net.alpha.items():
+        # the straight-through gradient reaches each edge's alpha through its drawn op's soft weight (on the
+        # edges leaving a cell input: an edge leaving a node whose inputs all drew `none` carries zeros)
+        drawn_ops = [plans[cell_type][e] for e in range(alpha.shape[0])]
+        used = [e for e, k in enumerate(drawn_ops) if net.op_names[k] != "none"
+                and net.topology.edges[e][0] < net.topology.n_inputs]  # fmt: skip
+        assert alpha.grad is not None and (alpha.grad[used].abs().sum(-1) > 0).all()
+
+
+def test_gdas_anneals_tau_linearly_from_tau_max_to_tau_min():
+    settings = search_settings(sampling="gdas", epochs=5)
+    optimizer = build_search_optimizer("darts_1st", build_search_network(settings), settings)
+    taus = []
+    for epoch in range(5):
+        optimizer.start_epoch(epoch)
+        taus.append(optimizer.net.tau)
+    assert taus == pytest.approx([10.0, 7.525, 5.05, 2.575, 0.1])
+
+
+def test_beta_decays_gradient_is_the_softmax_of_each_edge_over_the_edge_count_times_lambda():
+    settings = search_settings("darts", "darts", beta_decay={"lambda_max": 50.0, "ramp_epochs": 100})
+    torch.manual_seed(0)
+    net = build_search_network(settings)
+    for alpha in net.alpha_parameters():
+        alpha.data.normal_()
+    optimizer = build_search_optimizer("darts_1st", net, settings)
+    optimizer.start_epoch(10)
+    assert optimizer.beta_decay_weight() == 5.0  # 50 * 10 / 100
+    group = ArchGroup(net.alpha_parameters(), None, regularized=False)
+    grads = torch.autograd.grad(optimizer.penalty(group), net.alpha_parameters())
+    for alpha, grad in zip(net.alpha_parameters(), grads):
+        # d/d alpha_eo of mean_e logsumexp(alpha_e) = softmax(alpha_e)_o / edges
+        torch.testing.assert_close(grad, 5.0 * torch.softmax(alpha.detach(), -1) / alpha.shape[0])
+    manual = sum(torch.log(torch.exp(a.detach()).sum(-1)).mean() for a in net.alpha_parameters())
+    torch.testing.assert_close(beta_decay(net.alpha_parameters()), manual)
+    # off by default, and never on beta's group
+    assert float(optimizer.penalty(ArchGroup([], None, regularized=False))) == 0.0
+
+
+@pytest.mark.parametrize("optimizer", ["darts_1st", "darts_2nd", "milenas"])
+def test_gdas_and_beta_decay_search_both_spaces(tmp_path, tiny_search_data, optimizer):
+    from stretchnas.search.runner import SearchRun
+
+    for op_space, mode in (("nb201", "stretchable"), ("darts", "darts")):
+        settings = search_settings(op_space, mode, optimizer=optimizer, sampling="gdas", epochs=2,
+                                   max_steps_per_epoch=1, snapshot_epochs=[2], split_scheme="three_way",
+                                   beta_decay={"lambda_max": 50.0, "ramp_epochs": 100})  # fmt: skip
+        out = tmp_path / f"{op_space}-{optimizer}"
+        genotype = SearchRun("base", settings, tiny_search_data, out, 0).run(False)
+        assert genotype is not None and (out / "genotype.json").exists()
