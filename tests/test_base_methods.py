@@ -104,3 +104,71 @@ def test_gdas_and_beta_decay_search_both_spaces(tmp_path, tiny_search_data, opti
         out = tmp_path / f"{op_space}-{optimizer}"
         genotype = SearchRun("base", settings, tiny_search_data, out, 0).run(False)
         assert genotype is not None and (out / "genotype.json").exists()
+
+
+# ----------------------------------------------------------------------------- PC-DARTS
+
+
+def straightforward_shuffle(x, groups):
+    """out[:, i * groups + g] = x[:, g * (C / groups) + i], index by index."""
+    c = x.shape[1]
+    out = torch.empty_like(x)
+    for g in range(groups):
+        for i in range(c // groups):
+            out[:, i * groups + g] = x[:, g * (c // groups) + i]
+    return out
+
+
+@pytest.mark.parametrize(("space", "stride"), [("darts", 1), ("darts", 2), ("nb201", 1)])
+def test_partial_channels_match_the_straightforward_formula_and_k1_is_the_full_mixed_op(space, stride):
+    from stretchnas.ops import candidate_ops
+    from stretchnas.supernet import MixedEdge
+
+    torch.manual_seed(0)
+    op_names = candidate_ops(space, with_none=True)
+    x = torch.randn(2, 8, 8, 8, dtype=torch.double)
+    weights = torch.rand(len(op_names), dtype=torch.double)
+    for partial in (1, 4):
+        edge = MixedEdge(op_names, 8, stride, space, partial).double()
+        part = 8 // partial
+        mixed = sum(weights[k] * op(x[:, :part]) for k, op in zip(edge.op_index, edge.ops))
+        if partial == 1:
+            expected = mixed  # every channel through every op: DARTS's mixed op
+        else:
+            rest = x[:, part:] if stride == 1 else torch.nn.functional.max_pool2d(x[:, part:], 2, 2)
+            expected = straightforward_shuffle(torch.cat([mixed, rest], 1), partial)
+        torch.testing.assert_close(edge(x, torch.relu(x), weights), expected)
+
+
+def test_edge_normalisation_is_a_softmax_over_each_nodes_incoming_edges():
+    settings = search_settings("darts", "darts", pc_darts={"partial_channels": 2, "edge_normalization": True},
+                               channels=8)  # fmt: skip
+    torch.manual_seed(0)
+    net = build_search_network(settings)
+    for p in net.edge_norm_parameters():
+        p.data.normal_()
+    normed = net.normalized_edge_weights("normal")
+    for node in net.topology.nodes:
+        incoming = [e for e, (_, j) in enumerate(net.topology.edges) if j == node]
+        torch.testing.assert_close(normed[incoming], torch.softmax(net.edge_norm["normal"].detach()[incoming], 0))
+    torch.testing.assert_close(net.mixed_weights("normal"), torch.softmax(net.alpha["normal"], -1) * normed[:, None])
+    weights = {id(p) for p in net.weight_parameters()}
+    assert len(net.arch_parameters()) == 4 and not weights & {id(p) for p in net.edge_norm_parameters()}
+
+
+def test_the_warm_up_epochs_leave_the_architecture_untouched(tiny_search_data):
+    from stretchnas.search.optimizers import StepBatches
+
+    settings = search_settings(pc_darts={"partial_channels": 2, "edge_normalization": True}, arch_warmup_epochs=1,
+                               epochs=3)  # fmt: skip
+    net = build_search_network(settings, num_classes=3)
+    optimizer = build_search_optimizer("darts_1st", net, settings)
+    images = torch.randn(4, 3, 32, 32)
+    batch = (images, torch.tensor([0, 1, 2, 0]))
+    before = [p.detach().clone() for p in net.arch_parameters()]
+    optimizer.start_epoch(0)
+    result = optimizer.step(StepBatches(batch, batch, None))
+    assert all(torch.equal(a, b) for a, b in zip(before, net.arch_parameters())) and result.val_count == 0
+    optimizer.start_epoch(1)
+    optimizer.step(StepBatches(batch, batch, None))
+    assert all(not torch.equal(a, b) for a, b in zip(before, net.arch_parameters()))

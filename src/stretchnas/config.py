@@ -137,6 +137,16 @@ def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[lis
     if search["op_space"] != "darts" and search["topology"]["mode"] in DARTS_CELL_ONLY:
         errors.append((path + ["topology", "mode"], f"{search['topology']['mode']!r} needs DARTS's two-input "
                        f"cell, not the {search['op_space']} space's"))  # fmt: skip
+    pc = search["pc_darts"]
+    if pc["partial_channels"] > 1 and search["channels"] % (2 * pc["partial_channels"]):
+        errors.append((path + ["channels"], f"{search['channels']} channels cannot be split in "
+                       f"{pc['partial_channels']} even parts (pc_darts.partial_channels)"))  # fmt: skip
+    if pc["edge_normalization"] and search["optimizer"] == "edas":
+        errors.append((path + ["pc_darts", "edge_normalization"], "edas updates one alpha row per step "
+                       "(sparse Adam); it does not take edge-normalisation weights"))  # fmt: skip
+    if search["arch_warmup_epochs"] >= search["epochs"]:
+        errors.append((path + ["arch_warmup_epochs"], f"{search['arch_warmup_epochs']} leaves no architecture "
+                       f"step in {search['epochs']} epochs"))  # fmt: skip
     if search["sampling"] == "gdas" and search["optimizer"] == "edas":
         errors.append((path + ["sampling"], "gdas draws one op on every edge; edas relaxes one edge and clamps the "
                        "rest: choose one"))  # fmt: skip

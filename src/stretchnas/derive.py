@@ -31,8 +31,10 @@ def _strength(alpha_row: torch.Tensor, op_names: list[str]) -> float:
     return max(probs[k].item() for k, name in enumerate(op_names) if name != "none")
 
 
-def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor | None, op_names) -> list[int]:
-    """Indices (into space.edges) of the edges the current parameters select."""
+def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor | None, op_names,
+                   edge_weights: torch.Tensor | None = None) -> list[int]:  # fmt: skip
+    """Indices (into space.edges) of the edges the current parameters select. `edge_weights`: PC-DARTS's
+    normalised edge weights, which multiply each edge's strength under the DARTS hand rule."""
     edges = space.edges
     if space.derive_rule == "subsets":
         chosen = []
@@ -51,7 +53,8 @@ def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor
     chosen = []
     for candidates in by_node.values():
         # sorted() is stable: ties keep edge order, as in DARTS's genotype()
-        ranked = sorted(candidates, key=lambda e: -_strength(alpha[e], op_names))
+        factor = (lambda e: 1.0) if edge_weights is None else (lambda e: float(edge_weights[e]))  # noqa: E731
+        ranked = sorted(candidates, key=lambda e: -_strength(alpha[e], op_names) * factor(e))
         chosen.extend(ranked[:2])
     return sorted(chosen)
 
@@ -72,10 +75,10 @@ def prune_inputless(edges: list[tuple[int, int]], n_nodes: int,
     return kept, sorted(nodes - alive)
 
 
-def derive_cell(space: TopologySpace, alpha, beta, op_names) -> tuple[Cell | None, list[int]]:
+def derive_cell(space: TopologySpace, alpha, beta, op_names, edge_weights=None) -> tuple[Cell | None, list[int]]:
     """The cell the parameters select (None if no intermediate node keeps an input), and the dropped nodes."""
     edges = space.edges
-    chosen = selected_edges(space, alpha, beta, op_names)
+    chosen = selected_edges(space, alpha, beta, op_names, edge_weights)
     kept, dropped = prune_inputless([edges[e] for e in chosen], space.n_nodes)
     index = {edge: k for k, edge in enumerate(edges)}
     cell_edges = [(_best_op(alpha[index[(i, j)]], op_names), i, j) for i, j in sorted(kept, key=lambda e: (e[1], e[0]))]
@@ -125,8 +128,9 @@ def derive_architecture(network) -> Derivation:
     cells, dropped = {}, {}
     for cell_type in CELL_TYPES:
         beta = network.beta[cell_type] if network.topology.has_beta else None
+        normed = network.normalized_edge_weights(cell_type).detach() if network.edge_norm else None
         cells[cell_type], dropped[cell_type] = derive_cell(
-            network.topology, network.alpha[cell_type], beta, network.op_names
+            network.topology, network.alpha[cell_type], beta, network.op_names, normed
         )
     if None in cells.values():
         return Derivation(None, dropped)

@@ -34,12 +34,24 @@ def _has_parameters(module: nn.Module) -> bool:
     return any(True for _ in module.parameters())
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """PC-DARTS's channel shuffle: channel g * (C / groups) + i moves to i * groups + g."""
+    b, c, h, w = x.shape
+    return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
 class MixedEdge(nn.Module):
-    def __init__(self, op_names: list[str], C: int, stride: int, space: str):
+    """The candidate ops of one edge. With `partial` = K > 1 (PC-DARTS), the ops see only the first C/K
+    channels; the others bypass them (2x2 max pooling on a strided edge), and the two parts are
+    concatenated and channel-shuffled. K = 1 is the full mixed op."""
+
+    def __init__(self, op_names: list[str], C: int, stride: int, space: str, partial: int = 1):
         super().__init__()
         self.op_index = [k for k, name in enumerate(op_names) if name != "none"]
+        self.partial = partial
+        self.bypass = nn.MaxPool2d(2, 2) if partial > 1 and stride == 2 else None
         self.ops = nn.ModuleList(
-            build_op(op_names[k], C, stride, affine=False, search=True, space=space) for k in self.op_index
+            build_op(op_names[k], C // partial, stride, affine=False, search=True, space=space) for k in self.op_index
         )
         self.relu_first = [getattr(op, "relu_first", False) for op in self.ops]
         # ops whose output depends only on (input, stride): shareable across a node's edges
@@ -56,8 +68,13 @@ class MixedEdge(nn.Module):
         only: int | None = None,
         shared: dict | None = None,
     ):
-        """Sum of weighted op outputs; `only` runs a single op (a clamped edge under EDAS);
-        `shared` caches parameter-free op outputs among the edges leaving one node."""
+        """Sum of weighted op outputs; `only` runs a single op (a clamped edge under EDAS, a drawn one under
+        GDAS); `shared` caches parameter-free op outputs among the edges leaving one node (which all see
+        the same channels). None where no op ran: the edge contributes nothing."""
+        rest = None
+        if self.partial > 1:
+            part = x.shape[1] // self.partial
+            x, x_relu, rest = x[:, :part], x_relu[:, :part], x[:, part:]
         out = None
         for k, op, relu_first, key in zip(self.op_index, self.ops, self.relu_first, self.share_key):
             if only is not None and k != only:
@@ -70,11 +87,15 @@ class MixedEdge(nn.Module):
                     shared[key] = y
             term = weights[k] * y
             out = term if out is None else out + term
-        return out
+        if rest is None or out is None:
+            return out
+        rest = self.bypass(rest) if self.bypass is not None else rest
+        return channel_shuffle(torch.cat([out, rest], dim=1), self.partial)
 
 
 class SearchCell(nn.Module):
-    def __init__(self, slot: CellSlot, topology: TopologySpace, op_names: list[str], op_space: str):
+    def __init__(self, slot: CellSlot, topology: TopologySpace, op_names: list[str], op_space: str,
+                 partial: int = 1):  # fmt: skip
         super().__init__()
         self.reduction = slot.reduction
         self.pre0, self.pre1 = preprocessors(slot, affine=False)
@@ -85,7 +106,7 @@ class SearchCell(nn.Module):
         for e, (i, _) in enumerate(self.edge_list):
             if active[e]:
                 stride = 2 if slot.reduction and i < 2 else 1
-                self.edges[str(e)] = MixedEdge(op_names, slot.C, stride, op_space)
+                self.edges[str(e)] = MixedEdge(op_names, slot.C, stride, op_space, partial)
         self.incoming = {
             j: [(e, i) for e, (i, jj) in enumerate(self.edge_list) if jj == j and str(e) in self.edges]
             for j in range(2, self.n_nodes + 2)
@@ -136,7 +157,8 @@ class Supernet(nn.Module):
     cell_types: tuple[str, ...]
 
     def _init_architecture(self, topology: TopologySpace, op_space: str, cell_types: tuple[str, ...],
-                           arch_init_std: float, sampling: str = "mixture") -> None:  # fmt: skip
+                           arch_init_std: float, sampling: str = "mixture",
+                           edge_normalization: bool = False) -> None:  # fmt: skip
         self.op_space, self.cell_types = op_space, cell_types
         self.sampling, self.tau = sampling, 1.0  # GDAS: the optimiser sets tau every epoch
         self.topology_weights = TopologyWeights(topology)
@@ -149,14 +171,24 @@ class Supernet(nn.Module):
             if topology.has_beta
             else {}
         )
+        # PC-DARTS's edge normalisation: one weight per edge, softmax over each node's incoming edges
+        self.edge_norm = nn.ParameterDict(
+            {c: nn.Parameter(arch_init_std * torch.randn(num_edges)) for c in cell_types} if edge_normalization else {}
+        )
+        incoming = [[e for e, (_, j) in enumerate(topology.edges) if j == node] for node in topology.nodes]
+        self._incoming_edges = [torch.tensor(edges) for edges in incoming]
 
     # ------------------------------------------------------------------ parameters
 
     def arch_parameters(self) -> list[nn.Parameter]:
-        return [*self.alpha.values(), *self.beta.values()]
+        return [*self.alpha.values(), *self.edge_norm.values(), *self.beta.values()]
 
     def alpha_parameters(self) -> list[nn.Parameter]:
         return list(self.alpha.values())
+
+    def edge_norm_parameters(self) -> list[nn.Parameter]:
+        """PC-DARTS's edge-normalisation weights (updated with alpha, on alpha's batches); empty when off."""
+        return list(self.edge_norm.values())
 
     def beta_parameters(self) -> list[nn.Parameter]:
         return list(self.beta.values())
@@ -172,8 +204,21 @@ class Supernet(nn.Module):
     # ------------------------------------------------------------------ weights per edge
 
     def edge_scale(self, cell_type: str) -> torch.Tensor | None:
-        """s(e) for one cell type, or None when the mode has no topology variables."""
-        return self.topology_weights(self.beta[cell_type]) if self.topology.has_beta else None
+        """What every op weight of an edge is multiplied by: s(e), where the mode has topology variables,
+        times PC-DARTS's normalised edge weight, where it is on; None when neither is."""
+        scale = self.topology_weights(self.beta[cell_type]) if self.topology.has_beta else None
+        if self.edge_norm:
+            normed = self.normalized_edge_weights(cell_type)
+            scale = normed if scale is None else scale * normed
+        return scale
+
+    def normalized_edge_weights(self, cell_type: str) -> torch.Tensor:
+        """PC-DARTS: softmax of the edge-normalisation weights over each node's incoming edges."""
+        raw = self.edge_norm[cell_type]
+        out = torch.zeros_like(raw)
+        for edges in self._incoming_edges:
+            out = out.index_copy(0, edges.to(raw.device), torch.softmax(raw[edges.to(raw.device)], dim=0))
+        return out
 
     def mixed_weights(self, cell_type: str, relaxed_edge: int | None = None) -> torch.Tensor:
         """w[e, o] = s(e) * softmax(alpha_e)_o, shape (edges, ops incl. `none` if present).
@@ -269,6 +314,8 @@ class SearchNetwork(Supernet):
         recompute: str = "none",
         imagenet: bool = False,
         sampling: str = "mixture",
+        partial_channels: int = 1,
+        edge_normalization: bool = False,
     ):
         super().__init__()
         self.topology = topology
@@ -280,10 +327,11 @@ class SearchNetwork(Supernet):
         self.stem = ImageNetStem(C) if imagenet else cifar_stem(stem_multiplier * C)
         stem_channels = C if imagenet else stem_multiplier * C
         slots = cell_slots(C, layers, stem_channels, lambda reduction: n_nodes, first_reduction_prev=imagenet)
-        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space) for slot in slots)
+        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space, partial_channels)
+                                   for slot in slots)  # fmt: skip
         C_out = n_nodes * C * 4  # two reductions doubled the channels twice
         self.classifier = Classifier(C_out, num_classes)
-        self._init_architecture(topology, op_space, CELL_TYPES, arch_init_std, sampling)
+        self._init_architecture(topology, op_space, CELL_TYPES, arch_init_std, sampling, edge_normalization)
         if channels_last:
             # NHWC: oneDNN's depthwise and 1x1 convolutions run several times faster on CPU
             self.to(memory_format=torch.channels_last)
@@ -316,7 +364,9 @@ def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = F
 
         return NB201SearchNetwork(space, C=search["channels"], N=search["cells_per_stage"], num_classes=num_classes,
                                   arch_init_std=search["arch"]["init_std"], channels_last=search["channels_last"],
-                                  recompute=search["recompute"], sampling=search["sampling"])  # fmt: skip
+                                  recompute=search["recompute"], sampling=search["sampling"],
+                                  partial_channels=search["pc_darts"]["partial_channels"],
+                                  edge_normalization=search["pc_darts"]["edge_normalization"])  # fmt: skip
     return SearchNetwork(
         space,
         C=search["channels"],
@@ -328,4 +378,6 @@ def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = F
         recompute=search["recompute"],
         imagenet=imagenet,
         sampling=search["sampling"],
+        partial_channels=search["pc_darts"]["partial_channels"],
+        edge_normalization=search["pc_darts"]["edge_normalization"],
     )

@@ -60,7 +60,7 @@ class SearchOptimizer(ABC):
             self.w_optimizer, T_max=settings["epochs"], eta_min=w["lr_min"]
         )
         self.epoch = 0
-        self.alpha_optimizer = self._arch_optimizer(net.alpha_parameters())
+        self.alpha_optimizer = self._arch_optimizer(self.alpha_group_parameters())
         self.beta_optimizer = self._arch_optimizer(net.beta_parameters()) if net.beta_parameters() else None
 
     def _arch_optimizer(self, params):
@@ -100,8 +100,12 @@ class SearchOptimizer(ABC):
             g, epochs = self.settings["gdas"], self.settings["epochs"]
             self.net.tau = g["tau_max"] - (g["tau_max"] - g["tau_min"]) * epoch / max(epochs - 1, 1)
 
+    def alpha_group_parameters(self) -> list:
+        """alpha, and PC-DARTS's edge-normalisation weights where on: one Adam, alpha's batches."""
+        return self.net.alpha_parameters() + self.net.edge_norm_parameters()
+
     def groups(self, batches: StepBatches) -> list[ArchGroup]:
-        alpha, beta = self.net.alpha_parameters(), self.net.beta_parameters()
+        alpha, beta = self.alpha_group_parameters(), self.net.beta_parameters()
         if not beta:
             return [ArchGroup(alpha, batches.val_alpha, regularized=False)]
         if batches.val_beta is None:
@@ -148,12 +152,14 @@ class SearchOptimizer(ABC):
 
     def step(self, batches: StepBatches) -> StepResult:
         self.before_step()
+        # PC-DARTS's warm-up: the first epochs train the weights alone (no architecture step, no val batch)
+        arch = self.arch_step if self.epoch >= self.settings["arch_warmup_epochs"] else lambda _: (0.0, 0, 0)
         if self.settings["update_order"] == "arch_first":
-            val = self.arch_step(batches)
+            val = arch(batches)
             train = self.weight_step(batches.train)
         else:
             train = self.weight_step(batches.train)
-            val = self.arch_step(batches)
+            val = arch(batches)
         with torch.no_grad():
             reg = float(self.regularizer())
         return StepResult(*train, *val, reg)

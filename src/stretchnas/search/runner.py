@@ -148,12 +148,14 @@ class SearchRun(EpochRun):
     def epoch_row(self, epoch: int, sums: dict) -> dict:
         self.derivation = derive_architecture(self.net)
         steps = max(sums.get("steps", 0), 1)
+        # no architecture step this epoch (PC-DARTS's warm-up): no validation batch was read
+        validated = sums.get("val_count", 0) > 0
         row = {
             "epoch": epoch + 1,
             "train_loss": sums.get("train_loss", 0.0) / steps,
             "train_acc": sums.get("train_correct", 0) / max(sums.get("train_count", 0), 1),
-            "val_loss": sums.get("val_loss", 0.0) / steps,
-            "val_acc": sums.get("val_correct", 0) / max(sums.get("val_count", 0), 1),
+            "val_loss": sums.get("val_loss", 0.0) / steps if validated else None,
+            "val_acc": sums.get("val_correct", 0) / sums["val_count"] if validated else None,
             "lr": self.optimizer.scheduler.get_last_lr()[0],
             "arch_lr": self.search["arch"]["lr"],
             "regularizer": sums.get("regularizer", 0.0) / steps,
