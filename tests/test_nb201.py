@@ -180,3 +180,30 @@ def test_every_optimiser_searches_the_nb201_space(tmp_path, tiny_search_data):
         genotype = SearchRun(optimizer, settings, tiny_search_data, tmp_path / optimizer, 0).run(False)
         assert NB201Genotype.from_arch_str(genotype.arch_str) == genotype
         assert NB201Genotype.load(tmp_path / optimizer / "genotype.json") == genotype
+
+
+@pytest.mark.slow
+def test_every_nb201_experiment_searches_and_is_scored_by_lookup(tmp_path, prepared_cifar10, nb201_tables):
+    """Every base method of the NB201 comparison, with and without stretchable cells, at smoke scale (one
+    search each): its cell is looked up in the 12-epoch table, which the result names."""
+    import copy
+
+    from stretchnas.data.cache import PreparedData
+    from stretchnas.experiment import run_experiment
+    from stretchnas.tables import nb201
+
+    settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_NB201": nb201_tables})
+    names = [name for name in settings["experiments"] if name.startswith("nb201_")]
+    assert {n.removesuffix("_sc") for n in names} == {"nb201_darts_1st", "nb201_darts_2nd", "nb201_gdas",
+                                                       "nb201_pc_darts", "nb201_beta_darts"}  # fmt: skip
+    data = PreparedData.open(prepared_cifar10)
+    summaries = []
+    for name in names:
+        one_seed = copy.deepcopy(settings)
+        one_seed["experiments"][name]["search"]["seeds"] = [0]
+        summaries.append(run_experiment(one_seed, name, data, root=str(tmp_path / "runs"), quiet=True))
+        (lookup_result,) = summaries[-1]["lookups"]
+        assert lookup_result["source"] == FULL_FILE and "12 epochs" in lookup_result["schedule"]
+        assert NB201Genotype.load(lookup_result["genotype_file"]).arch_str == lookup_result["arch"]
+    table = nb201(summaries)
+    assert list(table["experiment"]) == names and table["cifar10_test_acc"].between(0, 100).all()

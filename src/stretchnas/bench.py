@@ -66,7 +66,8 @@ class BenchConfig:
     optimizer: str = _option("darts_1st", "search optimiser, as search.optimizer")
     simplify: bool = _option(False, "the 2024 topological simplification", flag=True)
     channels: int = _option(16, "initial channels C", minimum=2, even=True)
-    layers: int = _option(8, "cells", minimum=3)
+    layers: int = _option(8, "cells (DARTS space)", minimum=3)
+    cells_per_stage: int = _option(5, "NB201 space: search cells per stage (NB201's N)", minimum=1)
     nodes: int = _option(4, "intermediate nodes per cell", minimum=2)
     batch: int = _option(64, "images per batch", minimum=1)
     threads: int = _option(_cpus, "torch threads", minimum=1, default_text="the CPUs this process may use")
@@ -226,8 +227,8 @@ def check_implemented(cfg: BenchConfig) -> None:
     """BenchError if `cfg` asks for something this harness cannot build."""
     if cfg.simplify:
         raise BenchError("--simplify: the 2024 topological simplification is not implemented yet")
-    if cfg.space != "darts":
-        raise BenchError(f"--space {cfg.space}: not implemented; only the DARTS space has a supernet so far")
+    if cfg.space != "darts" and cfg.impl == "reference":
+        raise BenchError(f"--impl reference --space {cfg.space}: not implemented; the reference supernet is DARTS's")
     if cfg.topology == "output_k":
         raise BenchError("--topology output_k: not implemented in bench, which has no option for its topology.k")
     if cfg.impl == "reference":
@@ -314,7 +315,8 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     search = copy.deepcopy(search_defaults)
     search.update(channels=cfg.channels, layers=cfg.layers, intermediate_nodes=cfg.nodes, optimizer=cfg.optimizer,
                   topology={"mode": cfg.topology, "allow_empty_output": False}, channels_last=cfg.channels_last,
-                  recompute=cfg.recompute, beta_data=cfg.beta_data)  # fmt: skip
+                  recompute=cfg.recompute, beta_data=cfg.beta_data, op_space=cfg.space,
+                  cells_per_stage=cfg.cells_per_stage)  # fmt: skip
     net = build_search_network(search).to(device)
     optimizer = build_search_optimizer(cfg.optimizer, net, search)
     separate = net.topology.has_beta and cfg.beta_data == "separate"
