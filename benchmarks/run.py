@@ -31,6 +31,8 @@ SUITES = [
      ["topology=darts", "topology=stretchable"]),
     ("EDAS vs full DARTS step", {}, ["optimizer=darts_1st", "optimizer=edas"]),
     ("Second vs first order", {}, ["optimizer=darts_1st", "optimizer=darts_2nd"]),
+    ("NAS-Bench-201 supernet: straightforward reference vs stretchnas (N=5 cells per stage)", {"space": "nb201"},
+     ["impl=reference", "impl=stretchnas", "impl=stretchnas,recompute=cells"]),
 ]  # fmt: skip
 
 # The public quark0/darts code itself is not run by this script (it is not a dependency).
@@ -128,6 +130,7 @@ def _edges(nodes: int) -> int:
 
 
 DARTS = "DARTS supernet"
+NB201 = "NAS-Bench-201 supernet"
 
 
 def write_readme(peak: dict, sections: list[dict], machine: dict | None = None) -> None:
@@ -176,6 +179,10 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None) 
     lines.append(f"| EDAS step <= 0.25x DARTS step | {_verdict(_ratio(sections, 'EDAS', 'optimizer=edas'), 0.25)} |")
     second = _ratio(sections, "Second", "optimizer=darts_2nd")
     lines.append(f"| second-order step <= 2.2x first-order | {_verdict(second, 2.2)} |")
+    for variant in ("impl=stretchnas", "impl=stretchnas,recompute=cells"):
+        t, m = _ratio(sections, NB201, variant), _ratio(sections, NB201, variant, "memory_ratio")
+        lines.append(f"| NB201 step vs reference, `{variant}`: time <= 0.5x | {_verdict(t, 0.5)} |")
+        lines.append(f"| NB201 step vs reference, `{variant}`: memory <= 0.5x | {_verdict(m, 0.5)} |")
     lines += ["", what_was_done(sections), ""]
     columns = ["variant", "s/step (median)", "min", "max", "images/s", "peak RSS (MiB)", "GFLOP/step",
                "GFLOP/s", "time ratio", "memory ratio"]  # fmt: skip

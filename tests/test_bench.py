@@ -67,7 +67,11 @@ def test_peak_mode_reports_dense_convolution_gflops():
 
 @pytest.mark.parametrize(
     "args",
-    [["--simplify"], ["--space", "nb201", "--impl", "reference"], ["--impl", "reference", "--optimizer", "edas"]],
+    [
+        ["--simplify"],
+        ["--space", "nb201", "--impl", "reference", "--topology", "stretchable"],
+        ["--impl", "reference", "--optimizer", "edas"],
+    ],
 )
 def test_unimplemented_configurations_are_refused_clearly(args):
     result = bench(*TINY, *args)
@@ -98,10 +102,15 @@ def test_the_device_is_chosen_and_reported():
     assert bad.returncode == 2 and "'tpu' is not auto, cpu, cuda or cuda:N" in bad.stderr
 
 
-def test_the_nb201_supernet_is_benchmarked_against_itself_with_ratios():
-    result = bench(*TINY, "--space", "nb201", "--cells-per-stage", "1", "--compare", "topology=darts",
-                   "topology=stretchable,optimizer=darts_2nd")  # fmt: skip
+def test_the_nb201_supernet_is_benchmarked_against_the_straightforward_one_with_ratios():
+    result = bench(*TINY, "--space", "nb201", "--cells-per-stage", "1", "--compare", "impl=reference",
+                   "impl=stretchnas", "topology=stretchable,optimizer=darts_2nd")  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert [r["variant"] for r in rows] == ["topology=darts", "topology=stretchable,optimizer=darts_2nd"]
-    assert rows[1]["time_ratio"] > 0 and rows[0]["params"] < 5e4  # one cell per stage at C=4
+    assert [r["variant"] for r in rows] == [
+        "impl=reference",
+        "impl=stretchnas",
+        "topology=stretchable,optimizer=darts_2nd",
+    ]
+    assert rows[0]["params"] == rows[1]["params"]  # the same NB201 supernet, two implementations
+    assert rows[2]["time_ratio"] > 0 and rows[0]["params"] < 5e4  # one cell per stage at C=4

@@ -227,8 +227,6 @@ def check_implemented(cfg: BenchConfig) -> None:
     """BenchError if `cfg` asks for something this harness cannot build."""
     if cfg.simplify:
         raise BenchError("--simplify: the 2024 topological simplification is not implemented yet")
-    if cfg.space != "darts" and cfg.impl == "reference":
-        raise BenchError(f"--impl reference --space {cfg.space}: not implemented; the reference supernet is DARTS's")
     if cfg.topology == "output_k":
         raise BenchError("--topology output_k: not implemented in bench, which has no option for its topology.k")
     if cfg.impl == "reference":
@@ -298,6 +296,12 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     device = resolve_device(cfg.device)
     generator = torch.Generator().manual_seed(0)
     train, val, val_beta = (to_device(_batch(cfg.batch, generator), device) for _ in range(3))
+    if cfg.impl == "reference" and cfg.space == "nb201":
+        from stretchnas import reference_nb201
+
+        net = reference_nb201.Network(C=cfg.channels, N=cfg.cells_per_stage).to(device)
+        step = reference_nb201.FirstOrderStep(net)
+        return (lambda: step(train, val)), sum(p.numel() for p in net.parameters())
     if cfg.impl == "reference":
         from stretchnas import reference_darts
 
