@@ -17,29 +17,27 @@ NB201_TABLES = os.environ.pop("STRETCHNAS_NB201", None)
 os.environ.pop("STRETCHNAS_IMAGENET", None)
 
 
+def data_named(var: str, path: str | None, what: str, exists=Path.exists) -> str:
+    """The data `var` names: CI must provide it; elsewhere its tests skip without it."""
+    if not path:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must set {var} so the {what} tests run")
+        pytest.skip(f"{var} is not set: {what} test skipped")
+    if not exists(Path(path)):
+        pytest.fail(f"{var}={path} does not exist")
+    return path
+
+
 @pytest.fixture(scope="session")
 def nb201_tables() -> str:
     """The folder of NAS-Bench-201's tables named by STRETCHNAS_NB201; CI must provide it."""
-    if not NB201_TABLES:
-        if os.environ.get("CI"):
-            pytest.fail("CI must set STRETCHNAS_NB201 so the NAS-Bench-201 tests run")
-        pytest.skip("STRETCHNAS_NB201 is not set: NAS-Bench-201 lookup test skipped")
-    if not Path(NB201_TABLES).is_dir():
-        pytest.fail(f"STRETCHNAS_NB201={NB201_TABLES} is not a folder")
-    return NB201_TABLES
+    return data_named("STRETCHNAS_NB201", NB201_TABLES, "NAS-Bench-201", exists=Path.is_dir)
 
 
 @pytest.fixture(scope="session")
 def cifar10_source() -> str:
     """The real CIFAR-10 copy named by STRETCHNAS_CIFAR10; CI must provide it."""
-    path = os.environ.get("STRETCHNAS_CIFAR10")
-    if not path:
-        if os.environ.get("CI"):
-            pytest.fail("CI must set STRETCHNAS_CIFAR10 so the real-data tests run")
-        pytest.skip("STRETCHNAS_CIFAR10 is not set: real-data test skipped")
-    if not Path(path).exists():
-        pytest.fail(f"STRETCHNAS_CIFAR10={path} does not exist")
-    return path
+    return data_named("STRETCHNAS_CIFAR10", os.environ.get("STRETCHNAS_CIFAR10"), "real-data")
 
 
 @pytest.fixture(scope="session")

@@ -294,16 +294,11 @@ def _lookup_args(parser):
          "benchmark's tables (params.yaml nasbench201, or $STRETCHNAS_NB201), each naming its table",
          _lookup_args)  # fmt: skip
 def lookup_cmd(args) -> int:
-    from stretchnas.nb201.lookup import Tables, lookup, score_file
+    from stretchnas.nb201.lookup import Tables, lookup, score, score_file
 
     tables = Tables.from_settings(_settings(args))
     if args.arch:
-        result = lookup(args.arch, tables)
-        if args.out:
-            from stretchnas.atomic import atomic_write_json
-
-            atomic_write_json(args.out, result)
-        return _print(result)
+        return _print(score(lookup(args.arch, tables), args.out))
     return _print(score_file(args.genotype, tables, args.out))
 
 

