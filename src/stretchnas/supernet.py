@@ -34,12 +34,6 @@ def _has_parameters(module: nn.Module) -> bool:
     return any(True for _ in module.parameters())
 
 
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """PC-DARTS's channel shuffle: channel g * (C / groups) + i moves to i * groups + g."""
-    b, c, h, w = x.shape
-    return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
-
-
 class MixedEdge(nn.Module):
     """The candidate ops of one edge. With `partial` = K > 1 (PC-DARTS), the ops see only the first C/K
     channels; the others bypass them (2x2 max pooling on a strided edge), and the two parts are
@@ -90,7 +84,8 @@ class MixedEdge(nn.Module):
         if rest is None or out is None:
             return out
         rest = self.bypass(rest) if self.bypass is not None else rest
-        return channel_shuffle(torch.cat([out, rest], dim=1), self.partial)
+        # PC-DARTS's channel shuffle: channel g * (C / K) + i moves to i * K + g
+        return torch.nn.functional.channel_shuffle(torch.cat([out, rest], dim=1), self.partial)
 
 
 class SearchCell(nn.Module):
