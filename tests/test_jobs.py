@@ -210,3 +210,19 @@ def test_a_retrain_trains_its_sources_final_cells_at_its_channels_and_searches_n
 def test_a_table_tag_that_names_no_table_is_refused(tmp_path, edit):
     with pytest.raises(ConfigError, match=r"no such table; the tables are \['table1'"):
         settings_for(tmp_path, edit=edit)
+
+
+def test_a_table_rewritten_in_place_reruns_the_lookups_alone(tmp_path):
+    table = tmp_path / "nb201.csv"
+    table.write_text("arch,cifar10\n")
+
+    def edit(raw):
+        raw["nasbench201"]["table"] = str(table)
+
+    before = fingerprints(Plan(settings_for(tmp_path, edit=edit)))
+    assert any(name.startswith("lookup") for name in before)
+    table.write_text("arch,cifar10\n|skip_connect~0|,1.0\n")  # same path, new content
+    after = fingerprints(Plan(settings_for(tmp_path, edit=edit)))
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed and all(name.startswith("lookup") for name in changed), changed
+    assert {name for name in before if name.startswith("lookup")} == changed

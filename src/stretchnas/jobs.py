@@ -19,6 +19,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from stretchnas.artefacts import TABLE_FILES, report_outputs
 from stretchnas.config import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
@@ -123,6 +124,20 @@ def resolved(settings: Mapping, key: str):
     if key in SECTIONS_NOT_READ:
         value = {k: v for k, v in value.items() if k not in SECTIONS_NOT_READ[key]}
     return without_placement(value) if isinstance(value, dict) else value
+
+
+def table_identities(settings: Mapping) -> dict[str, list[int] | None]:
+    """Each configured NAS-Bench-201 table file: [size, modification time in ns], None where it is absent."""
+    section = settings.get("nasbench201") or {}
+    identities = {}
+    for path in filter(None, (section.get("table"), section.get("table_200ep"))):
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            identities[str(path)] = None
+        else:
+            identities[str(path)] = [stat.st_size, stat.st_mtime_ns]
+    return identities
 
 
 class Plan:
@@ -285,7 +300,9 @@ class Plan:
         out = OUTPUTS["lookup"][0].format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
         genotype = search.outputs[0]
         argv = ["stretchnas", "lookup", "--scale", self.scale, "--genotype", genotype, "--out", out]
-        return self._make("lookup", {"exp": experiment.name, "seed": seed}, argv, [genotype], ["nasbench201"])
+        job = self._make("lookup", {"exp": experiment.name, "seed": seed}, argv, [genotype], ["nasbench201"])
+        # A table replaced in place keeps its path: its size and modification time rerun the lookup too
+        return replace(job, fingerprint={**job.fingerprint, "table_files": table_identities(self.settings)})
 
     def _gather(self, experiment: Experiment, entry: str, trainings: list[Job]) -> Job:
         summary = OUTPUTS["gather"][0].format(root=self.root, scale=self.scale, exp=experiment.name)
