@@ -122,14 +122,14 @@ def straightforward_shuffle(x, groups):
 @pytest.mark.parametrize(("space", "stride"), [("darts", 1), ("darts", 2), ("nb201", 1)])
 def test_partial_channels_match_the_straightforward_formula_and_k1_is_the_full_mixed_op(space, stride):
     from stretchnas.ops import candidate_ops
-    from stretchnas.supernet import MixedEdge
+    from stretchnas.supernet import EdgeOptions, MixedEdge
 
     torch.manual_seed(0)
     op_names = candidate_ops(space, with_none=True)
     x = torch.randn(2, 8, 8, 8, dtype=torch.double)
     weights = torch.rand(len(op_names), dtype=torch.double)
     for partial in (1, 4):
-        edge = MixedEdge(op_names, 8, stride, space, partial).double()
+        edge = MixedEdge(op_names, 8, stride, space, EdgeOptions(partial)).double()
         part = 8 // partial
         mixed = sum(weights[k] * op(x[:, :part]) for k, op in zip(edge.op_index, edge.ops))
         if partial == 1:

@@ -68,7 +68,7 @@ def test_peak_mode_reports_dense_convolution_gflops():
 @pytest.mark.parametrize(
     "args",
     [
-        ["--simplify"],
+        ["--impl", "reference", "--simplify"],
         ["--space", "nb201", "--impl", "reference", "--topology", "stretchable"],
         ["--impl", "reference", "--optimizer", "edas"],
     ],

@@ -71,7 +71,7 @@ def test_one_job_per_search_seed_training_and_experiment(tmp_path):
     # one summary per experiment, but for ImageNet's and NAS-Bench-201's, where no source or table is named
     assert len(plan.summaries()) == len(settings["experiments"]) + len(settings["followups"]) - len(plan.not_planned)
     nb201 = {name for name in settings["experiments"] if name.startswith("nb201_")}
-    assert len(nb201) == 10 and set(plan.not_planned) == {"milenas_sc_imagenet", "milenas_sc_L12_imagenet", *nb201}
+    assert len(nb201) == 15 and set(plan.not_planned) == {"milenas_sc_imagenet", "milenas_sc_L12_imagenet", *nb201}
 
 
 @pytest.mark.parametrize(("rule", "expected_source_seeds"), [("paired", [2, 3]), (3, [3, 3])])

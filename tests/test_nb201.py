@@ -184,8 +184,9 @@ def test_every_optimiser_searches_the_nb201_space(tmp_path, tiny_search_data):
 
 @pytest.mark.slow
 def test_every_nb201_experiment_searches_and_is_scored_by_lookup(tmp_path, prepared_cifar10, nb201_tables):
-    """Every base method of the NB201 comparison, with and without stretchable cells, at smoke scale (one
-    search each): its cell is looked up in the 12-epoch table, which the result names."""
+    """Every base method of the NB201 comparison, with and without stretchable cells and with the 2024
+    simplification, at smoke scale (one search each): its cell is looked up in the 12-epoch table, which the
+    result names."""
     import copy
 
     from stretchnas.data.cache import PreparedData
@@ -194,7 +195,7 @@ def test_every_nb201_experiment_searches_and_is_scored_by_lookup(tmp_path, prepa
 
     settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_NB201": nb201_tables})
     names = [name for name in settings["experiments"] if name.startswith("nb201_")]
-    assert {n.removesuffix("_sc") for n in names} == {"nb201_darts_1st", "nb201_darts_2nd", "nb201_gdas",
+    assert {n.removesuffix("_sc").removesuffix("_simplified") for n in names} == {"nb201_darts_1st", "nb201_darts_2nd", "nb201_gdas",
                                                        "nb201_pc_darts", "nb201_beta_darts"}  # fmt: skip
     data = PreparedData.open(prepared_cifar10)
     summaries = []
@@ -207,3 +208,4 @@ def test_every_nb201_experiment_searches_and_is_scored_by_lookup(tmp_path, prepa
         assert NB201Genotype.load(lookup_result["genotype_file"]).arch_str == lookup_result["arch"]
     table = nb201(summaries)
     assert list(table["experiment"]) == names and table["cifar10_test_acc"].between(0, 100).all()
+    assert set(table[table["simplified"]]["experiment"]) == {n for n in names if n.endswith("_simplified")}

@@ -332,6 +332,7 @@ class Experiment:
             "tables": list(self.tables),
             "optimizer": self.optimizer,
             "topology_mode": self.topology_mode,
+            "simplified": self.search["simplify"],
             "k": self.k,
             "intermediate_nodes": self.intermediate_nodes,
             "search_layers": self.search["layers"],

@@ -19,6 +19,7 @@ skipped without changing the result:
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -28,11 +29,29 @@ from stretchnas.genotype import CELL_TYPES
 from stretchnas.macro import CellSlot, Classifier, ImageNetStem, cell_slots, cifar_stem, preprocessors
 from stretchnas.normalized_mix import fusable, normalized_mix
 from stretchnas.ops import Identity, build_op, candidate_ops
+from stretchnas.simplify import SharedGroup, groups_of
 from stretchnas.topology import TopologySpace, TopologyWeights, build_space
 
 
 def _has_parameters(module: nn.Module) -> bool:
     return any(True for _ in module.parameters())
+
+
+@dataclass(frozen=True)
+class EdgeOptions:
+    """How every mixed edge of a supernet is built: PC-DARTS's `partial` channels (1: all) and the 2024
+    topological simplification with its kernel normalisation (stretchnas.simplify)."""
+
+    partial: int = 1
+    simplify: bool = False
+    kernel_norm: str = "none"
+
+    @classmethod
+    def from_search(cls, search: dict) -> EdgeOptions:
+        return cls(search["pc_darts"]["partial_channels"], search["simplify"], search["kernel_norm"])
+
+
+PLAIN_EDGES = EdgeOptions()  # all channels, no simplification
 
 
 class MixedEdge(nn.Module):
@@ -44,9 +63,12 @@ class MixedEdge(nn.Module):
     the weighted sum (stretchnas.normalized_mix): the same values and gradients, one tensor kept per op
     instead of two when alpha takes a gradient."""
 
-    def __init__(self, op_names: list[str], C: int, stride: int, space: str, partial: int = 1):
+    def __init__(self, op_names: list[str], C: int, stride: int, space: str, options: EdgeOptions = PLAIN_EDGES):
         super().__init__()
-        self.op_index = [k for k, name in enumerate(op_names) if name != "none"]
+        partial = options.partial
+        merged = groups_of(op_names, space) if options.simplify else []
+        merged_ops = {k for _, members in merged for k in members}
+        self.op_index = [k for k, name in enumerate(op_names) if name != "none" and k not in merged_ops]
         self.partial = partial
         self.bypass = nn.MaxPool2d(2, 2) if partial > 1 and stride == 2 else None
         self.ops = nn.ModuleList(
@@ -59,6 +81,11 @@ class MixedEdge(nn.Module):
             for k, op in zip(self.op_index, self.ops)
         ]
         self.normalized = [relu_first and key is None for relu_first, key in zip(self.relu_first, self.share_key)]
+        # the 2024 simplification: each group of ops sharing modules, and the ops (alpha columns) it holds
+        self.groups = nn.ModuleList(
+            SharedGroup(group, C // partial, stride, options.kernel_norm) for group, _ in merged
+        )
+        self.group_members = [members for _, members in merged]
 
     def forward(
         self,
@@ -98,6 +125,11 @@ class MixedEdge(nn.Module):
         if fused:
             term = normalized_mix(self._weights_of(weights, fused_ops), fused, norms)
             out = term if out is None else out + term
+        for group, members in zip(self.groups, self.group_members):
+            chosen = [i for i, k in enumerate(members) if only is None or k == only]
+            if chosen:
+                term = group(x_relu, self._weights_of(weights, [members[i] for i in chosen]), chosen)
+                out = term if out is None else out + term
         if rest is None or out is None:
             return out
         rest = self.bypass(rest) if self.bypass is not None else rest
@@ -113,7 +145,7 @@ class MixedEdge(nn.Module):
 
 class SearchCell(nn.Module):
     def __init__(self, slot: CellSlot, topology: TopologySpace, op_names: list[str], op_space: str,
-                 partial: int = 1):  # fmt: skip
+                 options: EdgeOptions = PLAIN_EDGES):  # fmt: skip
         super().__init__()
         self.reduction = slot.reduction
         self.pre0, self.pre1 = preprocessors(slot, affine=False)
@@ -124,7 +156,7 @@ class SearchCell(nn.Module):
         for e, (i, _) in enumerate(self.edge_list):
             if active[e]:
                 stride = 2 if slot.reduction and i < 2 else 1
-                self.edges[str(e)] = MixedEdge(op_names, slot.C, stride, op_space, partial)
+                self.edges[str(e)] = MixedEdge(op_names, slot.C, stride, op_space, options)
         self.incoming = {
             j: [(e, i) for e, (i, jj) in enumerate(self.edge_list) if jj == j and str(e) in self.edges]
             for j in range(2, self.n_nodes + 2)
@@ -332,8 +364,8 @@ class SearchNetwork(Supernet):
         recompute: str = "none",
         imagenet: bool = False,
         sampling: str = "mixture",
-        partial_channels: int = 1,
         edge_normalization: bool = False,
+        edge_options: EdgeOptions = PLAIN_EDGES,
     ):
         super().__init__()
         self.topology = topology
@@ -345,7 +377,7 @@ class SearchNetwork(Supernet):
         self.stem = ImageNetStem(C) if imagenet else cifar_stem(stem_multiplier * C)
         stem_channels = C if imagenet else stem_multiplier * C
         slots = cell_slots(C, layers, stem_channels, lambda reduction: n_nodes, first_reduction_prev=imagenet)
-        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space, partial_channels)
+        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space, edge_options)
                                    for slot in slots)  # fmt: skip
         C_out = n_nodes * C * 4  # two reductions doubled the channels twice
         self.classifier = Classifier(C_out, num_classes)
@@ -383,8 +415,8 @@ def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = F
         return NB201SearchNetwork(space, C=search["channels"], N=search["cells_per_stage"], num_classes=num_classes,
                                   arch_init_std=search["arch"]["init_std"], channels_last=search["channels_last"],
                                   recompute=search["recompute"], sampling=search["sampling"],
-                                  partial_channels=search["pc_darts"]["partial_channels"],
-                                  edge_normalization=search["pc_darts"]["edge_normalization"])  # fmt: skip
+                                  edge_normalization=search["pc_darts"]["edge_normalization"],
+                                  edge_options=EdgeOptions.from_search(search))  # fmt: skip
     return SearchNetwork(
         space,
         C=search["channels"],
@@ -396,6 +428,6 @@ def build_search_network(search: dict, num_classes: int = 10, imagenet: bool = F
         recompute=search["recompute"],
         imagenet=imagenet,
         sampling=search["sampling"],
-        partial_channels=search["pc_darts"]["partial_channels"],
         edge_normalization=search["pc_darts"]["edge_normalization"],
+        edge_options=EdgeOptions.from_search(search),
     )

@@ -226,19 +226,22 @@ def search_dynamics(frame: pd.DataFrame, lookups: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
 
 
-NB201_COLUMNS = ("experiment", "method", "optimizer", "topology_mode", "search_seed", "arch", "nb201_index",
-                 *(f"{d}_{kind}_acc" for d in NB201_DATASETS for kind in ("val", "test")),
-                 *(f"{d}_val_acc_200ep" for d in NB201_DATASETS), "source", "source_200ep", "search_seconds", "device",
-                 "genotype_file")  # fmt: skip
+NB201_COLUMNS = ("experiment", "method", "optimizer", "topology_mode", "simplified", "search_seed", "arch",
+                 "nb201_index", *(f"{d}_{kind}_acc" for d in NB201_DATASETS for kind in ("val", "test")),
+                 *(f"{d}_val_acc_200ep" for d in NB201_DATASETS), "source", "source_200ep", "search_seconds",
+                 "peak_rss_mib", "images_per_s", "device", "genotype_file")  # fmt: skip
+NO_COST = {"search_seconds": None, "peak_rss_mib": None, "images_per_s": None, "device": None}
 
 
 def nb201(summaries: list[dict], dynamics: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every NAS-Bench-201 search's cell with its table accuracies (and their source), and from the search
-    records (`search_dynamics`) its wall time and device; empty where `dynamics` has no record of it."""
+    records (`search_dynamics`) its wall time, peak memory, median throughput and device; empty where
+    `dynamics` has no record of it."""
     rows = []
     for summary in summaries:
         for entry in summary.get("lookups", []):
             row = {key: summary[key] for key in ("experiment", "method", "optimizer", "topology_mode")}
+            row["simplified"] = bool(summary.get("simplified", False))  # summaries written before the setting
             row.update({key: entry.get(key) for key in NB201_COLUMNS if key in entry})
             rows.append({**row, **_search_cost(dynamics, row["experiment"], row["search_seed"])})
     return pd.DataFrame(rows, columns=list(NB201_COLUMNS))
@@ -246,11 +249,12 @@ def nb201(summaries: list[dict], dynamics: pd.DataFrame | None = None) -> pd.Dat
 
 def _search_cost(dynamics: pd.DataFrame | None, experiment: str, seed) -> dict:
     if dynamics is None or dynamics.empty:
-        return {"search_seconds": None, "device": None}
+        return NO_COST
     epochs = dynamics[(dynamics["experiment"] == experiment) & (dynamics["search_seed"] == seed)]
     if epochs.empty:
-        return {"search_seconds": None, "device": None}
-    return {"search_seconds": float(epochs["seconds"].sum()), "device": epochs["device"].iloc[0]}
+        return NO_COST
+    return {"search_seconds": float(epochs["seconds"].sum()), "peak_rss_mib": float(epochs["peak_rss_mib"].max()),
+            "images_per_s": float(epochs["images_per_s"].median()), "device": epochs["device"].iloc[0]}  # fmt: skip
 
 
 def _device_of(run_dir: Path) -> str | None:
@@ -338,12 +342,14 @@ def experiments(summaries: list[dict], not_planned: dict[str, tuple[dict, str]] 
     rows = []
     for summary in summaries:
         rows.append({**{key: summary[key] for key in SUMMARY_FIELDS}, "tables": ",".join(summary["tables"]),
+                     "simplified": bool(summary.get("simplified", False)),  # older summaries: before the setting
                      "search_seeds": ",".join(map(str, summary.get("search", {}).get("seeds", []))),
                      "results": len(summary["results"]), "not_run": len(summary.get("not_run", [])),
                      "not_planned": None})  # fmt: skip
     for fields, reason in (not_planned or {}).values():
         rows.append({**{key: fields[key] for key in SUMMARY_FIELDS}, "tables": ",".join(fields["tables"]),
-                     "search_seeds": "", "results": 0, "not_run": 0, "not_planned": reason})  # fmt: skip
+                     "simplified": fields["simplified"], "search_seeds": "", "results": 0, "not_run": 0,
+                     "not_planned": reason})  # fmt: skip
     return pd.DataFrame(rows)
 
 

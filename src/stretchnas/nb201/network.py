@@ -15,7 +15,7 @@ from torch import nn
 from stretchnas.genotype import CELL_TYPES
 from stretchnas.macro import Classifier
 from stretchnas.ops import ReLUConvBN, candidate_ops
-from stretchnas.supernet import MixedEdge, Supernet, run_nodes
+from stretchnas.supernet import PLAIN_EDGES, EdgeOptions, MixedEdge, Supernet, run_nodes
 from stretchnas.topology import TopologySpace
 
 SPACE = "nb201"
@@ -36,11 +36,11 @@ class ResidualReduction(nn.Module):
 
 
 class NB201SearchCell(nn.Module):
-    def __init__(self, topology: TopologySpace, op_names: list[str], C: int, partial: int = 1):
+    def __init__(self, topology: TopologySpace, op_names: list[str], C: int, options: EdgeOptions = PLAIN_EDGES):
         super().__init__()
         active = topology.active_edges()
         self.edges = nn.ModuleDict(
-            {str(e): MixedEdge(op_names, C, 1, SPACE, partial) for e in range(len(topology.edges)) if active[e]}
+            {str(e): MixedEdge(op_names, C, 1, SPACE, options) for e in range(len(topology.edges)) if active[e]}
         )
         self.incoming = {j: [(e, i) for e, (i, jj) in enumerate(topology.edges) if jj == j and str(e) in self.edges]
                          for j in topology.nodes}  # fmt: skip
@@ -56,8 +56,8 @@ class NB201SearchNetwork(Supernet):
 
     def __init__(self, topology: TopologySpace, C: int = 16, N: int = 5, num_classes: int = 10,
                  arch_init_std: float = 1e-3, channels_last: bool = False, recompute: str = "none",
-                 sampling: str = "mixture", partial_channels: int = 1,
-                 edge_normalization: bool = False):  # fmt: skip
+                 sampling: str = "mixture", edge_normalization: bool = False,
+                 edge_options: EdgeOptions = PLAIN_EDGES):  # fmt: skip
         super().__init__()
         if topology.n_inputs != 1:
             raise ValueError("the NB201 supernet needs a topology space of NB201's one-input cell")
@@ -69,7 +69,7 @@ class NB201SearchNetwork(Supernet):
             if stage:
                 cells.append(ResidualReduction(channels, 2 * channels))
                 channels *= 2
-            cells += [NB201SearchCell(topology, self.op_names, channels, partial_channels) for _ in range(N)]
+            cells += [NB201SearchCell(topology, self.op_names, channels, edge_options) for _ in range(N)]
         self.cells = nn.ModuleList(cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(channels), nn.ReLU(inplace=False))
         self.classifier = Classifier(channels, num_classes)

@@ -396,19 +396,27 @@ NB201_DATA_NAMES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet16_
 
 
 def nb201(data: Data) -> pd.DataFrame:
-    """NAS-Bench-201: per method and topology, the looked-up test accuracy of its searched cells on each data
-    set (mean ± std over searches; the benchmark's 12-epoch table, whose file each row names), the 200-epoch
-    validation accuracy where the subset holds the cell, and the search cost."""
+    """NAS-Bench-201: per method, topology and simplification, the looked-up test accuracy of its searched cells
+    on each data set (mean ± std over searches; the benchmark's 12-epoch table, whose file each row names), the
+    200-epoch validation accuracy where the subset holds the cell, and the search cost: wall time, peak memory
+    and throughput of the search processes."""
     frame = data.frames["nb201"]
     rows = []
     for experiment in data.tagged("nb201"):
         e = data.experiments.loc[experiment]
-        row = {"Experiment": experiment, "Method": e["method"], "Topology": e["topology_mode"]}
+        simplified = str(e.get("simplified", False)) == "True"  # a column of experiments.csv, read as text or bool
+        row = {
+            "Experiment": experiment,
+            "Method": e["method"],
+            "Topology": e["topology_mode"],
+            "Simplified": "yes" if simplified else "no",
+        }
         found = frame[frame["experiment"] == experiment] if len(frame) else frame
         if found.empty:
             reason = data.why_not(experiment) if data.not_planned(experiment) else f"{NOT_RUN} (no lookup result)"
             row.update({f"{name} test acc. (%)": reason for name in NB201_DATA_NAMES.values()})
             row.update({"200-epoch val. acc. (%), CIFAR-10": reason, "Table": reason})
+            row.update({"Peak memory (MiB)": reason, "Images/s": reason})
         else:
             for key, name in NB201_DATA_NAMES.items():
                 row[f"{name} test acc. (%)"] = format_mean_std(*mean_std(found[f"{key}_test_acc"]), unit="searches")
@@ -417,6 +425,10 @@ def nb201(data: Data) -> pd.DataFrame:
                 format_mean_std(*mean_std(listed), unit="searches") + f", {len(listed)} of {len(found)} cells listed"
                 if len(listed) else f"none of the {len(found)} cells is in the 200-epoch subset")  # fmt: skip
             row["Table"] = ", ".join(sorted(set(found["source"].astype(str)))) + " (12 epochs)"
+            for column, name, digits in (("peak_rss_mib", "Peak memory (MiB)", 0), ("images_per_s", "Images/s", 1)):
+                values = found[column].dropna().astype(float) if column in found else found.iloc[:0, 0]
+                row[name] = (format_mean_std(*mean_std(values), unit="searches", digits=digits) if len(values)
+                             else f"{NOT_RUN} (no search record)")  # fmt: skip
         row["Search cost"] = search_cost(data, experiment)
         rows.append(row)
     return pd.DataFrame(rows)
