@@ -195,8 +195,8 @@ def test_every_nb201_experiment_searches_and_is_scored_by_lookup(tmp_path, prepa
 
     settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_NB201": nb201_tables})
     names = [name for name in settings["experiments"] if name.startswith("nb201_")]
-    assert {n.removesuffix("_sc").removesuffix("_simplified") for n in names} == {"nb201_darts_1st", "nb201_darts_2nd", "nb201_gdas",
-                                                       "nb201_pc_darts", "nb201_beta_darts"}  # fmt: skip
+    bases = {n.removesuffix("_sc").removesuffix("_simplified") for n in names}
+    assert bases == {"nb201_darts_1st", "nb201_darts_2nd", "nb201_gdas", "nb201_pc_darts", "nb201_beta_darts"}
     data = PreparedData.open(prepared_cifar10)
     summaries = []
     for name in names:

@@ -81,6 +81,27 @@ def test_second_order_gradient_matches_finite_differences_of_the_unrolled_object
             assert g[index].item() == pytest.approx(numeric, rel=1e-3, abs=1e-7), (index, g[index].item(), numeric)
 
 
+@pytest.mark.parametrize("mode, n_nodes", [("darts", 4), ("stretchable", 6)])
+def test_the_exact_hessian_vector_product_equals_the_finite_difference_at_small_r(mode, n_nodes):
+    """`hessian: exact` (double backward) against DARTS's central difference, at r small enough to stay off
+    ReLU and max-pool kinks; with stretchable cells alpha and beta are two groups on their own batches."""
+    results = []
+    for hessian, r in (("finite_difference", 1e-6), ("exact", 0.01)):
+        net = tiny_net(mode, n_nodes)
+        w_opt = torch.optim.SGD(net.weight_parameters(), lr=0.1, momentum=0.9, weight_decay=3e-4)
+        F.cross_entropy(net(batch(3)[0]), batch(3)[1]).backward()
+        w_opt.step()
+        net.zero_grad()
+        groups = [ArchGroup(net.alpha_parameters(), batch(2), False)]
+        if net.beta_parameters():
+            groups.append(ArchGroup(net.beta_parameters(), batch(4), True))
+        grads, _ = architect.unrolled(net, groups, batch(1), lambda g: 0.0, w_opt, 0.1, r=r, hessian=hessian)
+        results.append(grads)
+    for fd_group, exact_group in zip(*results):
+        for fd, exact in zip(fd_group, exact_group):
+            torch.testing.assert_close(exact, fd, rtol=1e-5, atol=1e-9)
+
+
 @pytest.mark.parametrize("form", ["paper", "code"])
 def test_milenas_gradient_is_the_weighted_sum_of_the_two_gradients(form):
     net = tiny_net("stretchable", 4)

@@ -64,6 +64,9 @@ class BenchConfig:
     space: Literal["darts", "nb201"] = _option("darts", "operation space")
     topology: str = _option("darts", "topology mode, as search.topology.mode")
     optimizer: str = _option("darts_1st", "search optimiser, as search.optimizer")
+    hessian: Literal["finite_difference", "exact"] = _option(
+        "finite_difference", "darts_2nd's Hessian-vector product, as search.hessian"
+    )
     simplify: bool = _option(False, "TopoNAS 2024 simplification (search.simplify)", flag=True)
     channels: int = _option(16, "initial channels C", minimum=2, even=True)
     layers: int = _option(8, "cells (DARTS space)", minimum=3)
@@ -228,7 +231,13 @@ def check_implemented(cfg: BenchConfig) -> None:
     if cfg.topology == "output_k":
         raise BenchError("--topology output_k: not implemented in bench, which has no option for its topology.k")
     if cfg.impl == "reference":
-        darts = {"topology": "darts", "optimizer": "darts_1st", "recompute": "none", "simplify": False}
+        darts = {
+            "topology": "darts",
+            "optimizer": "darts_1st",
+            "recompute": "none",
+            "simplify": False,
+            "hessian": "finite_difference",
+        }
         other = [f"{key}={getattr(cfg, key)}" for key, value in darts.items() if getattr(cfg, key) != value]
         if other:
             raise BenchError(
@@ -318,7 +327,7 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     search.update(channels=cfg.channels, layers=cfg.layers, intermediate_nodes=cfg.nodes, optimizer=cfg.optimizer,
                   topology={"mode": cfg.topology, "allow_empty_output": False}, channels_last=cfg.channels_last,
                   recompute=cfg.recompute, beta_data=cfg.beta_data, op_space=cfg.space,
-                  cells_per_stage=cfg.cells_per_stage, simplify=cfg.simplify)  # fmt: skip
+                  cells_per_stage=cfg.cells_per_stage, simplify=cfg.simplify, hessian=cfg.hessian)  # fmt: skip
     net = build_search_network(search).to(device)
     optimizer = build_search_optimizer(cfg.optimizer, net, search)
     separate = net.topology.has_beta and cfg.beta_data == "separate"

@@ -11,14 +11,30 @@ and running statistics are those of `nn.BatchNorm2d` in training mode followed b
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+_UNFUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("unfused", default=False)
+
+
+@contextlib.contextmanager
+def unfused():
+    """Forwards inside run the plain modules: for a graph that is differentiated twice (the fused backward is
+    once-differentiable)."""
+    token = _UNFUSED.set(True)
+    try:
+        yield
+    finally:
+        _UNFUSED.reset(token)
+
 
 def fusable(norm: nn.Module) -> bool:
-    """Whether `norm` is a batch norm this fusion reproduces: affine-free, in training mode."""
-    return isinstance(norm, nn.BatchNorm2d) and norm.training and not norm.affine
+    """Whether `norm` is a batch norm this fusion reproduces (affine-free, in training mode), outside `unfused`."""
+    return isinstance(norm, nn.BatchNorm2d) and norm.training and not norm.affine and not _UNFUSED.get()
 
 
 def _momentum(norm: nn.BatchNorm2d) -> float:

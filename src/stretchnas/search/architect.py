@@ -7,6 +7,7 @@ back-propagates into the network weights when it does not need them
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,7 +15,10 @@ import torch
 from torch.func import functional_call
 from torch.nn import functional as F
 
+from stretchnas.normalized_mix import unfused
+
 Batch = tuple[torch.Tensor, torch.Tensor]
+HESSIANS = ("finite_difference", "exact")
 
 
 @dataclass
@@ -77,19 +81,31 @@ def unrolled(
     w_optimizer: torch.optim.SGD,
     eta: float,
     r: float = 0.01,
+    hessian: str = "finite_difference",
 ) -> tuple[list, dict]:
     """DARTS second order (docs/method.md §5; quark0/darts cnn/architect.py).
 
     w' = w - eta (mu * momentum_buffer + grad_w L_tr(w, a) + wd * w)
-    grad_a = grad_a L_val(w', a) - eta * [grad_a L_tr(w+, a) - grad_a L_tr(w-, a)] / (2 eps),
-    w+- = w +- eps * grad_w' L_val(w', a), eps = r / ||grad_w' L_val(w', a)||.
+    grad_a = grad_a L_val(w', a) - eta * H v, v = grad_w' L_val(w', a), where H v = grad_a (grad_w L_tr(w, a) . v)
+    is DARTS's finite difference [grad_a L_tr(w+, a) - grad_a L_tr(w-, a)] / (2 eps), w+- = w +- eps v,
+    eps = r / ||v|| (`hessian="finite_difference"`), or with `hessian="exact"` the product itself, by double
+    backward through grad_w L_tr (one backward pass instead of two forward and backward passes).
     """
+    if hessian not in HESSIANS:
+        raise ValueError(f"hessian {hessian!r}: not one of {HESSIANS}")
+    exact = hessian == "exact"
     names, weights = zip(*net.named_weight_parameters())
     group_opts = w_optimizer.param_groups[0]
     momentum, wd = group_opts["momentum"], group_opts["weight_decay"]
-    with net.activations_kept():
+    with net.activations_kept(), contextlib.ExitStack() as stack:
+        if exact:  # the fused batch norm is once-differentiable: this forward uses the plain modules
+            stack.enter_context(unfused())
         train_loss = F.cross_entropy(functional_call(net, _buffers(net), (train_batch[0],)), train_batch[1])
-    g_train = _grads(train_loss, weights)  # GDAS: weights of ops not drawn get zeros
+    if exact:
+        g_train = list(torch.autograd.grad(train_loss, weights, create_graph=True, allow_unused=True))
+        g_train = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, g_train)]
+    else:
+        g_train = _grads(train_loss, weights)  # GDAS: weights of ops not drawn get zeros
     with torch.no_grad():
         w_prime = []
         for w, g in zip(weights, g_train):
@@ -108,6 +124,12 @@ def unrolled(
         objective = loss + penalty(group)
         both = torch.autograd.grad(objective, [*group.params, *w_prime], allow_unused=True, materialize_grads=True)
         d_arch, d_w = list(both[: len(group.params)]), both[len(group.params) :]
+        stats.setdefault("val", (loss.detach(), logits.detach(), group.batch[1]))
+        if exact:
+            hvp = torch.autograd.grad(g_train, group.params, grad_outputs=list(d_w), retain_graph=True,
+                                      allow_unused=True, materialize_grads=True)  # fmt: skip
+            grads.append([da - eta * h for da, h in zip(d_arch, hvp)])
+            continue
         eps = r / torch.cat([g.flatten() for g in d_w]).norm()
         with torch.no_grad():
             w_plus = [w + eps * d for w, d in zip(weights, d_w)]
@@ -115,5 +137,4 @@ def unrolled(
         g_plus = _grads(F.cross_entropy(call(w_plus, train_batch[0]), train_batch[1]), group.params)
         g_minus = _grads(F.cross_entropy(call(w_minus, train_batch[0]), train_batch[1]), group.params)
         grads.append([da - eta * (gp - gm) / (2 * eps) for da, gp, gm in zip(d_arch, g_plus, g_minus)])
-        stats.setdefault("val", (loss.detach(), logits.detach(), group.batch[1]))
     return grads, stats
