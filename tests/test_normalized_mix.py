@@ -64,10 +64,12 @@ def test_weights_without_gradient_still_give_the_inputs_their_gradients():
         torch.testing.assert_close(g, w)
 
 
-def test_only_training_mode_affine_free_norms_are_fused():
+def test_only_training_mode_affine_free_norms_in_a_graph_are_fused():
     assert fusable(nn.BatchNorm2d(3, affine=False))
     assert not fusable(nn.BatchNorm2d(3, affine=True))
     assert not fusable(nn.BatchNorm2d(3, affine=False).eval())
+    with torch.no_grad():  # nothing to keep for a backward
+        assert not fusable(nn.BatchNorm2d(3, affine=False))
 
 
 def _saved_bytes(fn) -> int:

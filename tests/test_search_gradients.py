@@ -102,6 +102,17 @@ def test_the_exact_hessian_vector_product_equals_the_finite_difference_at_small_
             torch.testing.assert_close(exact, fd, rtol=1e-5, atol=1e-9)
 
 
+def test_the_exact_hessian_vector_product_skips_weights_a_gdas_forward_left_unused():
+    """Under GDAS an op not drawn in the training forward gets no weight gradient; the double backward still
+    needs a (zero) term for it."""
+    net = tiny_net("darts", 4)
+    net.sampling = "gdas"
+    w_opt = torch.optim.SGD(net.weight_parameters(), lr=0.1, momentum=0.9, weight_decay=3e-4)
+    groups = [ArchGroup(net.alpha_parameters(), batch(2), False)]
+    (grads,), _ = architect.unrolled(net, groups, batch(1), lambda g: 0.0, w_opt, 0.1, hessian="exact")
+    assert all(torch.isfinite(g).all() for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
 @pytest.mark.parametrize("form", ["paper", "code"])
 def test_milenas_gradient_is_the_weighted_sum_of_the_two_gradients(form):
     net = tiny_net("stretchable", 4)

@@ -33,8 +33,10 @@ def unfused():
 
 
 def fusable(norm: nn.Module) -> bool:
-    """Whether `norm` is a batch norm this fusion reproduces (affine-free, in training mode), outside `unfused`."""
-    return isinstance(norm, nn.BatchNorm2d) and norm.training and not norm.affine and not _UNFUSED.get()
+    """Whether `norm` is a batch norm this fusion reproduces (affine-free, in training mode) in a forward that
+    builds a graph, outside `unfused`."""
+    return (isinstance(norm, nn.BatchNorm2d) and norm.training and not norm.affine and torch.is_grad_enabled()
+            and not _UNFUSED.get())  # fmt: skip
 
 
 def _momentum(norm: nn.BatchNorm2d) -> float:

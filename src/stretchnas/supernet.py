@@ -59,7 +59,7 @@ class MixedEdge(nn.Module):
     channels; the others bypass them (2x2 max pooling on a strided edge), and the two parts are
     concatenated and channel-shuffled. K = 1 is the full mixed op.
 
-    While training with autograd on, the final affine-free batch norms of the ReLU-first ops are fused with
+    While training with autograd on (`fusable`), the final affine-free batch norms of the ReLU-first ops are fused with
     the weighted sum (stretchnas.normalized_mix): the same values and gradients, one tensor kept per op
     instead of two when alpha takes a gradient."""
 
@@ -102,14 +102,13 @@ class MixedEdge(nn.Module):
         if self.partial > 1:
             part = x.shape[1] // self.partial
             x, x_relu, rest = x[:, :part], x_relu[:, :part], x[:, part:]
-        fuse = self.training and torch.is_grad_enabled()
         out, fused, norms, fused_ops = None, [], [], []
         for k, op, relu_first, key, normalized in zip(
             self.op_index, self.ops, self.relu_first, self.share_key, self.normalized
         ):
             if only is not None and k != only:
                 continue
-            if fuse and normalized and fusable(op.final_norm):
+            if normalized and fusable(op.final_norm):
                 fused.append(op.pre_norm(x_relu))
                 norms.append(op.final_norm)
                 fused_ops.append(k)

@@ -36,8 +36,9 @@ def task_loss(net, batch: Batch, **forward_kw) -> tuple[torch.Tensor, torch.Tens
     return F.cross_entropy(logits, batch[1]), logits
 
 
-def _grads(loss, params):
-    return list(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True))
+def _grads(loss, params, create_graph: bool = False):
+    return list(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True,
+                                    create_graph=create_graph))  # fmt: skip
 
 
 def first_order(net, groups: list[ArchGroup], penalty: Callable, forward_kw=None) -> tuple[list, dict]:
@@ -97,15 +98,10 @@ def unrolled(
     names, weights = zip(*net.named_weight_parameters())
     group_opts = w_optimizer.param_groups[0]
     momentum, wd = group_opts["momentum"], group_opts["weight_decay"]
-    with net.activations_kept(), contextlib.ExitStack() as stack:
-        if exact:  # the fused batch norm is once-differentiable: this forward uses the plain modules
-            stack.enter_context(unfused())
+    # the fused batch norm is once-differentiable: the exact product's forward uses the plain modules
+    with net.activations_kept(), unfused() if exact else contextlib.nullcontext():
         train_loss = F.cross_entropy(functional_call(net, _buffers(net), (train_batch[0],)), train_batch[1])
-    if exact:
-        g_train = list(torch.autograd.grad(train_loss, weights, create_graph=True, allow_unused=True))
-        g_train = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, g_train)]
-    else:
-        g_train = _grads(train_loss, weights)  # GDAS: weights of ops not drawn get zeros
+    g_train = _grads(train_loss, weights, create_graph=exact)  # GDAS: weights of ops not drawn get zeros
     with torch.no_grad():
         w_prime = []
         for w, g in zip(weights, g_train):
