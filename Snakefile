@@ -2,6 +2,9 @@
 # dvc.yaml is generated from too; tests/test_workflow.py checks that both define the same jobs.
 #   snakemake --cores all                        # params.yaml's scale
 #   snakemake --cores all --config scale=smoke   # another scale
+#   snakemake --cores all --config from_runs=true --forceall
+#       # the tables, figures and report again from the committed runs of the scale: no data, search,
+#       # training or lookup is planned (`make reproduce`)
 # Per scale: prepare_data; a search (or random baseline) per experiment and seed; an evaluate job per
 # training; a gather per experiment; the tables' data; the report (results/<scale>/README.md, tables, figures). Every rule calls one `stretchnas` subcommand, declares
 # the settings its job reads as `params` (so Snakemake's default rerun triggers rerun exactly the jobs
@@ -16,7 +19,8 @@ configfile: "params.yaml"
 
 SETTINGS = load_settings("params.yaml", config.get("scale"))  # validated before any job starts
 SCALE = SETTINGS["scale"]
-PLAN = Plan(SETTINGS)
+FROM_RUNS = str(config.get("from_runs", False)).lower() in ("true", "1", "yes")
+PLAN = Plan(SETTINGS, from_runs=FROM_RUNS)
 RESOURCES = SETTINGS["workflow"]["resources"]
 EXPERIMENTS = sorted({job.wildcards["exp"] for job in PLAN.jobs if "exp" in job.wildcards})
 
@@ -57,7 +61,13 @@ rule all:
         PLAN.job("report", {"scale": SCALE}).outputs,
 
 
-include: "workflow/rules/data.smk"
-include: "workflow/rules/search.smk"
-include: "workflow/rules/evaluate.smk"
+# From committed runs, their outputs are source files: no rule may claim to make them.
+if not FROM_RUNS:
+
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/search.smk"
+    include: "workflow/rules/evaluate.smk"
+
+
+include: "workflow/rules/gather.smk"
 include: "workflow/rules/tables.smk"

@@ -203,3 +203,26 @@ def test_download_failure_says_how_to_use_a_local_copy(tmp_path, monkeypatch):
 def test_missing_source_path(tmp_path):
     with pytest.raises(DataSourceError, match=r"nowhere: no such file or folder"):
         prepare(tmp_path / "nowhere", tmp_path / "prepared")
+
+
+def test_image_size_resizes_like_pil_and_records_the_original_size(imagefolder, tmp_path):
+    from PIL import Image
+
+    small = prepare(imagefolder, tmp_path / "small", image_size=4)
+    full = prepare(imagefolder, tmp_path / "full")
+    assert small["image_size"] == [4, 4] and small["resized_from"] == [8, 8]
+    resized = np.load(tmp_path / "small" / "train_images.npy")
+    assert resized.shape == (18, 4, 4, 3) and resized.dtype == np.uint8
+    # torch's antialiased bilinear is PIL's bilinear reduction, to rounding
+    for image, small_image in zip(np.load(tmp_path / "full" / "train_images.npy"), resized, strict=True):
+        expected = np.asarray(Image.fromarray(image).resize((4, 4), Image.BILINEAR), dtype=np.int16)
+        assert np.abs(expected - small_image.astype(np.int16)).max() <= 1
+    expected_mean = (resized.astype(np.float64) / 255).mean(axis=(0, 1, 2))  # statistics of what is stored
+    assert np.allclose(small["mean"], expected_mean, atol=1e-6) and small["mean"] != full["mean"]
+
+
+def test_no_image_size_keeps_the_source_size(imagefolder, tmp_path):
+    manifest = prepare(imagefolder, tmp_path / "same", image_size=8)
+    assert manifest["image_size"] == [8, 8]
+    plain = prepare(imagefolder, tmp_path / "plain")
+    assert plain["arrays_sha256"] == manifest["arrays_sha256"] and plain["resized_from"] is None

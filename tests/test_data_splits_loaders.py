@@ -66,6 +66,20 @@ def test_transforms_shape_dtype_and_normalisation():
     assert augmented.shape == (3, 32, 32) and augmented.dtype == torch.float32
 
 
+@pytest.mark.parametrize("size, padding", [(32, 4), (16, 2)])
+def test_random_crop_pads_an_eighth_of_the_side(size, padding):
+    crop = train_transform([0.5] * 3, [0.5] * 3, crop=size).transforms[0]
+    assert crop.size == (size, size) and crop.padding == [padding] * 4
+    # the largest shift it can make: a constant image crops to a frame of zeros exactly `padding` wide
+    image = torch.full((3, size, size), 255, dtype=torch.uint8)
+    widths = set()
+    for seed in range(200):
+        torch.manual_seed(seed)
+        column = crop(image)[0, size // 2]
+        widths.add(int((column == 0).sum()))
+    assert max(widths) == padding
+
+
 @pytest.fixture
 def prepared_tree(imagefolder, tmp_path):
     out = tmp_path / "prepared"

@@ -155,3 +155,24 @@ def test_measure_command_prints_one_json_object(tmp_path):
         out = json.loads(result.stdout)
         assert {"params_m", "conv_linear_macs_m", "thop_style_flops_m", "depth", "width"} <= set(out)
         assert set(out["depth"]) == set(out["width"]) == {"normal", "reduce"}
+
+
+def test_auxiliary_pool_is_dartss_on_8x8_and_a_2x2_average_on_smaller_maps():
+    import torch.nn.functional as F
+
+    from stretchnas.evalnet import AuxiliaryPool
+
+    pool = AuxiliaryPool(5, stride=3, padding=0, count_include_pad=False)
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.equal(pool(x), F.avg_pool2d(x, 5, stride=3))
+    small = torch.randn(2, 3, 4, 4)
+    blocks = small.reshape(2, 3, 2, 2, 2, 2).mean(dim=(3, 5))  # each 2x2 quarter's mean
+    assert torch.allclose(pool(small), blocks, atol=1e-6)
+
+
+def test_eval_network_trains_on_16x16_images_with_its_auxiliary_head():
+    from stretchnas.published_genotypes import get_genotype
+
+    model = EvalNetwork(get_genotype("DARTS_V2"), 8, 10, 8, auxiliary=True).train()
+    logits, aux = model(torch.randn(2, 3, 16, 16))
+    assert logits.shape == aux.shape == (2, 10)

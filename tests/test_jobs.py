@@ -226,3 +226,29 @@ def test_a_table_rewritten_in_place_reruns_the_lookups_alone(tmp_path):
     changed = {name for name in before if before[name] != after[name]}
     assert changed and all(name.startswith("lookup") for name in changed), changed
     assert {name for name in before if name.startswith("lookup")} == changed
+
+
+def test_a_plan_from_runs_keeps_what_reads_them_and_needs_each_run_output(tmp_path, monkeypatch):
+    def with_table(raw):
+        raw["nasbench201"]["table"] = str(tmp_path / "table.csv")
+
+    full = Plan(settings_for(tmp_path, "smoke", with_table))
+    assert any(job.rule == "lookup" for job in full.jobs)
+    settings = settings_for(tmp_path, "smoke")  # no NB201 table: the committed lookups stand in for it
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"missing from this checkout:\n  runs/smoke/(.|\n)*snakemake --cores all"):
+        Plan(settings, from_runs=True)
+    # every file that the full plan's searches, samplings, trainings and lookups write
+    runs = [p for job in full.jobs if job.rule in ("search", "random", "evaluate", "lookup") for p in job.outputs]
+    for path in runs:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("{}")
+    plan = Plan(settings, from_runs=True)
+    kept = [job for job in full.jobs if job.rule in ("published_cells", "gather", "tables", "report")]
+    assert [(job.name, job.argv, job.inputs, job.outputs) for job in plan.jobs] == [
+        (job.name, job.argv, job.inputs, job.outputs) for job in kept
+    ]
+    assert set(plan.run_outputs()) <= set(runs)
+    (tmp_path / runs[0]).unlink()
+    with pytest.raises(ConfigError, match=f"needs 1 run output.*\n  {runs[0]}\n"):
+        Plan(settings, from_runs=True)

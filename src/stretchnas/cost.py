@@ -104,6 +104,11 @@ def time_calls(step: Callable[[], object], warmup: int, repeats: int, device) ->
     return statistics.median(step_times(step, repeats, device))
 
 
+def image_size(settings: dict) -> int:
+    """The side of the prepared images: data.image_size, or the data set's own."""
+    return settings["data"]["image_size"] or DATASETS[settings["data"]["dataset"]].image_size
+
+
 def _batch(batch: int, size: int, classes: int, device):
     import torch
 
@@ -124,7 +129,7 @@ def search_step(settings: dict, config: str, device) -> Callable[[], object]:
     net = build_search_network(search, num_classes=info.num_classes).to(device)
     step_optimizer = build_search_optimizer(search["optimizer"], net, search)
     separate = net.topology.has_beta and search["beta_data"] == "separate"
-    batch = lambda: _batch(search["batch_size"], info.image_size, info.num_classes, device)  # noqa: E731
+    batch = lambda: _batch(search["batch_size"], image_size(settings), info.num_classes, device)  # noqa: E731
     batches = StepBatches(batch(), batch(), batch() if separate else None)
     return lambda: step_optimizer.step(batches)
 
@@ -148,7 +153,7 @@ def train_step(settings: dict, config: tuple, device) -> Callable[[], object]:
     model = model.to(device).train()
     model.drop_path_prob = recipe["drop_path"]
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"])
-    x, y = _batch(batch, info.image_size, info.num_classes, device)
+    x, y = _batch(batch, image_size(settings), info.num_classes, device)
 
     def step():
         logits, aux = model(x)

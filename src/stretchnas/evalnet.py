@@ -4,6 +4,7 @@ any subset of nodes concatenated (DARTS model.py generalised)."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from stretchnas.genotype import Cell, Genotype
@@ -48,6 +49,14 @@ class EvalCell(nn.Module):
         return torch.cat([states[n] for n in self.concat], dim=1)
 
 
+class AuxiliaryPool(nn.AvgPool2d):
+    """DARTS's auxiliary pooling (5x5 windows, no padding), which leaves 2x2 on its 8x8 (CIFAR) or 7x7
+    (ImageNet) map; on a map smaller than a window (4x4 from 16x16 images) it averages into 2x2 directly."""
+
+    def forward(self, x):
+        return super().forward(x) if min(x.shape[-2:]) >= self.kernel_size else F.adaptive_avg_pool2d(x, 2)
+
+
 class AuxiliaryHead(nn.Module):
     """DARTS's auxiliary classifier on the second reduction cell: 8x8 on CIFAR, 7x7 on ImageNet
     (where the BN after the 768 conv is omitted, as in DARTS)."""
@@ -56,7 +65,7 @@ class AuxiliaryHead(nn.Module):
         super().__init__()
         layers = [
             nn.ReLU(inplace=True),
-            nn.AvgPool2d(5, stride=2 if imagenet else 3, padding=0, count_include_pad=False),
+            AuxiliaryPool(5, stride=2 if imagenet else 3, padding=0, count_include_pad=False),
             nn.Conv2d(C, 128, 1, bias=False),
             nn.BatchNorm2d(128),
             nn.ReLU(inplace=True),

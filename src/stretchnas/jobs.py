@@ -140,11 +140,20 @@ def table_identities(settings: Mapping) -> dict[str, list[int] | None]:
     return identities
 
 
-class Plan:
-    """Every job of one scale, in an order that runs each after what it reads."""
+# The jobs a plan from committed runs keeps: whatever reads searches, trainings and lookups, never those.
+FROM_RUNS_RULES = ("published_cells", "gather", "tables", "report")
 
-    def __init__(self, settings: Mapping, root: str = RUNS_ROOT):
-        self.settings, self.root, self.scale = settings, root, settings["scale"]
+
+class Plan:
+    """Every job of one scale, in an order that runs each after what it reads.
+
+    With `from_runs`, only the jobs that turn finished runs into summaries, tables and the report: the
+    searches', trainings' and lookups' outputs are then source files that must be in the checkout (the
+    committed results of a scale), so no data, search or training is planned, and NB201's experiments
+    are planned without the benchmark's table (their lookups are among those files)."""
+
+    def __init__(self, settings: Mapping, root: str = RUNS_ROOT, from_runs: bool = False):
+        self.settings, self.root, self.scale, self.from_runs = settings, root, settings["scale"], from_runs
         # experiment -> why it has no jobs at this scale: ImageNet's without an ImageNet source, NB201's
         # without its table
         self.not_planned = {name: reason for name in all_experiments(settings)
@@ -156,14 +165,33 @@ class Plan:
             self.jobs += self.experiment_jobs(name)
         tables = self._tables()
         self.jobs += [tables, self._report(tables)]
+        if from_runs:
+            self.jobs = [job for job in self.jobs if job.rule in FROM_RUNS_RULES]
+            self._check_runs_present()
         self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
 
     def _missing_input(self, experiment: Experiment) -> str | None:
         if experiment.imagenet and not self.settings["data"]["imagenet"]["source"]:
             return NO_IMAGENET_SOURCE
-        if experiment.on_nb201 and not self.settings["nasbench201"]["table"]:
+        if experiment.on_nb201 and not self.settings["nasbench201"]["table"] and not self.from_runs:
             return NO_NB201_TABLE
         return None
+
+    def run_outputs(self) -> list[str]:
+        """The files of finished runs that the kept jobs read (with `from_runs`: what must be committed)."""
+        produced = {path for job in self.jobs for path in job.outputs}
+        read = [path for job in self.jobs for path in job.inputs if path not in produced]
+        return list(dict.fromkeys(read))
+
+    def _check_runs_present(self) -> None:
+        missing = [path for path in self.run_outputs() if not Path(path).exists()]
+        if missing:
+            shown = "\n  ".join(missing[:10]) + (f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise ConfigError(
+                f"regenerating results/{self.scale} from its runs needs {len(missing)} run output(s) missing "
+                f"from this checkout:\n  {shown}\nRun the {self.scale} pipeline itself instead: "
+                f"snakemake --cores all --config scale={self.scale}"
+            )
 
     def planned_experiments(self) -> list[str]:
         return [name for name in all_experiments(self.settings) if name not in self.not_planned]

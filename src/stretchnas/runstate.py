@@ -15,6 +15,7 @@ import errno
 import json
 import math
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -91,14 +92,44 @@ def git_commit() -> str | None:
         return None
 
 
+def git_tracked_changes() -> bool | None:
+    """Whether tracked files differ from the commit (so git_commit alone does not say what ran)."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                             check=True, cwd=Path(__file__).parent)  # fmt: skip
+        return bool(out.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
 def versions() -> dict:
-    return {"stretchnas": __version__, "torch": torch.__version__, "git_commit": git_commit()}
+    return {"stretchnas": __version__, "torch": torch.__version__, "git_commit": git_commit(),
+            "git_tracked_changes": git_tracked_changes()}  # fmt: skip
+
+
+def machine() -> dict:
+    """The computer a run ran on, without naming it: OS, architecture, CPU model and logical CPUs."""
+    model = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "architecture": platform.machine(),
+            "cpu_model": model or platform.processor() or None, "logical_cpus": os.cpu_count()}  # fmt: skip
+
+
+def command() -> list[str]:
+    """The command line of this process, with the program's path cut to its name."""
+    return [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else []
 
 
 def provenance(data, device: torch.device | None = None) -> dict:
-    """What run.json records about where a run ran and on which data."""
+    """What run.json records about where a run ran, how it was started and on which data."""
     return {
         "versions": versions(),
+        "command": command(),
+        "machine": machine(),
         "data": {
             "root": str(data.root),
             "manifest_sha256": data.manifest_sha256,

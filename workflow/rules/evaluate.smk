@@ -1,5 +1,5 @@
 # One job per evaluation training (experiment, search seed, genotype label, training seed), reading the
-# genotype file its search wrote; then one gather per experiment, writing the summary the tables read.
+# genotype file its search wrote (gather.smk then writes each experiment's summary).
 rule evaluate:
     input:
         inputs_of("evaluate"),
@@ -15,25 +15,6 @@ rule evaluate:
     threads: RESOURCES["evaluate"]["threads"]
     resources:
         **resources_of("evaluate"),
-    conda:
-        "../../environment.yml"
-    shell:
-        "{params.command} > {log} 2>&1"
-
-
-rule gather:
-    input:
-        inputs_of("gather"),
-    output:
-        pattern(OUTPUTS["gather"]),
-    params:
-        settings=settings_of("gather"),
-        command=command_of("gather"),
-    log:
-        LOGS["gather"],
-    threads: RESOURCES["gather"]["threads"]
-    resources:
-        **resources_of("gather"),
     conda:
         "../../environment.yml"
     shell:

@@ -5,6 +5,7 @@ ImageFolder tree in place (files.json), for ImageNet-sized data (stretchnas.data
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -67,6 +68,27 @@ def _class_counts(labels: np.ndarray, indices, classes: list[str]) -> dict[str, 
     return {name: int(n) for name, n in zip(classes, counts)}
 
 
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, 3) uint8 images resized to size x size: antialiased bilinear (torch), rounded back to uint8,
+    a chunk at a time."""
+    import torch
+    import torch.nn.functional as F
+
+    out = np.empty((len(images), size, size, images.shape[3]), np.uint8)
+    for start in range(0, len(images), 5000):
+        block = torch.from_numpy(np.ascontiguousarray(images[start : start + 5000])).permute(0, 3, 1, 2).float()
+        block = F.interpolate(block, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        out[start : start + 5000] = block.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return out
+
+
+def resize_raw(raw: RawDataset, size: int | None) -> RawDataset:
+    if size is None or list(raw.train_images.shape[1:3]) == [size, size]:
+        return raw
+    return dataclasses.replace(raw, train_images=resize_images(raw.train_images, size),
+                               test_images=resize_images(raw.test_images, size))  # fmt: skip
+
+
 def _arrays_sha256(raw: RawDataset) -> str:
     digest = hashlib.sha256()
     for name in ARRAYS:
@@ -96,8 +118,10 @@ def prepare_data(
     prepared_for: dict | None = None,
     storage: str = "arrays",
     search_fraction: float | None = None,
+    image_size: int | None = None,
 ) -> dict:
-    """Read, check, split and write; returns the manifest. Nothing is left on failure, and an existing
+    """Read, check, split and write; returns the manifest. `image_size` resizes square images to that side
+    (antialiased bilinear); None keeps the source's size. Nothing is left on failure, and an existing
     `out_dir` that is not replaceable prepared data is refused before any work."""
     out_dir = Path(out_dir)
     check_replaceable(out_dir, replaceable)  # before the long read; atomic_directory checks again before writing
@@ -107,6 +131,8 @@ def prepare_data(
     download_root = Path(download_root or out_dir.parent / "downloads")
     raw = read_source(source, dataset, verify_checksums, str(download_root))
     _check_dataset(raw, dataset, source)
+    resized_from = list(raw.train_images.shape[1:3])
+    raw = resize_raw(raw, image_size)
     split_index = make_splits(raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class,
                               search_fraction)  # fmt: skip
     mean, std = channel_stats(raw.train_images)
@@ -117,6 +143,7 @@ def prepare_data(
         storage="arrays",
         arrays_sha256=_arrays_sha256(raw),
         image_size=list(raw.train_images.shape[1:3]),
+        resized_from=resized_from if image_size else None,
         channels=int(raw.train_images.shape[3]),
         mean=mean,
         std=std,
@@ -199,7 +226,7 @@ def prepared_for(settings: Mapping, imagenet: bool = False) -> dict:
     data = settings["data"]
     keys = ("seed", "train_per_class", "test_per_class", "split_schemes")  # what selects and cuts the images
     if not imagenet:
-        return {"scale": settings["scale"], "data": {key: data[key] for key in keys}}
+        return {"scale": settings["scale"], "data": {key: data[key] for key in (*keys, "image_size")}}
     chosen = {**data, **data["imagenet"]}
     return {"scale": settings["scale"], "imagenet": {key: chosen[key] for key in (*keys, "search_fraction")}}
 
@@ -233,6 +260,7 @@ def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | 
         prepared_for=prepared_for(settings, imagenet),
         storage=storage or data["storage"],
         search_fraction=data["search_fraction"] if imagenet else None,
+        image_size=None if imagenet else data["image_size"],
     )
     return {
         "out": str(Path(out_dir)),
