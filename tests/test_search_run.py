@@ -68,6 +68,11 @@ def test_search_writes_every_output(tiny_data, tmp_path):
     assert run_json["status"] == "complete" and run_json["seed"] == 2
     assert run_json["config"]["optimizer"] == "milenas"
     assert len(run_json["data"]["manifest_sha256"]) == 64 and run_json["versions"]["torch"] == torch.__version__
+    # provenance: the command, the machine (unnamed), the data copy by checksum rather than by its path
+    assert run_json["command"][:2] == ["stretchnas", "search"] and "--out" in run_json["command"]
+    assert run_json["machine"]["logical_cpus"] == os.cpu_count() and "hostname" not in run_json["machine"]
+    assert len(run_json["data"]["source_sha256"]) == 64 and "/" not in run_json["data"]["source_name"]
+    assert isinstance(run_json["versions"]["git_tracked_changes"], bool)
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics["epoch"]) == [1, 2]
     columns = ["train_loss", "train_acc", "val_loss", "val_acc", "lr", "regularizer", "dropped_nodes"]

@@ -1,6 +1,7 @@
 """Evaluation training: channel choice, outputs, resume after SIGKILL, ImageNet path."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def test_darts_v2_trains_at_smoke_scale_on_real_cifar10(prepared_cifar10, tmp_pa
     res = json.loads((out / "result.json").read_text())
     assert res["params_m"] == pytest.approx(3.349342, rel=1e-6) and res["channels"] == 36 and res["layers"] == 20
     assert 0 <= res["test_error"] <= 100 and "best_epoch_test_error" in res and res["test_images"] == 200
+    assert res["data_source"] == Path(os.environ["STRETCHNAS_CIFAR10"]).name  # the copy's name, not its path
     metrics = pd.read_csv(out / "metrics.csv")
     expected = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "drop_path_prob", "seconds"]
     assert set(expected) <= set(metrics.columns)

@@ -126,14 +126,18 @@ def command() -> list[str]:
 
 def provenance(data, device: torch.device | None = None) -> dict:
     """What run.json records about where a run ran, how it was started and on which data."""
+    source = data.manifest["source"]
     return {
         "versions": versions(),
         "command": command(),
         "machine": machine(),
+        # the data copy by name and checksum: its path is the machine's, not the run's
         "data": {
             "root": str(data.root),
             "manifest_sha256": data.manifest_sha256,
-            "source": data.manifest["source"].get("location"),
+            "arrays_sha256": data.manifest.get("arrays_sha256"),
+            "source_name": Path(source["location"]).name if source.get("location") else None,
+            "source_sha256": source.get("sha256") or source.get("content_sha256"),
         },
         **describe_device(device or torch.device("cpu")),
         "threads": torch.get_num_threads(),

@@ -277,10 +277,15 @@ class TrainRun(EpochRun):
             "wall_seconds": round(sum(row["seconds"] for row in rows), 2),
             f"{name}_images": len(self.data.indices(*spec.eval_part)),
             "train_images": len(self.data.indices(*spec.train_part)),
-            "data_source": self.data.manifest["source"].get("location"),
+            "data_source": source_name(self.data.manifest),  # the copy's file name: its path is the machine's
             "data_checksums_verified": self.data.manifest.get("checksums_verified"),
             "num_classes": self.num_classes,
         }
+
+
+def source_name(manifest: dict) -> str | None:
+    location = manifest["source"].get("location")
+    return Path(location).name if location else None
 
 
 def channel_choice_for(genotype: Genotype, layers: int, target_m: float, imagenet: bool, num_classes: int) -> dict:
