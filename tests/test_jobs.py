@@ -10,9 +10,10 @@ import yaml
 
 from stretchnas.config import ConfigError, load_settings
 from stretchnas.dvcfile import params_keys
-from stretchnas.experiment import GatherError, evaluate, gather, run_experiment
+from stretchnas.experiment import evaluate, run_experiment
 from stretchnas.jobs import Plan
 from stretchnas.snapshots import INDEX_FILE
+from stretchnas.summaries import GatherError, gather
 
 REPO = Path(__file__).resolve().parents[1]
 

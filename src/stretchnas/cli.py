@@ -253,7 +253,7 @@ def _gather_args(parser):
 
 @command("gather", "write an experiment's summary from its trainings' results", _gather_args)
 def gather_cmd(args) -> int:
-    from stretchnas.experiment import gather
+    from stretchnas.summaries import gather
 
     summary = gather(_settings(args), args.exp, args.out, args.root)
     return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"]),
@@ -391,6 +391,21 @@ def dvc_yaml_cmd(args) -> int:
         check_dvc_yaml(settings, args.out)
         return _print({"dvc_yaml": args.out, "up_to_date": True})
     return _print({"dvc_yaml": args.out, "stages": write_dvc_yaml(settings, args.out)})
+
+
+def _job_costs_args(parser):
+    parser.add_argument("--runs", required=True, help="a scale's runs folder, e.g. runs/mini")
+    parser.add_argument("--format", choices=["md", "csv"], default="md", help="Markdown (default) or CSV")
+
+
+@command("job-costs", "minutes and peak memory per experiment, from the job records (job.tsv) the workflow kept",
+         _job_costs_args)  # fmt: skip
+def job_costs_cmd(args) -> int:
+    from stretchnas.job_records import costs, read_records
+
+    table = costs(read_records(args.runs))
+    print(table.to_markdown(index=False) if args.format == "md" else table.to_csv(index=False), end="\n")
+    return 0
 
 
 @command("config", "print the resolved configuration of one scale as JSON", _settings_args)

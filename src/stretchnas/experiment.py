@@ -9,24 +9,17 @@ same jobs, in the same folders, in one process, for a laptop or a debugger.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from stretchnas.atomic import atomic_write_json
 from stretchnas.config import get_experiment
 from stretchnas.data.cache import PreparedData
-from stretchnas.documents import read_document
-from stretchnas.errors import StretchnasError
 from stretchnas.jobs import RUNS_ROOT, Job, Plan
 from stretchnas.random_baselines import run_random_baseline
 from stretchnas.search.runner import SearchRun
 from stretchnas.snapshots import load as load_snapshot
-from stretchnas.snapshots import resolve as resolve_snapshot
+from stretchnas.summaries import gather
 from stretchnas.training import TrainRun, TrainSpec, channel_choice_for
-
-
-class GatherError(StretchnasError, ValueError):
-    pass
 
 
 def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, seed: int | None, out: str | Path,
@@ -53,32 +46,6 @@ def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, s
                                     len(data.manifest["classes"]))  # fmt: skip
         spec = TrainSpec(genotype, f"{name}/{label}", layers, choice["chosen_channels"], channel_choice=choice)
     return TrainRun(spec, recipe, data, out, seed).run(not quiet, supersede)
-
-
-def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) -> dict:
-    """`stretchnas gather`: the experiment's summary from its trainings' (an NB201 search: its lookups')
-    result.json files, written last."""
-    experiment = get_experiment(settings, name)
-    rows, not_run, lookups = [], [], []
-    for job in Plan(settings, root).experiment_jobs(name):
-        if job.rule == "lookup":
-            result = read_document(job.outputs[0], json.loads, GatherError, "NAS-Bench-201 lookup result")
-            lookups.append({"search_seed": job.wildcards["seed"], **result})
-        if job.rule != "evaluate":
-            continue
-        where = job.wildcards
-        result = read_document(job.outputs[0], json.loads, GatherError, "training result")
-        fields = {"experiment": name, "search_seed": where["seed"], "genotype": where["label"]}
-        if "not_run" in result:
-            not_run.append({**fields, "layers": where["layers"], "train_seed": where["train_seed"],
-                            "reason": result["not_run"]})  # fmt: skip
-            continue
-        genotype_file, _ = resolve_snapshot(job.inputs[-1], where["label"])
-        rows.append({**result, **fields, "genotype_file": str(genotype_file)})
-    summary = {**experiment.fields(), "scale": settings["scale"], "search": experiment.search, "results": rows,
-               "not_run": not_run, "lookups": lookups}  # fmt: skip
-    atomic_write_json(out, summary)
-    return summary
 
 
 def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):

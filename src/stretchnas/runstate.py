@@ -93,10 +93,11 @@ def git_commit() -> str | None:
 
 
 def git_tracked_changes() -> bool | None:
-    """Whether tracked files differ from the commit (so git_commit alone does not say what ran)."""
+    """Whether the package's tracked files differ from the commit (so git_commit alone does not say what
+    code ran). Only the package's: a rerun rewrites committed run records, which is not a change of code."""
     try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                             check=True, cwd=Path(__file__).parent)  # fmt: skip
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).parent)  # fmt: skip
         return bool(out.stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return None

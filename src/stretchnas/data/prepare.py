@@ -22,7 +22,8 @@ from stretchnas.data.splits import PARTS, make_splits
 from stretchnas.datasets import dataset_info
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
-PREPARED_FILES = ("manifest.json", "splits.json", *(f"{name}.npy" for name in ARRAYS))
+SPLITS_FILE = "splits.json"
+PREPARED_FILES = ("manifest.json", SPLITS_FILE, *(f"{name}.npy" for name in ARRAYS))
 STORAGES = ("arrays", "files")
 MANIFEST_KIND = "stretchnas prepared data"
 
