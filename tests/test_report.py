@@ -348,3 +348,23 @@ def test_a_cell_drawing_shows_every_edge_with_its_op_whatever_the_inputs_per_nod
     for op in ("sep_conv_3x3", "dil_conv_5x5", "avg_pool_3x3"):
         assert f"label={op}" in source
     assert '"c_{k-2}"' in source and '"c_{k}"' in source
+
+
+def test_the_provenance_section_counts_runs_per_commit_machine_and_data_copy():
+    from stretchnas.report.readme import provenance_section
+
+    common = {"platform": "Linux", "cpu_model": "CPU", "logical_cpus": 2.0, "threads": 1.0, "device": "cpu",
+              "data_source": "cifar.tar.gz", "data_source_sha256": "ab"}  # fmt: skip
+    runs = pd.DataFrame([
+        {"kind": "search", "git_commit": "c1", "package_changed": False, **common},
+        {"kind": "training", "git_commit": "c1", "package_changed": False, **common},
+        {"kind": "training", "git_commit": "c2", "package_changed": True, **common},
+        {"kind": "training", **{key: None for key in common}, "git_commit": None, "package_changed": None},
+    ])  # fmt: skip
+    text = "\n".join(provenance_section(runs))
+    assert "4 runs (1 search, 3 training)" in text
+    assert "- Commit: `c1`, the package as committed: 2 runs" in text
+    assert "- Commit: `c2`, the package changed from it: 1 run" in text
+    assert "- Commit: `not recorded`, changes not recorded: 1 run" in text
+    assert "- Machine: Linux, CPU, 2 logical CPUs, 1 torch thread(s) per run, device cpu: 3 runs" in text
+    assert "- Data copy: cifar.tar.gz (sha256 ab): 3 runs" in text

@@ -168,3 +168,34 @@ def test_stability_lists_each_step_from_snapshot_to_snapshot_to_the_final_cell(t
     assert (rows["from_epoch"], rows["to_epoch"]) == (1, "final")
     expected = cell_changes(get_genotype("DARTS_V1"), get_genotype("DARTS_V2"))
     assert {key: rows[key] for key in expected} == expected and expected["ops_changed_normal"] > 0
+
+
+def test_provenance_lists_each_search_and_training_with_what_its_run_record_says(tmp_path):
+    summaries = copy.deepcopy(SUMMARIES[:2])
+    record = {"versions": {"git_commit": "abc123", "git_tracked_changes": False},
+              "command": ["stretchnas", "evaluate", "--out", "runs/x y"], "threads": 1, "device_name": "cpu",
+              "machine": {"platform": "Linux", "cpu_model": "Some CPU", "logical_cpus": 2},
+              "data": {"source_name": "cifar.tar.gz", "source_sha256": "f" * 64}}  # fmt: skip
+    for s in summaries:
+        for result in s["results"]:
+            result["run_dir"] = str(tmp_path / "trainings" / s["experiment"] / f"seed{result['seed']}")
+    folder = write(tmp_path, summaries)
+    recorded = tmp_path / "trainings" / "darts_2nd_L8" / "seed0"
+    recorded.mkdir(parents=True)
+    (recorded / "run.json").write_text(json.dumps(record))
+    (tmp_path / "runs" / "darts_2nd_L8" / "run.json").write_text(
+        json.dumps({**record, "command": ["stretchnas", "search"]})
+    )
+    runs = build_tables([folder], tmp_path / "out", "smoke")["provenance"]
+    assert sorted(runs["kind"]) == ["search", "search", "training", "training", "training"]
+    by_dir = runs.set_index("run_dir")
+    row = by_dir.loc[str(recorded)]
+    assert (row["git_commit"], row["package_changed"], row["command"]) == (
+        "abc123",
+        False,
+        "stretchnas evaluate --out 'runs/x y'",
+    )
+    assert (row["cpu_model"], row["logical_cpus"], row["data_source"]) == ("Some CPU", 2, "cifar.tar.gz")
+    assert by_dir.loc[str(tmp_path / "runs" / "darts_2nd_L8"), "command"] == "stretchnas search"
+    unrecorded = by_dir.loc[str(tmp_path / "trainings" / "darts_2nd_L8" / "seed1")]
+    assert unrecorded[["git_commit", "command", "data_source"]].isna().all()  # no record: nothing made up

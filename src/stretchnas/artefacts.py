@@ -18,6 +18,7 @@ TABLE_FILES = (
     "cells",
     "stability",
     "nb201",
+    "provenance",
 )
 
 # What the report writes into results/<scale>/: each table in the paper's layout as Markdown, CSV and

@@ -40,7 +40,8 @@ def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) ->
                             "reason": result["not_run"]})  # fmt: skip
             continue
         genotype_file, _ = resolve_snapshot(job.inputs[-1], where["label"])
-        rows.append({**result, **fields, "genotype_file": str(genotype_file)})
+        run_dir = str(Path(job.outputs[0]).parent)  # its run.json says where and how it ran
+        rows.append({**result, **fields, "genotype_file": str(genotype_file), "run_dir": run_dir})
     summary = {**experiment.fields(), "scale": settings["scale"], "search": experiment.search, "results": rows,
                "not_run": not_run, "lookups": lookups}  # fmt: skip
     atomic_write_json(out, summary)

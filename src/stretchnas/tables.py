@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pandas as pd
@@ -106,6 +107,7 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
                     "train_images": result.get("train_images"),
                     "test_images": result.get("test_images"),
                     "genotype_file": result["genotype_file"],
+                    "run_dir": result.get("run_dir"),  # its run.json: the provenance table reads it
                 }
             )
     return pd.DataFrame(rows)
@@ -257,6 +259,38 @@ def _search_cost(dynamics: pd.DataFrame | None, experiment: str, seed) -> dict:
             "images_per_s": float(epochs["images_per_s"].median()), "device": epochs["device"].iloc[0]}  # fmt: skip
 
 
+PROVENANCE_COLUMNS = ("kind", "experiment", "search_seed", "run_dir", "git_commit", "package_changed", "command",
+                      "platform", "cpu_model", "logical_cpus", "threads", "device", "data_source",
+                      "data_source_sha256")  # fmt: skip
+
+
+def provenance(frame: pd.DataFrame, lookups: pd.DataFrame) -> pd.DataFrame:
+    """Where every search and training ran, from the run.json beside its outputs: the commit (and whether the
+    package differed from it), the command, the machine, and the data copy by name and checksum. A run
+    without a record (or one written before these fields) has empty cells."""
+    runs = [("search", experiment, seed, folder) for experiment, seed, folder in search_dirs(frame, lookups)]
+    sampled = frame[frame["procedure"].isin(("random_search", "random_ops"))]
+    for (experiment, seed), group in sampled.groupby(["experiment", "search_seed"]):
+        runs.append(("random", experiment, seed, Path(group["genotype_file"].iloc[0]).parent))
+    if "run_dir" in frame:
+        trainings = frame.dropna(subset=["run_dir"]).drop_duplicates("run_dir")
+        runs += [("training", row.experiment, row.search_seed, Path(row.run_dir))
+                 for row in trainings.itertuples()]  # fmt: skip
+    rows = []
+    for kind, experiment, seed, folder in runs:
+        run_file = folder / "run.json"
+        run = read_document(run_file, json.loads, TablesError, "run record") if run_file.exists() else {}
+        versions, machine, data = run.get("versions", {}), run.get("machine", {}), run.get("data", {})
+        command = run.get("command")
+        rows.append({"kind": kind, "experiment": experiment, "search_seed": seed, "run_dir": str(folder),
+                     "git_commit": versions.get("git_commit"), "package_changed": versions.get("git_tracked_changes"),
+                     "command": shlex.join(command) if command else None, "platform": machine.get("platform"),
+                     "cpu_model": machine.get("cpu_model"), "logical_cpus": machine.get("logical_cpus"),
+                     "threads": run.get("threads"), "device": run.get("device_name"), "data_source":
+                     data.get("source_name"), "data_source_sha256": data.get("source_sha256")})  # fmt: skip
+    return pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))
+
+
 def _device_of(run_dir: Path) -> str | None:
     """The device a run recorded (run.json's device_name, e.g. 'cpu' or the GPU's name)."""
     run_file = run_dir / "run.json"
@@ -392,6 +426,7 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
         "cells": cells(frame),
         "stability": stability(frame),
         "nb201": nb201(summaries, dynamics),
+        "provenance": provenance(frame, lookups),
     }
     assert tuple(tables) == TABLE_FILES
     for name, table in tables.items():

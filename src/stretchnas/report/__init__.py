@@ -139,6 +139,6 @@ def build_report(data_dir: str | Path, out: str | Path, cells: dict[str, Path]) 
         drawing = out / "figures" / "cells" / name
         written[f"cells/{name}"] = draw(load_genotype(path), f"{name} (scale {scale})", drawing)
     claims = check_claims(frames)
-    atomic_write_text(out / "README.md", readme(scale, copy, claims, list(cells)))
+    atomic_write_text(out / "README.md", readme(scale, copy, claims, list(cells), frames["provenance"]))
     written["README"] = [out / "README.md"]
     return written

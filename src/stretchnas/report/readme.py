@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from stretchnas.report.claims import Verdict
 
 SCALE_NOTES = {
     "smoke": "a plumbing check: a few steps per search and training on a tiny subset. Its numbers say nothing "
     "about the methods: its verdicts exercise the pipeline, not the paper.",
-    "mini": "a CPU-sized reproduction: short searches and trainings on a CIFAR-10 subset, with small networks. "
-    "Its numbers test the claims' direction at this size, not the paper's values.",
+    "mini": "a CPU-sized reproduction: 16x16 CIFAR-10 images (500 training and 100 test per class), 30-step "
+    "searches and 80-step trainings of small networks. It shows every artefact, the methods' costs and the cells "
+    "they derive; its accuracies are too short-trained to rank methods, and its verdicts say so.",
     "paper": "the paper's settings (50-epoch searches, 600-epoch trainings, about 3.4M-parameter networks).",
 }
 
@@ -59,7 +62,48 @@ def artefact_line(path: str, shows: str, checks, claims: list[Verdict]) -> str:
     return f"| `{path}{suffix}` | {shows} | {checks} |"
 
 
-def readme(scale: str, data_copy: str, claims: list[Verdict], cell_names: list[str]) -> str:
+def _recorded(value) -> str:
+    """A provenance value as text: whole numbers without the float pandas reads them as."""
+    if pd.isna(value):
+        return "not recorded"
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _commit(commit, changed) -> str:
+    state = {True: "the package changed from it", False: "the package as committed"}
+    return f"`{_recorded(commit)}`, {state.get(changed if isinstance(changed, bool) else None, 'changes not recorded')}"
+
+
+def _machine(platform, cpu, cpus, threads, device) -> str:
+    return (f"{_recorded(platform)}, {_recorded(cpu)}, {_recorded(cpus)} logical CPUs, {_recorded(threads)} "
+            f"torch thread(s) per run, device {_recorded(device)}")  # fmt: skip
+
+
+def _data(name, sha) -> str:
+    return f"{_recorded(name)} (sha256 {_recorded(sha)})"
+
+
+PROVENANCE_FACETS = (
+    ("Commit", ("git_commit", "package_changed"), _commit),
+    ("Machine", ("platform", "cpu_model", "logical_cpus", "threads", "device"), _machine),
+    ("Data copy", ("data_source", "data_source_sha256"), _data),
+)
+
+
+def provenance_section(runs: pd.DataFrame) -> list[str]:
+    """Where the runs behind every number ran: each distinct commit, machine and data copy, with how many runs
+    it accounts for (data/provenance.csv has each run's folder and command)."""
+    kinds = ", ".join(f"{n} {kind}" for kind, n in runs["kind"].value_counts(sort=False).items())
+    lines = ["## Provenance", "", f"The numbers above come from {len(runs)} runs ({kinds or 'none'}); "
+             "`data/provenance.csv` lists each run's folder, command, commit, machine and data copy.", ""]  # fmt: skip
+    for label, columns, describe in PROVENANCE_FACETS:
+        for values, n in runs.groupby(list(columns), dropna=False, sort=True).size().items():
+            lines.append(f"- {label}: {describe(*values)}: {n} run{'' if n == 1 else 's'}")
+    return lines + [""]
+
+
+def readme(scale: str, data_copy: str, claims: list[Verdict], cell_names: list[str],
+           runs: pd.DataFrame | None = None) -> str:  # fmt: skip
     lines = [
         f"# Results at scale `{scale}`",
         "",
@@ -89,4 +133,6 @@ def readme(scale: str, data_copy: str, claims: list[Verdict], cell_names: list[s
         lines += [f"### {number}. {verdict.claim} ({verdict.artefact}): **{verdict.verdict}**", ""]
         lines += [f"- {line}" for line in verdict.evidence]
         lines += [f"- Rule: {verdict.rule}.", ""]
+    if runs is not None:
+        lines += provenance_section(runs)
     return "\n".join(lines)
