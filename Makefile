@@ -1,12 +1,19 @@
 # Two entry points on a fresh machine with Python 3.11 and pip:
-#   make reproduce   - set up .venv and run the whole workflow at params.yaml's scale
+#   make reproduce   - set up .venv; regenerate results/mini (every table, figure and the claims page)
+#                      from the committed mini runs, with no data, search or training
 #   make test        - set up .venv and run the test suite
+# and:
+#   make reproduce SCALE=smoke   - the smoke pipeline, from the data (minutes; CIFAR-10 needed)
+#   make rerun                   - the mini pipeline again from the data: every search and training
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= all
+SCALE ?= mini
+# The scale whose runs are committed (runs/mini: genotypes, metrics, results, run and job records)
+COMMITTED_SCALE := mini
 
-.PHONY: reproduce test lint setup setup-slurm clean-venv dot
+.PHONY: reproduce rerun test lint setup setup-slurm clean-venv dot
 
 $(BIN)/stretchnas: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +30,18 @@ dot:
 	  && apt-get install -y -qq --no-install-recommends graphviz >/dev/null; } \
 	  || { command -v dot >/dev/null || echo "make: install Graphviz (apt-get install graphviz) for the cell drawings"; }
 
-# The rules call `stretchnas`, so the venv's bin goes first on PATH.
+# The rules call `stretchnas`, so the venv's bin goes first on PATH. At the committed scale only the
+# summaries, tables and report run (Snakemake --config from_runs=true), each of them again (--forceall).
 reproduce: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
+ifeq ($(SCALE),$(COMMITTED_SCALE))
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) from_runs=true --forceall
+else
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE)
+endif
+
+# Every job of SCALE again from the data, over whatever runs/ holds (git shows what changed)
+rerun: setup
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) --forceall
 
 test: setup
 	$(BIN)/ruff check .
