@@ -199,3 +199,16 @@ def test_provenance_lists_each_search_and_training_with_what_its_run_record_says
     assert by_dir.loc[str(tmp_path / "runs" / "darts_2nd_L8"), "command"] == "stretchnas search"
     unrecorded = by_dir.loc[str(tmp_path / "trainings" / "darts_2nd_L8" / "seed1")]
     assert unrecorded[["git_commit", "command", "data_source"]].isna().all()  # no record: nothing made up
+
+
+def test_an_experiment_with_a_summary_is_not_listed_as_not_planned(tmp_path):
+    fields = {key: SUMMARIES[0][key] for key in ("experiment", "procedure", "method", "tables", "optimizer",
+                                                 "topology_mode", "k", "intermediate_nodes", "search_layers",
+                                                 "eval_layers")}  # fmt: skip
+    not_planned = {
+        "darts_2nd_L8": ({**fields, "simplified": False}, "no table configured"),
+        "other": ({**fields, "experiment": "other", "simplified": False}, "no table configured"),
+    }
+    table = build_tables([write(tmp_path, SUMMARIES)], tmp_path / "out", "smoke", not_planned)["experiments"]
+    assert list(table["experiment"]).count("darts_2nd_L8") == 1  # its summary's row, not a second one
+    assert table.set_index("experiment").loc["other", "not_planned"] == "no table configured"

@@ -372,15 +372,20 @@ def read_summaries(files: list[Path], scale: str) -> list[dict]:
 def experiments(summaries: list[dict], not_planned: dict[str, tuple[dict, str]] | None = None) -> pd.DataFrame:
     """One row per experiment summary: what defines it, which tables it feeds, and how many of its
     trainings produced a result or did not run (the report's rows come from here, so an experiment with
-    no result still gets a row saying why); then a row per experiment the plan left out, with why."""
+    no result still gets a row saying why); then a row per experiment the plan left out, with why. An
+    experiment with a summary ran, whatever the plan of this process says (results regenerated from
+    committed runs, without the NAS-Bench-201 table that planned their lookups)."""
     rows = []
+    summarised = {summary["experiment"] for summary in summaries}
     for summary in summaries:
         rows.append({**{key: summary[key] for key in SUMMARY_FIELDS}, "tables": ",".join(summary["tables"]),
                      "simplified": bool(summary.get("simplified", False)),  # older summaries: before the setting
                      "search_seeds": ",".join(map(str, summary.get("search", {}).get("seeds", []))),
                      "results": len(summary["results"]), "not_run": len(summary.get("not_run", [])),
                      "not_planned": None})  # fmt: skip
-    for fields, reason in (not_planned or {}).values():
+    for name, (fields, reason) in (not_planned or {}).items():
+        if name in summarised:
+            continue
         rows.append({**{key: fields[key] for key in SUMMARY_FIELDS}, "tables": ",".join(fields["tables"]),
                      "simplified": fields["simplified"], "search_seeds": "", "results": 0, "not_run": 0,
                      "not_planned": reason})  # fmt: skip
