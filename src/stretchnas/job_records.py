@@ -16,7 +16,7 @@ from stretchnas.errors import StretchnasError
 
 RECORD = "job.tsv"
 # A record's folder names its job: <experiment>/seed<s>/ then search, random or <label>/L<n>/train_seed<t>
-KINDS = {"search": "search", "random": "random"}
+SAMPLING_KINDS = ("search", "random")
 
 
 class JobRecordError(StretchnasError, ValueError):
@@ -37,7 +37,7 @@ def read_records(runs: str | Path) -> pd.DataFrame:
         except (OSError, ValueError, KeyError, IndexError, pd.errors.ParserError) as exc:
             raise JobRecordError(f"{path}: not a job record (a tab-separated table with `s` and `max_rss`): "
                                  f"{exc}") from None  # fmt: skip
-        kind = KINDS.get(parts[2], "training")
+        kind = parts[2] if parts[2] in SAMPLING_KINDS else "training"
         rows.append({"experiment": parts[0], "kind": kind, "folder": str(path.parent.relative_to(runs)),
                      "seconds": seconds, "max_rss_mb": rss})  # fmt: skip
     if not rows:

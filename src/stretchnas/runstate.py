@@ -82,25 +82,25 @@ def configure_torch(threads: int | None, deterministic: bool, device: torch.devi
         make_deterministic(device)
 
 
-def git_commit() -> str | None:
+def _git(*args: str) -> str | None:
+    """git's output for this package's checkout, or None where there is no git or no checkout."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        )
-        return out.stdout.strip()
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout  # fmt: skip
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def git_commit() -> str | None:
+    out = _git("rev-parse", "HEAD")
+    return None if out is None else out.strip()
 
 
 def git_tracked_changes() -> bool | None:
     """Whether the package's tracked files differ from the commit (so git_commit alone does not say what
     code ran). Only the package's: a rerun rewrites committed run records, which is not a change of code."""
-    try:
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."], capture_output=True,
-                             text=True, check=True, cwd=Path(__file__).parent)  # fmt: skip
-        return bool(out.stdout.strip())
-    except (OSError, subprocess.CalledProcessError):
-        return None
+    out = _git("status", "--porcelain", "--untracked-files=no", "--", ".")
+    return None if out is None else bool(out.strip())
 
 
 def versions() -> dict:

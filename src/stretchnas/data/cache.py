@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 
 from stretchnas.data.files import FileSubset, read_index
 from stretchnas.data.folders import prepared_folder
-from stretchnas.data.prepare import ARRAYS, prepared_files, prepared_for
+from stretchnas.data.prepare import ARRAYS, SPLITS_FILE, prepared_files, prepared_for
 from stretchnas.documents import read_document
 from stretchnas.errors import StretchnasError
 
@@ -41,9 +41,9 @@ class PreparedData:
         for name in prepared_files(storage):
             if not (root / name).exists():
                 raise PreparedDataError(f"{root / name}: missing; run `stretchnas prepare-data` first")
-        splits = read_document(root / "splits.json", json.loads, PreparedDataError, "split index (JSON)")
+        splits = read_document(root / SPLITS_FILE, json.loads, PreparedDataError, "split index (JSON)")
         for file, doc, keys in ((root / "manifest.json", manifest, ("classes", "counts", "mean", "std", "image_size")),
-                                (root / "splits.json", splits, ("schemes", "pool", "test"))):  # fmt: skip
+                                (root / SPLITS_FILE, splits, ("schemes", "pool", "test"))):  # fmt: skip
             missing = [key for key in keys if not isinstance(doc, dict) or key not in doc]
             if missing:
                 raise PreparedDataError(f"{file}: not a prepared-data file of this tool (missing {missing}){redo}")

@@ -30,7 +30,7 @@ MANIFEST_KIND = "stretchnas prepared data"
 
 def prepared_files(storage: str) -> tuple[str, ...]:
     """The files a prepared folder of this storage holds."""
-    return PREPARED_FILES if storage == "arrays" else ("manifest.json", "splits.json", FILES_INDEX)
+    return PREPARED_FILES if storage == "arrays" else ("manifest.json", SPLITS_FILE, FILES_INDEX)
 
 
 def replaceable(folder: Path) -> str | None:
@@ -163,7 +163,7 @@ def _write_prepared(out_dir: Path, write_images, split_index: dict, manifest: di
     and manifest.json. Returns the manifest."""
     with atomic_directory(out_dir, replaceable) as scratch:
         write_images(scratch)
-        (scratch / "splits.json").write_text(json.dumps(split_index) + "\n")
+        (scratch / SPLITS_FILE).write_text(json.dumps(split_index) + "\n")
         (scratch / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
