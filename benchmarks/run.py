@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import platform
+import statistics
 import textwrap
 from pathlib import Path
 
@@ -23,12 +24,18 @@ from stretchnas import bench
 HERE = Path(__file__).resolve().parent
 
 # (title, changes to the base configuration, variants compared against the first variant)
+MINI = {"channels": 8, "batch": 32, "image_size": 16, "threads": 1, "profile": True}  # params.yaml's mini search
+SMOKE = {"channels": 4, "batch": 8, "threads": 1, "profile": True}  # params.yaml's smoke search
 SUITES = [
     ("DARTS supernet: straightforward reference vs stretchnas", {},
-     ["impl=reference", "impl=stretchnas,channels_last=0", "impl=stretchnas",
-      "impl=stretchnas,recompute=alternate", "impl=stretchnas,recompute=cells"]),
+     ["impl=reference", "impl=stretchnas,channels_last=0", "impl=stretchnas,forward_input_grad=0",
+      "impl=stretchnas,profile=1", "impl=stretchnas,recompute=alternate", "impl=stretchnas,recompute=cells,profile=1"]),
+    ("Mini size: straightforward reference vs stretchnas (one thread)", MINI,
+     ["impl=reference", "impl=stretchnas,forward_input_grad=0", "impl=stretchnas"]),
+    ("Smoke size: straightforward reference vs stretchnas (one thread)", SMOKE,
+     ["impl=reference", "impl=stretchnas,forward_input_grad=0", "impl=stretchnas"]),
     ("Topology variables: 6 intermediate nodes, same optimiser and batches", {"nodes": 6, "beta_data": "shared"},
-     ["topology=darts", "topology=stretchable"]),
+     ["topology=darts", "topology=stretchable", "topology=darts", "topology=stretchable"]),
     ("EDAS vs full DARTS step", {}, ["optimizer=darts_1st", "optimizer=edas"]),
     ("Second vs first order", {}, ["optimizer=darts_1st", "optimizer=darts_2nd"]),
     ("NAS-Bench-201 supernet: straightforward reference vs stretchnas (N=5 cells per stage)", {"space": "nb201"},
@@ -62,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.render:
         saved = _upgrade(json.loads((HERE / "results.json").read_text()))
-        write_readme(saved["peak"], saved["sections"], saved.get("machine"))
+        write_readme(saved["peak"], saved["sections"], saved.get("machine"), saved.get("threads"))
         return
     if args.tiny:
         size = bench.BenchConfig(channels=4, batch=8, steps=1, warmup=1)
@@ -76,11 +83,25 @@ def main() -> None:
         base = dataclasses.replace(size, **changes)
         results = bench.compare(base, variants, search, on_result=lambda r: print(json.dumps(r), flush=True))
         sections.append({"title": title, "base": changes, "results": results})
+    threads = threads_per_job(dataclasses.replace(size, **MINI, profile=False), search)
+    print(json.dumps(threads), flush=True)
     if args.write and not args.tiny:
         machine = {"cpus": os.cpu_count(), "arch": platform.machine()}
-        saved = {"machine": machine, "peak": peak, "sections": sections}
+        saved = {"machine": machine, "peak": peak, "sections": sections, "threads": threads}
         (HERE / "results.json").write_text(json.dumps(saved, indent=1) + "\n")
-        write_readme(peak, sections, machine)
+        write_readme(peak, sections, machine, threads)
+
+
+def threads_per_job(mini: bench.BenchConfig, search: dict) -> dict:
+    """At mini size: one job with two threads against two concurrent jobs with one thread each (the workflow's
+    choice on a two-core machine), as images per second summed over the jobs."""
+    one = bench.compare(dataclasses.replace(mini, threads=2), ["threads=2"], search)[0]
+    pair = bench.concurrent(dataclasses.replace(mini, threads=1), 2, search)
+    return {
+        "one_job_two_threads": {"s_median": one["s_median"], "images_per_s": one["images_per_s"]},
+        "two_jobs_one_thread": {"s_median": [r["s_median"] for r in pair],
+                                "images_per_s": round(sum(r["images_per_s"] for r in pair), 2)},
+    }  # fmt: skip
 
 
 def _upgrade(saved: dict) -> dict:
@@ -139,12 +160,14 @@ def _edges(nodes: int) -> int:
 
 
 DARTS = "DARTS supernet"
+MINI_TITLE = "Mini size"
+SMOKE_TITLE = "Smoke size"
 NB201 = "NAS-Bench-201"
 SIMPLIFICATION = "Simplification"
 NB201 = "NAS-Bench-201 supernet"
 
 
-def write_readme(peak: dict, sections: list[dict], machine: dict | None = None) -> None:
+def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, threads: dict | None = None) -> None:
     first = sections[0]["results"][0]
     if machine:
         where = f"{machine['cpus']} cores ({machine['arch']})"
@@ -183,10 +206,28 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None) 
         lines.append(f"| DARTS step vs reference, `{variant}`: memory <= 0.5x | {_verdict(m, 0.5)} |")
     stretch = _row(sections, "Topology", "topology=stretchable")
     edges = f"same {_edges(stretch['nodes'])} edges" if stretch else "same edges"
+    pooled = _topology_ratio(sections)
     lines.append(
         f"| stretchable cells, {stretch['nodes'] if stretch else 'N'} nodes: <= 5% more per edge than without "
-        f"topology variables ({edges}) | {_verdict(stretch and stretch.get('time_ratio'), 1.05)} |"
+        f"topology variables ({edges}; every process of each) | {_verdict(pooled and pooled[0], 1.05)} |"
     )
+    for title, size in ((MINI_TITLE, "mini"), (SMOKE_TITLE, "smoke")):
+        row = _row(sections, title, "impl=stretchnas")
+        t, m = (row and row["time_ratio"]), (row and row["memory_ratio"])
+        lines.append(f"| {size}-size DARTS step vs reference: time <= 0.25x | {_verdict(t, 0.25)} |")
+        lines.append(f"| {size}-size DARTS step vs reference: memory <= 0.5x | {_verdict(m, 0.5)} |")
+    before, after = (
+        _row(sections, SMOKE_TITLE, "impl=stretchnas,forward_input_grad=0"),
+        _row(sections, SMOKE_TITLE, "impl=stretchnas"),
+    )
+    lines.append(
+        "| smoke-size step at least 5x faster than without this round's change (`forward_input_grad=0`): "
+        f"<= 0.2x | {_verdict(before and after and round(after['s_median'] / before['s_median'], 3), 0.2)} |"
+    )
+    cells = _row(sections, DARTS, "impl=stretchnas,recompute=cells,profile=1")
+    for key, limit, what in (("time_ratio", 0.25, "time"), ("memory_ratio", 0.45, "memory")):
+        lines.append(f"| paper-scale default (`recompute=cells`) vs reference, {what} <= {limit}x (both at once) | "
+                     f"{_verdict(cells and cells[key], limit)} |")  # fmt: skip
     lines.append(f"| EDAS step <= 0.25x DARTS step | {_verdict(_ratio(sections, 'EDAS', 'optimizer=edas'), 0.25)} |")
     second = _ratio(sections, "Second", "optimizer=darts_2nd")
     lines.append(f"| second-order step <= 2.2x first-order | {_verdict(second, 2.2)} |")
@@ -219,7 +260,66 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None) 
                 f"{r.get('time_ratio', 1.0)} | {r.get('memory_ratio', 1.0)} |"
             )
         lines.append("")
+        lines += _profile_table(section["results"])
+    if threads:
+        lines += _threads_section(threads)
     (HERE / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def _profile_table(results: list[dict]) -> list[str]:
+    """Kernel calls and where the time goes, for the rows measured with `profile=1`."""
+    rows = [r for r in results if r.get("kernel_calls")]
+    if not rows:
+        return []
+    kinds = ["convolution", "batch_norm", "pooling", "elementwise", "other"]
+    lines = [
+        _wrap("Kernel calls per step (operators dispatched to a backend kernel, forward and backward) and the share "
+              "of one profiled step's wall time (torch.profiler self time) per kind of operator; `unattributed` is "
+              "wall time no operator accounts for (Python, autograd's engine). Elementwise: ReLU, the weighted "
+              "sums' multiplies and adds, copies.", bullet=False),
+        "",
+        "| variant | kernel calls | " + " | ".join(f"{k} calls" for k in kinds) + " | "
+        + " | ".join(f"{k} time" for k in [*kinds, "unattributed"]) + " |",
+        "|" + "---|" * (2 + 2 * len(kinds) + 1),
+    ]  # fmt: skip
+    for r in rows:
+        calls, shares = r["kernel_calls"], r.get("time_shares") or {}
+        lines.append(
+            f"| {r['variant']} | {calls['total']} | " + " | ".join(str(calls[k]) for k in kinds) + " | "
+            + " | ".join(f"{100 * shares[k]:.0f}%" if k in shares else "n/a" for k in [*kinds, "unattributed"]) + " |"
+        )  # fmt: skip
+    return [*lines, ""]
+
+
+def _threads_section(threads: dict) -> list[str]:
+    one, two = threads["one_job_two_threads"], threads["two_jobs_one_thread"]
+    gain = two["images_per_s"] / one["images_per_s"]
+    return [
+        "## Threads per job (mini size)",
+        "",
+        _wrap(
+            f"One search job with two torch threads: {one['s_median']} s per step, {one['images_per_s']} images/s. "
+            f"Two jobs at once with one thread each: {' and '.join(str(t) for t in two['s_median'])} s per step, "
+            f"{two['images_per_s']} images/s together, {gain:.2f}x the throughput. The workflow's per-rule threads "
+            "at the smoke and mini scales are 1 (params.yaml resources), so Snakemake runs two jobs on two cores.",
+            bullet=False,
+        ),
+        "",
+    ]
+
+
+def _topology_ratio(sections: list[dict]) -> tuple[float, float] | None:
+    """Stretchable over plain DARTS topology, mean of each one's process medians, and the spread between processes
+    of one configuration (the larger of the two)."""
+    section = next((s for s in sections if s["title"].startswith("Topology")), None)
+    if section is None:
+        return None
+    by = {m: [r["s_median"] for r in section["results"] if r["topology"] == m] for m in ("darts", "stretchable")}
+    if not all(by.values()):
+        return None
+    ratio = statistics.mean(by["stretchable"]) / statistics.mean(by["darts"])
+    spread = max(max(v) / min(v) - 1 for v in by.values())
+    return round(ratio, 3), spread
 
 
 def _wrap(text: str, bullet: bool = True) -> str:

@@ -114,3 +114,17 @@ def test_the_nb201_supernet_is_benchmarked_against_the_straightforward_one_with_
     ]
     assert rows[0]["params"] == rows[1]["params"]  # the same NB201 supernet, two implementations
     assert rows[2]["time_ratio"] > 0 and rows[0]["params"] < 5e4  # one cell per stage at C=4
+
+
+def test_profile_counts_kernels_and_the_forward_input_gradient_switch_changes_them():
+    """Batch 8 at 32x32 puts the first cells' dilated convolutions above stretchnas.depthwise's size threshold."""
+    sized = ["--channels", "4", "--batch", "8", "--layers", "5", "--steps", "1", "--warmup", "0"]
+    result = bench(*sized, "--compare", "profile=1", "profile=1,forward_input_grad=0", "profile=1,image_size=16")
+    assert result.returncode == 0, result.stderr
+    on, off, small = [json.loads(line) for line in result.stdout.splitlines()]
+    for line in (on, off, small):
+        assert line["kernel_calls"]["total"] == sum(v for k, v in line["kernel_calls"].items() if k != "total") > 0
+        assert set(line["time_shares"]) >= {"convolution", "batch_norm", "elementwise", "unattributed"}
+    # each covered convolution's backward: a forward convolution and a weight-only backward instead of one call
+    assert on["kernel_calls"]["convolution"] > off["kernel_calls"]["convolution"]
+    assert small["image_size"] == 16 and small["gflop_per_step"] < on["gflop_per_step"] / 3  # a quarter the pixels

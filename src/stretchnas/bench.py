@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import sys
 import time
 import typing
 from collections.abc import Callable, Sequence
@@ -73,6 +74,7 @@ class BenchConfig:
     cells_per_stage: int = _option(5, "NB201 space: search cells per stage (NB201's N)", minimum=1)
     nodes: int = _option(4, "intermediate nodes per cell", minimum=2)
     batch: int = _option(64, "images per batch", minimum=1)
+    image_size: int = _option(32, "side of the random square images, in pixels (mini prepares 16x16)", minimum=8)
     threads: int = _option(_cpus, "torch threads", minimum=1, default_text="the CPUs this process may use")
     steps: int = _option(5, "timed steps", minimum=1)
     warmup: int = _option(2, "untimed steps before them", minimum=0)
@@ -84,6 +86,10 @@ class BenchConfig:
         "separate", "beta on its own batch (a second architecture pass) or on alpha's"
     )
     device: str = _option("cpu", "auto, cpu, cuda or cuda:N")
+    profile: bool = _option(False, "also count the step's kernel calls and profile where its time goes, 0 or 1")
+    forward_input_grad: bool = _option(
+        True, "dilated depthwise input gradients as forward convolutions (stretchnas.depthwise), 0 or 1"
+    )
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -284,13 +290,26 @@ def compare(
     return results
 
 
+def concurrent(cfg: BenchConfig, jobs: int, search_defaults: dict) -> list[dict]:
+    """`jobs` copies of `cfg` measured at once, each in its own fresh process: what parallel workflow jobs get."""
+    check_implemented(cfg)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
+    with pool:
+        futures = [pool.submit(measure, cfg, search_defaults) for _ in range(jobs)]
+        try:
+            return [future.result() for future in futures]
+        except BrokenProcessPool as exc:
+            raise BenchError(f"{jobs} concurrent copies: a process measuring one ended abruptly ({exc})") from None
+
+
 # --------------------------------------------------------------------------- measuring
 
 
-def _batch(batch: int, generator):
+def _batch(batch: int, side: int, generator):
     import torch
 
-    return torch.randn(batch, 3, 32, 32, generator=generator), torch.randint(0, 10, (batch,), generator=generator)
+    images = torch.randn(batch, 3, side, side, generator=generator)
+    return images, torch.randint(0, 10, (batch,), generator=generator)
 
 
 def build_step(cfg: BenchConfig, search_defaults: dict):
@@ -302,7 +321,7 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     check_implemented(cfg)
     device = resolve_device(cfg.device)
     generator = torch.Generator().manual_seed(0)
-    train, val, val_beta = (to_device(_batch(cfg.batch, generator), device) for _ in range(3))
+    train, val, val_beta = (to_device(_batch(cfg.batch, cfg.image_size, generator), device) for _ in range(3))
     if cfg.impl == "reference" and cfg.space == "nb201":
         from stretchnas import reference_nb201
 
@@ -364,10 +383,13 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from stretchnas import depthwise, step_profile
     from stretchnas.device import describe_device, resolve_device
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(0)
+    if not cfg.forward_input_grad:  # this process only: each configuration runs in its own
+        depthwise.MIN_ELEMENTS = sys.maxsize
     device = resolve_device(cfg.device)
     on_gpu = device.type == "cuda"
     step, num_params = build_step(cfg, search_defaults)
@@ -386,6 +408,8 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
     with counter:
         step()
     flops = counter.get_total_flops()
+    kernels = step_profile.count_kernels(step) if cfg.profile else None
+    shares = step_profile.time_shares(step) if cfg.profile and not on_gpu else None  # GPU kernels run asynchronously
     median = statistics.median(times)
     return {
         **dataclasses.asdict(cfg),
@@ -399,6 +423,8 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
         "params": num_params,
         "gflop_per_step": round(flops / 1e9, 3),
         "gflops_achieved": round(flops / 1e9 / median, 2),
+        "kernel_calls": kernels,
+        "time_shares": shares,
         "torch": torch.__version__,
         "pid": os.getpid(),
     }

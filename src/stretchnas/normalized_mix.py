@@ -23,8 +23,8 @@ _UNFUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("unfused", defau
 
 @contextlib.contextmanager
 def unfused():
-    """Forwards inside run the plain modules: for a graph that is differentiated twice (the fused backward is
-    once-differentiable)."""
+    """Forwards inside run the plain modules: for a graph that is differentiated twice (this fused backward and
+    stretchnas.depthwise's are once-differentiable)."""
     token = _UNFUSED.set(True)
     try:
         yield
@@ -32,11 +32,16 @@ def unfused():
         _UNFUSED.reset(token)
 
 
+def plain_kernels_requested() -> bool:
+    """Whether the forward runs inside `unfused`."""
+    return _UNFUSED.get()
+
+
 def fusable(norm: nn.Module) -> bool:
     """Whether `norm` is a batch norm this fusion reproduces (affine-free, in training mode) in a forward that
     builds a graph, outside `unfused`."""
     return (isinstance(norm, nn.BatchNorm2d) and norm.training and not norm.affine and torch.is_grad_enabled()
-            and not _UNFUSED.get())  # fmt: skip
+            and not plain_kernels_requested())  # fmt: skip
 
 
 def _momentum(norm: nn.BatchNorm2d) -> float:

@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from stretchnas.depthwise import DepthwiseConv2d
+
 
 class Zero(nn.Module):
     """`none`: cells skip it; it exists so a genotype or a measure can name it."""
@@ -73,7 +75,7 @@ class DilConv(ReluFirst):
     def __init__(self, C_in, C_out, kernel, stride, padding, dilation, affine=True):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(C_in, C_in, kernel, stride, padding, dilation=dilation, groups=C_in, bias=False),
+            DepthwiseConv2d(C_in, kernel, stride, padding, dilation),
             nn.Conv2d(C_in, C_out, 1, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
@@ -85,11 +87,11 @@ class SepConv(ReluFirst):
     def __init__(self, C_in, C_out, kernel, stride, padding, affine=True):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(C_in, C_in, kernel, stride, padding, groups=C_in, bias=False),
+            DepthwiseConv2d(C_in, kernel, stride, padding),
             nn.Conv2d(C_in, C_in, 1, bias=False),
             nn.BatchNorm2d(C_in, affine=affine),
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel, 1, padding, groups=C_in, bias=False),
+            DepthwiseConv2d(C_in, kernel, 1, padding),
             nn.Conv2d(C_in, C_out, 1, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
