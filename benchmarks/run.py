@@ -216,6 +216,9 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
         t, m = (row and row["time_ratio"]), (row and row["memory_ratio"])
         lines.append(f"| {size}-size DARTS step vs reference: time <= 0.25x | {_verdict(t, 0.25)} |")
         lines.append(f"| {size}-size DARTS step vs reference: memory <= 0.5x | {_verdict(m, 0.5)} |")
+        added = _step_memory_ratio(sections, title)
+        lines.append(f"| {size}-size, memory the step adds to the process (peak RSS less its high-water mark "
+                     f"before the first step) vs reference's: <= 0.5x | {_verdict(added, 0.5)} |")  # fmt: skip
     before, after = (
         _row(sections, SMOKE_TITLE, "impl=stretchnas,forward_input_grad=0"),
         _row(sections, SMOKE_TITLE, "impl=stretchnas"),
@@ -306,6 +309,13 @@ def _threads_section(threads: dict) -> list[str]:
         ),
         "",
     ]
+
+
+def _step_memory_ratio(sections: list[dict], title: str) -> float | None:
+    ref, ours = _row(sections, title, "impl=reference"), _row(sections, title, "impl=stretchnas")
+    if not (ref and ours and "baseline_rss_mib" in ref and "baseline_rss_mib" in ours):
+        return None
+    return round((ours["peak_rss_mib"] - ours["baseline_rss_mib"]) / (ref["peak_rss_mib"] - ref["baseline_rss_mib"]), 3)
 
 
 def _topology_ratio(sections: list[dict]) -> tuple[float, float] | None:

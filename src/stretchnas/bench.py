@@ -393,6 +393,8 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
     device = resolve_device(cfg.device)
     on_gpu = device.type == "cuda"
     step, num_params = build_step(cfg, search_defaults)
+    # torch, the model and the batches: at small sizes most of the peak, the same for every step
+    baseline = peak_rss_mib()
     for _ in range(cfg.warmup):
         step()
     if on_gpu:
@@ -418,6 +420,7 @@ def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
         "s_max": round(max(times), 4),
         "images_per_s": round(cfg.batch / median, 2),
         "peak_rss_mib": round(peak, 1),
+        "baseline_rss_mib": round(baseline, 1),
         "peak_gpu_mib": round(gpu_peak, 1) if gpu_peak is not None else None,
         **describe_device(device),
         "params": num_params,
