@@ -83,7 +83,7 @@ def main() -> None:
         base = dataclasses.replace(size, **changes)
         results = bench.compare(base, variants, search, on_result=lambda r: print(json.dumps(r), flush=True))
         sections.append({"title": title, "base": changes, "results": results})
-    threads = threads_per_job(dataclasses.replace(size, **MINI, profile=False), search)
+    threads = threads_per_job(dataclasses.replace(size, **{**MINI, "profile": False}), search)
     print(json.dumps(threads), flush=True)
     if args.write and not args.tiny:
         machine = {"cpus": os.cpu_count(), "arch": platform.machine()}
@@ -120,11 +120,16 @@ def _upgrade(saved: dict) -> dict:
 # --------------------------------------------------------------------------- reading results
 
 
+def _measured(variant: str) -> str:
+    """A variant without its `profile` setting, which adds figures but changes nothing measured."""
+    return ",".join(item for item in variant.split(",") if not item.startswith("profile="))
+
+
 def _row(sections, title_start: str, variant: str) -> dict | None:
     for section in sections:
         if section["title"].startswith(title_start):
             for r in section["results"]:
-                if r["variant"] == variant:
+                if _measured(r["variant"]) == _measured(variant):
                     return r
     return None
 
@@ -136,7 +141,7 @@ def _ratio(sections, title_start: str, variant: str, key: str = "time_ratio") ->
 
 def _config(row: dict) -> tuple:
     """What a row measured (its BenchConfig fields), to find one configuration measured in several processes."""
-    names = [f.name for f in dataclasses.fields(bench.BenchConfig)]
+    names = [f.name for f in dataclasses.fields(bench.BenchConfig) if f.name != "profile"]  # changes no timing
     return tuple(row.get(name) for name in names)
 
 
@@ -227,7 +232,7 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
         "| smoke-size step at least 5x faster than without this round's change (`forward_input_grad=0`): "
         f"<= 0.2x | {_verdict(before and after and round(after['s_median'] / before['s_median'], 3), 0.2)} |"
     )
-    cells = _row(sections, DARTS, "impl=stretchnas,recompute=cells,profile=1")
+    cells = _row(sections, DARTS, "impl=stretchnas,recompute=cells")
     for key, limit, what in (("time_ratio", 0.25, "time"), ("memory_ratio", 0.45, "memory")):
         lines.append(f"| paper-scale default (`recompute=cells`) vs reference, {what} <= {limit}x (both at once) | "
                      f"{_verdict(cells and cells[key], limit)} |")  # fmt: skip
@@ -246,7 +251,7 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
         )
         lines.append(f"| simplified vs unsimplified step, {where}: time <= 0.75x | {_verdict(t, 0.75)} |")
         lines.append(f"| simplified vs unsimplified step, {where}: memory <= 0.75x | {_verdict(m, 0.75)} |")
-    lines += ["", what_was_done(sections), ""]
+    lines += ["", what_was_done(sections, peak["gflops"]), ""]
     columns = ["variant", "s/step (median)", "min", "max", "images/s", "peak RSS (MiB)", "GFLOP/step",
                "GFLOP/s", "time ratio", "memory ratio"]  # fmt: skip
     for section in sections:
@@ -338,7 +343,7 @@ def _wrap(text: str, bullet: bool = True) -> str:
     return textwrap.fill(text, 110, break_on_hyphens=False)
 
 
-def what_was_done(sections: list[dict]) -> str:
+def what_was_done(sections: list[dict], ceiling: float) -> str:
     """The prose between the targets and the tables; every figure in it is computed from `sections`,
     except the quoted QUARK0_DARTS anchor."""
     ref = _row(sections, DARTS, "impl=reference")
@@ -362,6 +367,10 @@ def what_was_done(sections: list[dict]) -> str:
         "no tensors for an alpha gradient.",
         f"`channels_last` (NHWC): oneDNN's depthwise and 1x1 convolutions run faster than in NCHW on this CPU; "
         f"{nhwc} (`search.channels_last`, on by default).",
+        "Dilated depthwise convolutions compute their input gradient as a forward convolution with the flipped "
+        "kernel (`stretchnas.depthwise`; stride 2: of the gradient spread on a zero grid), whose oneDNN kernel is "
+        "several times faster than its backward-data kernel here, and their weight gradient only when the pass "
+        f"uses it. The whole step without it (`forward_input_grad=0`) against with it: {_gains(sections)}.",
         "`search.recompute: alternate | cells` keeps only cell inputs for every other cell, or every cell, and "
         "recomputes their activations in backward: memory for time.",
     ]
@@ -379,13 +388,18 @@ def what_was_done(sections: list[dict]) -> str:
             f"{fast['peak_rss_mib'] / a_mib:.2f}x the memory. `search.recompute: cells` is the default at paper "
             "scale for its memory."
         )
-    second = _row(sections, "Second", "optimizer=darts_2nd")
-    if second and second.get("time_ratio"):
+    misses += _small_size_notes(sections, ceiling)
+    first, second = _row(sections, "Second", "optimizer=darts_1st"), _row(sections, "Second", "optimizer=darts_2nd")
+    if first and second and second.get("time_ratio"):
+        flops = second["gflop_per_step"] / first["gflop_per_step"]
         misses.append(
-            f"Second order: {second['time_ratio']:.1f}x first order. Our first-order step dropped the discarded "
-            "weight gradients of the architecture step; the unrolled step cannot (the virtual step and "
-            "grad_w' L_val are full backward passes), so the ratio grew. An earlier, separate measurement (not by "
-            "this script) found the reference's own second-order / first-order ratio lower than ours. "
+            f"Second order: {second['time_ratio']:.2f}x first order in time, {flops:.2f}x in FLOPs (same rows). "
+            "The unrolled step runs five forward passes (the virtual step's, the validation pass at w', the two "
+            "finite-difference passes at w+ and w-, the weight step's) and three backward passes with weight "
+            "gradients, against first order's two forward passes and one; the finite-difference passes already "
+            "take alpha's gradient only. With DARTS's central difference kept, the FLOPs alone put the step above "
+            "2.2x: the goal needs fewer passes, not faster ones (a one-sided difference reusing the virtual step's "
+            "pass would be one pass fewer, but it is another approximation; not adopted). "
             "`search.hessian: exact` replaces the finite difference's two passes at w+- by a double backward "
             "through grad_w L_tr; a separate measurement (not by this script; same size, 3 steps) put it at "
             "37.5 s per step against 20.2 s for the finite difference and 7.96 s for first order, and 3.4x first "
@@ -450,16 +464,67 @@ def what_was_done(sections: list[dict]) -> str:
         + [_wrap(item) for item in misses]
         + [
             "",
-            _wrap(
-                "Tried and dropped (earlier, separate measurements): polyphase decomposition of the dilated "
-                "depthwise convolutions (exact, but slower than oneDNN's dilated kernel here); turning oneDNN off "
-                "(its native depthwise kernels were much slower). Not tried yet: horizontal fusion of the "
-                "convolutions of all edges leaving one node into grouped convolutions, torch.compile. In an earlier "
-                "profile the dilated 5x5 depthwise backward was the most expensive kernel per FLOP.",
-                bullet=False,
-            ),
+            "Tried and dropped (separate measurements, not by this script; forward and backward of the pieces "
+            "named, channels_last):",
+            "",
+            *[_wrap(item) for item in TRIED],
         ]
     )
+
+
+TRIED = [
+    "Horizontal fusion: the ops of one type on the 4 edges leaving a node as one computation over 4C channels "
+    "(the shared input repeated 4 times, depthwise convolutions with 4C groups, pointwise convolutions with 4 "
+    "groups, one batch norm). A sep_conv_3x3 chain for 4 edges took 1.12x the separate calls' time at mini size "
+    "(batch 32, C=8, 16x16, one thread) and 2.30x at paper size (batch 64, C=16, 32x32, two threads); only at "
+    "smoke size with 6 edges (batch 8, C=4) was it faster (0.63x). At paper size each fused piece cost more than "
+    "its 4 separate calls: depthwise 17.0 against 4.0 ms, grouped pointwise 22.9 against 3.9 ms, batch norm over "
+    "4C channels 41.0 against 17.7 ms. A depthwise convolution with a channel multiplier (no repeated input) was "
+    "slower still (322 against 4 x 72 us forward at mini size), and reordering its output channels per edge in "
+    "NHWC cost 152 us.",
+    "torch.compile (inductor, CPU) of the whole supernet at mini size: 22 s before the first step, then 1.31 "
+    "against 1.34 s per forward and weight backward (0.98x); the convolutions, most of the time, stay library "
+    "calls. Off.",
+    "A polyphase weight gradient for dilated depthwise kernels (the 4 phases stacked along the batch, one "
+    "undilated weight-gradient call): slower in 10 of 12 sizes (paper size, dil_conv_3x3: 10.4 against 1.9 ms).",
+    "The flipped-kernel input gradient for undilated kernels: from 0.25x to 1.57x torch's time depending on size "
+    "and kernel, not reliably faster; the transposed convolution for stride-2 undilated kernels: the same time "
+    "as torch's. Both keep torch's backward.",
+    "Earlier: a polyphase forward for the dilated depthwise convolutions (slower than oneDNN's dilated kernel); "
+    "turning oneDNN off (its native depthwise kernels were much slower).",
+]
+
+
+def _gains(sections: list[dict]) -> str:
+    parts = []
+    for title, name in ((DARTS, "paper size"), (MINI_TITLE, "mini size"), (SMOKE_TITLE, "smoke size")):
+        before = _row(sections, title, "impl=stretchnas,forward_input_grad=0")
+        after = _row(sections, title, "impl=stretchnas")
+        if before and after:
+            parts.append(f"{after['s_median'] / before['s_median']:.2f}x the time at {name}")
+    return ", ".join(parts) if parts else "not measured in this run"
+
+
+def _small_size_notes(sections: list[dict], ceiling: float) -> list[str]:
+    notes = []
+    for title, name in ((MINI_TITLE, "Mini"), (SMOKE_TITLE, "Smoke")):
+        ref, ours = _row(sections, title, "impl=reference"), _row(sections, title, "impl=stretchnas")
+        if not (ref and ours and ours.get("time_shares")):
+            continue
+        shares, calls = ours["time_shares"], ours["kernel_calls"]
+        memory_bound = shares["batch_norm"] + shares["elementwise"] + shares["pooling"]
+        notes.append(
+            f"{name} size: {ours['time_ratio']:.2f}x the reference's time at {ours['gflops_achieved']} GFLOP/s "
+            f"({100 * ours['gflops_achieved'] / ceiling:.0f}% of the ceiling), {calls['total']} kernel calls per "
+            f"step ({calls['convolution']} of them convolutions). Of one profiled step, convolutions take "
+            f"{100 * shares['convolution']:.0f}%, memory-bound work (batch norm, pooling, ReLU, the weighted sums' "
+            f"multiplies and adds, copies) {100 * memory_bound:.0f}%, other operators {100 * shares['other']:.0f}% "
+            f"and Python and autograd's engine {100 * shares['unattributed']:.0f}%. Peak RSS counts the "
+            f"{ours['baseline_rss_mib']:.0f} MiB the process holds before its first step (torch, the model, the "
+            f"batches); the step itself adds {ours['peak_rss_mib'] - ours['baseline_rss_mib']:.0f} MiB against "
+            f"the reference's {ref['peak_rss_mib'] - ref['baseline_rss_mib']:.0f}."
+        )
+    return notes
 
 
 def _spread_note(sections: list[dict]) -> str:

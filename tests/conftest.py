@@ -17,6 +17,15 @@ NB201_TABLES = os.environ.pop("STRETCHNAS_NB201", None)
 os.environ.pop("STRETCHNAS_IMAGENET", None)
 
 
+@pytest.fixture(autouse=True)
+def depthwise_path_at_every_size(monkeypatch):
+    """Tests run at sizes below stretchnas.depthwise's threshold: lower it, so every in-process test (supernet
+    equivalence with the straightforward and the reference code, gradients, resume) runs the custom path."""
+    from stretchnas import depthwise
+
+    monkeypatch.setattr(depthwise, "MIN_ELEMENTS", 0)
+
+
 def data_named(var: str, path: str | None, what: str, exists=Path.exists) -> str:
     """The data `var` names: CI must provide it; elsewhere its tests skip without it."""
     if not path:

@@ -34,15 +34,22 @@ def separate_convs(x, kernels, candidates, weights, stride, groups, how):
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("how", ["none", "l2"])
 def test_every_merged_convolution_equals_the_weighted_separate_convolutions(space, group, stride, how):
+    """Values and gradients (stretchnas.depthwise's input gradient included, which conftest enables at this size)."""
     torch.manual_seed(0)
     C = 6
     depthwise = group.kind != "conv"
     conv = MergedConv(C, C, group.candidates, stride, C if depthwise else 1, how)
-    x = torch.randn(3, C, 11, 11)
-    weights = torch.rand(len(group.candidates))
+    x = torch.randn(3, C, 11, 11, requires_grad=True)
+    weights = torch.rand(len(group.candidates), requires_grad=True)
     members = list(range(len(group.candidates)))
     expected = separate_convs(x, list(conv.kernels), group.candidates, weights, stride, C if depthwise else 1, how)
-    torch.testing.assert_close(conv(x, weights, members), expected, rtol=1e-5, atol=1e-5)
+    merged = conv(x, weights, members)
+    torch.testing.assert_close(merged, expected, rtol=1e-5, atol=1e-5)
+    # and the gradients, to the input, the mixing weights and every candidate kernel
+    upstream = torch.randn_like(merged)
+    inputs = [x, weights, *conv.kernels]
+    for a, b in zip(torch.autograd.grad(merged, inputs, upstream), torch.autograd.grad(expected, inputs, upstream)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
     # one candidate alone (GDAS's drawn op, EDAS's clamped edge) is that op's convolution
     for m, c in enumerate(group.candidates):
         alone = separate_convs(x, [conv.kernels[m]], [c], weights[m : m + 1], stride, C if depthwise else 1, how)

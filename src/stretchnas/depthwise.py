@@ -100,6 +100,14 @@ def covered(x: torch.Tensor, stride: int, padding: int, dilation: int, kernel: i
             and x.numel() >= MIN_ELEMENTS)  # fmt: skip
 
 
+def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, dilation: int) -> torch.Tensor:
+    """F.conv2d(x, weight, None, stride, padding, dilation, groups=channels) for a (C, 1, k, k) `weight`, with
+    the input gradient computed as a forward convolution where `covered`."""
+    if covered(x, stride, padding, dilation, weight.shape[-1]):
+        return _DepthwiseConv.apply(x, weight, stride, padding, dilation)
+    return F.conv2d(x, weight, None, stride, padding, dilation, x.shape[1])
+
+
 class DepthwiseConv2d(nn.Conv2d):
     """nn.Conv2d(C, C, kernel, stride, padding, dilation, groups=C, bias=False), square geometry, with the
     input gradient computed as a forward convolution where `covered`."""
@@ -108,7 +116,4 @@ class DepthwiseConv2d(nn.Conv2d):
         super().__init__(channels, channels, kernel, stride, padding, dilation=dilation, groups=channels, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        stride, padding, dilation, kernel = self.stride[0], self.padding[0], self.dilation[0], self.kernel_size[0]
-        if covered(x, stride, padding, dilation, kernel):
-            return _DepthwiseConv.apply(x, self.weight, stride, padding, dilation)
-        return super().forward(x)
+        return depthwise_conv2d(x, self.weight, self.stride[0], self.padding[0], self.dilation[0])
