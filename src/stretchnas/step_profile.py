@@ -6,8 +6,8 @@ fills: memory-bound passes over activations), and other operators (views, reduct
 updates, allocation). What the profiler attributes to no operator (Python, autograd's engine) is the step's
 wall time less the operators' self time, reported as `unattributed`.
 
-Kernel calls are the operators dispatched to a backend kernel, counted by a TorchDispatchMode below
-autograd: the number of kernel launches the step pays its per-call overhead for.
+Kernel calls are the operators dispatched below autograd, counted by a TorchDispatchMode: every call the
+step pays dispatch overhead for, views and detaches (kind `other`) included.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def kind_of(name: str) -> str:
 
 
 class KernelCounter(TorchDispatchMode):
-    """Counts the operators that reach a backend kernel, by kind."""
+    """Counts the operators dispatched below autograd, by kind."""
 
     def __init__(self):
         super().__init__()
