@@ -101,3 +101,14 @@ def test_a_pass_for_other_parameters_computes_no_weight_gradient(wrt, weight_gra
     with _CountConvolutionBackward() as counter:
         torch.autograd.grad(out, inputs)
     assert counter.calls == weight_grads
+
+
+def test_the_gradient_with_respect_to_an_intermediate_input_is_computed():
+    """torch.autograd.grad captures a non-leaf input without running its node: the engine must still count its
+    gradient as used."""
+    fast, plain = _pair(3, 1, 2, 2)
+    source = torch.randn(2, 5, 8, 8, dtype=torch.float64, requires_grad=True)
+    hidden = source * 2
+    assert _takes_the_path(fast, hidden)
+    (grad,) = torch.autograd.grad(fast(hidden).square().sum(), [hidden])
+    torch.testing.assert_close(grad, torch.autograd.grad(plain(hidden).square().sum(), [hidden])[0])
