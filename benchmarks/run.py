@@ -347,8 +347,8 @@ def _wrap(text: str, bullet: bool = True) -> str:
 
 
 def what_was_done(sections: list[dict], ceiling: float) -> str:
-    """The prose between the targets and the tables; every figure in it is computed from `sections`,
-    except the quoted QUARK0_DARTS anchor."""
+    """The prose between the targets and the tables; every figure in it is computed from `sections`, except the
+    quoted QUARK0_DARTS anchor and the separate measurements it labels as such (TRIED, the exact Hessian's)."""
     ref = _row(sections, DARTS, "impl=reference")
     fast = _row(sections, DARTS, "impl=stretchnas")
     nchw = _row(sections, DARTS, "impl=stretchnas,channels_last=0")
