@@ -39,19 +39,7 @@ class _DepthwiseConv(torch.autograd.Function):
         if _engine_needs(ctx, 0):
             grad_x = _input_grad(grad, x, weight, stride, padding, dilation)
         if _engine_needs(ctx, 1):
-            grad_w = torch.ops.aten.convolution_backward(
-                grad,
-                x,
-                weight,
-                None,
-                [stride] * 2,
-                [padding] * 2,
-                [dilation] * 2,
-                False,
-                [0, 0],
-                x.shape[1],
-                [False, True, False],
-            )[1]
+            grad_w = torch.nn.grad.conv2d_weight(x, weight.shape, grad, stride, padding, dilation, x.shape[1])
         return grad_x, grad_w, None, None, None
 
 
