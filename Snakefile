@@ -1,4 +1,4 @@
-# stretchnas workflow. The jobs come from the package's plan (stretchnas.jobs), the one list that
+# stretchnas workflow. The jobs come from the package's plan (stretchnas.pipeline.jobs), the one list that
 # dvc.yaml is generated from too; tests/test_workflow.py checks that both define the same jobs.
 #   snakemake --cores all                        # params.yaml's scale
 #   snakemake --cores all --config scale=smoke   # another scale
@@ -12,8 +12,8 @@
 # logs/<scale>/ and records its wall time and peak memory (`benchmark:`, job.tsv beside its outputs).
 import json
 
-from stretchnas.config import load_settings
-from stretchnas.jobs import LOGS, OUTPUTS, RECORDS, Plan, pattern
+from stretchnas.settings.params import load_settings
+from stretchnas.pipeline.jobs import LOGS, OUTPUTS, RECORDS, Plan, pattern
 
 configfile: "params.yaml"
 

@@ -5,7 +5,7 @@ python benchmarks/run.py --write     # the same, then save results.json and writ
 python benchmarks/run.py --tiny      # C=4, batch 8, 1 step: checks the harness only, writes nothing
 python benchmarks/run.py --render    # only re-render README.md from results.json
 
-Each configuration is measured by `stretchnas.bench.compare`, in its own process.
+Each configuration is measured by `stretchnas.measurement.bench.compare`, in its own process.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import statistics
 import textwrap
 from pathlib import Path
 
-from stretchnas import bench
+from stretchnas.measurement import bench
 
 HERE = Path(__file__).resolve().parent
 
@@ -362,7 +362,7 @@ def what_was_done(sections: list[dict], ceiling: float) -> str:
         "Pooling + affine-free BN depends only on (node, stride): computed once and shared by all edges leaving "
         "the node.",
         "The final affine-free batch norm of every ReLU-first op is fused with the edge's weighted sum "
-        "(`stretchnas.normalized_mix`): an alpha gradient needs each op's normalised output, which is recomputed "
+        "(`stretchnas.kernels.normalized_mix`): an alpha gradient needs each op's normalised output, which is recomputed "
         "from the batch norm's input in backward instead of being kept, so the architecture step keeps one tensor "
         "per op instead of two.",
         "The architecture step takes `torch.autograd.grad` with respect to alpha/beta only, so no weight gradient "
@@ -371,7 +371,7 @@ def what_was_done(sections: list[dict], ceiling: float) -> str:
         f"`channels_last` (NHWC): oneDNN's depthwise and 1x1 convolutions run faster than in NCHW on this CPU; "
         f"{nhwc} (`search.channels_last`, on by default).",
         "Dilated depthwise convolutions compute their input gradient as a forward convolution with the flipped "
-        "kernel (`stretchnas.depthwise`; stride 2: of the gradient spread on a zero grid), whose oneDNN kernel is "
+        "kernel (`stretchnas.kernels.depthwise`; stride 2: of the gradient spread on a zero grid), whose oneDNN kernel is "
         "several times faster than its backward-data kernel here, and their weight gradient only when the pass "
         f"uses it. With it the whole step takes, of its time without it (`forward_input_grad=0`): {_gains(sections)}.",
         "`search.recompute: alternate | cells` keeps only cell inputs for every other cell, or every cell, and "

@@ -19,9 +19,9 @@ os.environ.pop("STRETCHNAS_IMAGENET", None)
 
 @pytest.fixture(autouse=True)
 def depthwise_path_at_every_size(monkeypatch):
-    """Tests run at sizes below stretchnas.depthwise's threshold: lower it, so every in-process test (supernet
+    """Tests run at sizes below stretchnas.kernels.depthwise's threshold: lower it, so every in-process test (supernet
     equivalence with the straightforward and the reference code, gradients, resume) runs the custom path."""
-    from stretchnas import depthwise
+    from stretchnas.kernels import depthwise
 
     monkeypatch.setattr(depthwise, "MIN_ELEMENTS", 0)
 
@@ -52,8 +52,8 @@ def cifar10_source() -> str:
 @pytest.fixture(scope="session")
 def prepared_cifar10(cifar10_source, tmp_path_factory):
     """The full CIFAR-10 copy prepared once per session, with the smoke scale's splits."""
-    from stretchnas.config import load_settings
     from stretchnas.data.prepare import prepare_data
+    from stretchnas.settings.params import load_settings
 
     data = load_settings(REPO / "params.yaml", "smoke", environ={})["data"]
     out = tmp_path_factory.mktemp("cifar10") / "prepared"

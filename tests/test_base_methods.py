@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from stretchnas.config import load_settings
+from stretchnas.method.networks import build_search_network
 from stretchnas.search.architect import ArchGroup
 from stretchnas.search.optimizers import beta_decay, build_search_optimizer
-from stretchnas.supernet import build_search_network
+from stretchnas.settings.params import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,8 +121,8 @@ def straightforward_shuffle(x, groups):
 
 @pytest.mark.parametrize(("space", "stride"), [("darts", 1), ("darts", 2), ("nb201", 1)])
 def test_partial_channels_match_the_straightforward_formula_and_k1_is_the_full_mixed_op(space, stride):
-    from stretchnas.ops import candidate_ops
-    from stretchnas.supernet import EdgeOptions, MixedEdge
+    from stretchnas.method.spaces import candidate_ops
+    from stretchnas.method.supernet import EdgeOptions, MixedEdge
 
     torch.manual_seed(0)
     op_names = candidate_ops(space, with_none=True)

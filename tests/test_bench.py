@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from stretchnas import bench as bench_module
+from stretchnas.measurement import bench as bench_module
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TINY = ["--channels", "4", "--batch", "4", "--layers", "5", "--steps", "1", "--warmup", "1"]
@@ -117,7 +117,7 @@ def test_the_nb201_supernet_is_benchmarked_against_the_straightforward_one_with_
 
 
 def test_profile_counts_kernels_and_the_forward_input_gradient_switch_changes_them():
-    """Batch 8 at 32x32 puts the first cells' dilated convolutions above stretchnas.depthwise's size threshold."""
+    """Batch 8 at 32x32 puts the first cells' dilated convolutions above stretchnas.kernels.depthwise's size threshold."""
     sized = ["--channels", "4", "--batch", "8", "--layers", "5", "--steps", "1", "--warmup", "0"]
     result = bench(*sized, "--compare", "profile=1", "profile=1,forward_input_grad=0", "profile=1,image_size=16")
     assert result.returncode == 0, result.stderr

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stretchnas.config import ConfigError, load_settings
+from stretchnas.settings.params import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -109,14 +109,14 @@ def test_schema_defaults_are_filled_in_and_only_there():
 
 
 def test_schema_dataset_names_are_the_known_datasets():
-    from stretchnas.config import _schema
-    from stretchnas.datasets import DATASETS
+    from stretchnas.data.datasets import DATASETS
+    from stretchnas.settings.params import _schema
 
     assert set(_schema()["properties"]["data"]["properties"]["dataset"]["enum"]) == set(DATASETS)
 
 
 def test_experiments_are_looked_up_with_one_clear_error():
-    from stretchnas.config import get_experiment
+    from stretchnas.settings.params import get_experiment
 
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
     experiment = get_experiment(settings, "darts_sc_out3")

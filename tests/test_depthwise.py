@@ -1,12 +1,12 @@
-"""stretchnas.depthwise: values and both gradients equal nn.Conv2d's, in every geometry the DARTS ops use."""
+"""stretchnas.kernels.depthwise: values and both gradients equal nn.Conv2d's, in every geometry the DARTS ops use."""
 
 import pytest
 import torch
 from torch import nn
 
-from stretchnas import depthwise
-from stretchnas.depthwise import MIN_ELEMENTS, DepthwiseConv2d
-from stretchnas.normalized_mix import unfused
+from stretchnas.kernels import depthwise
+from stretchnas.kernels.depthwise import MIN_ELEMENTS, DepthwiseConv2d
+from stretchnas.kernels.switch import plain_kernels
 
 # (kernel, padding, dilation) of sep_conv_3x3, sep_conv_5x5, dil_conv_3x3, dil_conv_5x5, and two other paddings
 GEOMETRIES = [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 4, 2), (3, 0, 1), (5, 3, 2)]
@@ -71,7 +71,7 @@ def test_a_graph_differentiated_twice_runs_the_plain_convolution():
     fast, plain = _pair(3, 1, 2, 2)
     x = torch.randn(2, 5, 64, 64, dtype=torch.float64, requires_grad=True)
     assert _takes_the_path(fast, x)
-    with unfused():
+    with plain_kernels():
         out = fast(x)
     assert "DepthwiseConv" not in type(out.grad_fn).__name__
     (g,) = torch.autograd.grad(out.square().sum(), fast.weight, create_graph=True)

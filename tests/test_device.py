@@ -9,12 +9,12 @@ import pytest
 import torch
 from conftest import REPO
 
-from stretchnas.config import get_experiment, load_settings, with_device
-from stretchnas.device import DeviceError, describe_device, resolve_device
-from stretchnas.published_genotypes import get_genotype
-from stretchnas.runstate import load_checkpoint
+from stretchnas.evaluation.training import TrainRun, TrainSpec
+from stretchnas.method.published_genotypes import get_genotype
+from stretchnas.runs.checkpoint import load_checkpoint
+from stretchnas.runs.device import DeviceError, describe_device, resolve_device
 from stretchnas.search.runner import SearchRun
-from stretchnas.training import TrainRun, TrainSpec
+from stretchnas.settings.params import get_experiment, load_settings, with_device
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from stretchnas.evalnet import EvalNetwork, drop_path
-from stretchnas.genotype import Cell, Genotype, GenotypeError
-from stretchnas.measure import measure
-from stretchnas.published_genotypes import DARTS_FORMAT, get_genotype
+from stretchnas.evaluation.measure import measure
+from stretchnas.method.evalnet import EvalNetwork, drop_path
+from stretchnas.method.genotype import Cell, Genotype, GenotypeError
+from stretchnas.method.published_genotypes import DARTS_FORMAT, get_genotype
 
 # docs/reference-settings.md §6 (counted with DARTS's count_parameters_in_MB) and docs/method.md §8.
 PUBLISHED_PARAMS = {
@@ -160,7 +160,7 @@ def test_measure_command_prints_one_json_object(tmp_path):
 def test_auxiliary_pool_is_dartss_on_8x8_and_a_2x2_average_on_smaller_maps():
     import torch.nn.functional as F
 
-    from stretchnas.evalnet import AuxiliaryPool
+    from stretchnas.method.evalnet import AuxiliaryPool
 
     pool = AuxiliaryPool(5, stride=3, padding=0, count_include_pad=False)
     x = torch.randn(2, 3, 8, 8)
@@ -171,7 +171,7 @@ def test_auxiliary_pool_is_dartss_on_8x8_and_a_2x2_average_on_smaller_maps():
 
 
 def test_eval_network_trains_on_16x16_images_with_its_auxiliary_head():
-    from stretchnas.published_genotypes import get_genotype
+    from stretchnas.method.published_genotypes import get_genotype
 
     model = EvalNetwork(get_genotype("DARTS_V2"), 8, 10, 8, auxiliary=True).train()
     logits, aux = model(torch.randn(2, 3, 16, 16))

@@ -18,14 +18,15 @@ from PIL import Image
 from test_report import read, stage_outputs, summary
 from workflow_copies import BIN, generate_dvc_yaml, workflow_copy
 
-from stretchnas.config import ConfigError, get_experiment, load_settings, resolve_scale
 from stretchnas.data.cache import PreparedDataError, open_prepared
 from stretchnas.data.prepare import prepare_from_settings
 from stretchnas.data.splits import PARTS, make_splits
-from stretchnas.jobs import NO_IMAGENET_SOURCE, Plan
+from stretchnas.method.networks import build_search_network
+from stretchnas.method.supernet import IMAGENET_SEARCH_CROP
+from stretchnas.pipeline.jobs import NO_IMAGENET_SOURCE, Plan
+from stretchnas.report.extract import build_tables
 from stretchnas.report.layouts import table2
-from stretchnas.supernet import IMAGENET_SEARCH_CROP, build_search_network
-from stretchnas.tables import build_tables
+from stretchnas.settings.params import ConfigError, get_experiment, load_settings, resolve_scale
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGENET_EXPERIMENTS = ("milenas_sc_imagenet", "milenas_sc_L12_imagenet")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stretchnas.job_records import JobRecordError, costs, read_records
+from stretchnas.pipeline.job_records import JobRecordError, costs, read_records
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 

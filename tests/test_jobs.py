@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stretchnas.config import ConfigError, load_settings
-from stretchnas.dvcfile import params_keys
-from stretchnas.experiment import evaluate, run_experiment
-from stretchnas.jobs import Plan
-from stretchnas.snapshots import INDEX_FILE
-from stretchnas.summaries import GatherError, gather
+from stretchnas.pipeline.dvcfile import params_keys
+from stretchnas.pipeline.experiment import evaluate, run_experiment
+from stretchnas.pipeline.jobs import Plan
+from stretchnas.pipeline.summaries import GatherError, gather
+from stretchnas.search.snapshots import INDEX_FILE
+from stretchnas.settings.params import ConfigError, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -172,7 +172,7 @@ def test_an_experiment_in_one_process_writes_what_the_jobs_write(tmp_path, tiny_
 
 
 def test_step_counts_at_paper_scale_follow_the_darts_recipe(tmp_path):
-    from stretchnas.cost import plan_work
+    from stretchnas.pipeline.cost import plan_work
 
     work = plan_work(settings_for(tmp_path, "paper"), only=["darts_1st_L8", "milenas_sc_L8"])
     steps = {(w.experiment, w.kind): 0 for w in work}
@@ -186,7 +186,7 @@ def test_step_counts_at_paper_scale_follow_the_darts_recipe(tmp_path):
 
 
 def test_an_estimate_times_each_distinct_step_once(tmp_path):
-    from stretchnas.cost import estimate
+    from stretchnas.pipeline.cost import estimate
 
     settings = tiny_settings(settings_for(tmp_path))
     result = estimate(settings, "cpu", warmup=0, repeats=1, threads=1, only=["darts_wo_sc"])

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from stretchnas.config import load_settings
-from stretchnas.nb201 import FULL_FILE, SUBSET_FILE
-from stretchnas.nb201.arch import EDGES, OPS, ArchError, NB201Genotype
-from stretchnas.nb201.lookup import TableLookupError, Tables, lookup
+from stretchnas.evaluation.lookup import TableLookupError, Tables, lookup
+from stretchnas.evaluation.nb201_files import FULL_FILE, SUBSET_FILE
+from stretchnas.method.nb201.arch import EDGES, OPS, ArchError, NB201Genotype
+from stretchnas.settings.params import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 BEST_12EP = "|nor_conv_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
@@ -109,7 +109,7 @@ def nb201_search(mode="darts", **overrides):
 
 
 def test_the_nb201_topology_groups_are_each_nodes_outgoing_edges():
-    from stretchnas.topology import build_space
+    from stretchnas.method.topology import build_space
 
     space = build_space("stretchable", 4, op_space="nb201")  # NB201's cell is fixed: 3 nodes, whatever is asked
     assert space.edges == list(EDGES) and list(space.nodes) == [1, 2, 3]
@@ -121,7 +121,7 @@ def test_the_nb201_topology_groups_are_each_nodes_outgoing_edges():
 
 
 def test_an_nb201_cell_sums_every_incoming_mixed_edge_as_the_straightforward_formula_does():
-    from stretchnas.supernet import build_search_network
+    from stretchnas.method.networks import build_search_network
 
     torch.manual_seed(0)
     net = build_search_network(nb201_search("stretchable"), num_classes=10).double()
@@ -148,8 +148,8 @@ def test_an_nb201_cell_sums_every_incoming_mixed_edge_as_the_straightforward_for
 
 
 def test_nb201_derivation_keeps_each_edges_argmax_with_none_or_drops_unselected_edges_to_none():
-    from stretchnas.derive import derive_architecture
-    from stretchnas.supernet import build_search_network
+    from stretchnas.method.derive import derive_architecture
+    from stretchnas.method.networks import build_search_network
 
     net = build_search_network(nb201_search("darts"), num_classes=10)
     wanted = ("none", "nor_conv_3x3", "skip_connect", "avg_pool_3x3", "none", "nor_conv_1x1")
@@ -190,8 +190,8 @@ def test_every_nb201_experiment_searches_and_is_scored_by_lookup(tmp_path, prepa
     import copy
 
     from stretchnas.data.cache import PreparedData
-    from stretchnas.experiment import run_experiment
-    from stretchnas.tables import nb201
+    from stretchnas.pipeline.experiment import run_experiment
+    from stretchnas.report.extract import nb201
 
     settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_NB201": nb201_tables})
     names = [name for name in settings["experiments"] if name.startswith("nb201_")]

@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from stretchnas import supernet
-from stretchnas.config import load_settings
-from stretchnas.normalized_mix import fusable, normalized_mix
-from stretchnas.supernet import MixedEdge, build_search_network
+from stretchnas.kernels.normalized_mix import fusable, normalized_mix
+from stretchnas.method import supernet
+from stretchnas.method.networks import build_search_network
+from stretchnas.method.supernet import MixedEdge
+from stretchnas.settings.params import load_settings
 
 
 def _inputs(k: int, channels_last: bool, seed: int = 0):

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from conftest import REPO
 
-from stretchnas.config import experiment_search, get_experiment, load_settings
-from stretchnas.genotype import Genotype
-from stretchnas.published_genotypes import get_genotype
-from stretchnas.random_baselines import random_ops_on, run_random_baseline, sample_from_space
-from stretchnas.runstate import RunError
+from stretchnas.method.genotype import Genotype
+from stretchnas.method.published_genotypes import get_genotype
+from stretchnas.runs import RunError
+from stretchnas.search.random_baselines import random_ops_on, run_random_baseline, sample_from_space
+from stretchnas.settings.params import experiment_search, get_experiment, load_settings
 
 
 def smoke_settings():

@@ -5,10 +5,10 @@ import itertools
 import pytest
 import torch
 
-from stretchnas.derive import derive, prune_inputless
-from stretchnas.regularizer import passive_aggressive
-from stretchnas.supernet import SearchNetwork
-from stretchnas.topology import TopologyWeights, build_space
+from stretchnas.method.derive import derive, prune_inputless
+from stretchnas.method.regularizer import passive_aggressive
+from stretchnas.method.supernet import SearchNetwork
+from stretchnas.method.topology import TopologyWeights, build_space
 
 
 def beta_choosing(space, choice: dict[int, set[tuple[int, int]]], strength=3.0) -> torch.Tensor:

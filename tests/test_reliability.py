@@ -20,12 +20,14 @@ import yaml
 from conftest import REPO, write_image
 
 from stretchnas import cli
-from stretchnas.atomic import SCRATCH_MARK, OutputError
-from stretchnas.config import ConfigError, get_experiment, load_settings
 from stretchnas.data.cache import PreparedData, PreparedDataError, open_prepared
 from stretchnas.data.prepare import prepare_data, prepare_from_settings
-from stretchnas.runstate import LOCK_FILE, RunError, load_checkpoint, save_checkpoint
+from stretchnas.runs import RunError
+from stretchnas.runs.atomic import SCRATCH_MARK, OutputError
+from stretchnas.runs.checkpoint import load_checkpoint, save_checkpoint
+from stretchnas.runs.lock import LOCK_FILE
 from stretchnas.search.runner import SearchRun
+from stretchnas.settings.params import ConfigError, get_experiment, load_settings
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
@@ -168,7 +170,7 @@ def test_non_finite_buffers_are_never_checkpointed(tiny_search_data, tmp_path):
 
 
 def test_the_nan_test_loss_message_names_the_metric_and_epoch(tiny_search_data, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("stretchnas.training.evaluate", lambda *args, **kwargs: (math.nan, 0.1, 0.3))
+    monkeypatch.setattr("stretchnas.evaluation.training.evaluate", lambda *args, **kwargs: (math.nan, 0.1, 0.3))
     code = cli.main(["train", "--scale", "smoke", "--params", str(REPO / "params.yaml"), "--data",
                      str(tiny_search_data.root), "--out", str(tmp_path / "run"), "--quiet", "--layers", "3",
                      "--genotype", "DARTS_V2", "--channels", "4"])  # fmt: skip
@@ -227,7 +229,7 @@ def test_a_full_disk_while_checkpointing_leaves_the_old_checkpoint_and_no_temp_f
         Path(tmp).write_bytes(data[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("stretchnas.atomic._write_all", full)
+    monkeypatch.setattr("stretchnas.runs.atomic._write_all", full)
     with pytest.raises(OutputError, match=r"checkpoint\.pt: cannot write \(no space left on the device\)"):
         save_checkpoint(path, {"identity": {"a": 1}, "weights": torch.zeros(3)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
@@ -241,7 +243,7 @@ def test_an_unwritable_output_folder_is_one_line_and_status_2(tiny_search_data, 
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr("stretchnas.atomic.tempfile.mkstemp", refuse)
+    monkeypatch.setattr("stretchnas.runs.atomic.tempfile.mkstemp", refuse)
     exit_code = cli.main(["train", "--scale", "smoke", "--params", str(REPO / "params.yaml"), "--data",
                           str(tiny_search_data.root), "--out", str(tmp_path / "run"), "--quiet", "--layers", "3",
                           "--genotype", "DARTS_V2", "--channels", "4"])  # fmt: skip
@@ -328,7 +330,7 @@ def test_an_unexpected_exception_is_one_line_with_the_traceback_behind_debug(mon
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr("stretchnas.measure.measure_named", broken)
+    monkeypatch.setattr("stretchnas.evaluation.measure.measure_named", broken)
     assert cli.main(["measure", "--genotype", "DARTS_V2"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [

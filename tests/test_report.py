@@ -11,16 +11,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stretchnas.artefacts import REPORT_FIGURES, REPORT_TABLES, report_outputs
-from stretchnas.genotype import Cell, Genotype
-from stretchnas.published_genotypes import get_genotype
-from stretchnas.report import ReportError, build_report, parse_cells
-from stretchnas.report import claims as c
+from stretchnas.method.genotype import Cell, Genotype
+from stretchnas.method.published_genotypes import get_genotype
+from stretchnas.report.artefacts import REPORT_FIGURES, REPORT_TABLES, report_outputs
+from stretchnas.report.build import ReportError, build_report, parse_cells
+from stretchnas.report.build import claims as c
 from stretchnas.report.cell_drawings import genotype_graph
+from stretchnas.report.extract import build_tables
 from stretchnas.report.layouts import Data, table1, table3, table4, table5
 from stretchnas.report.stats import bootstrap_difference, format_mean_std, seed_summary
-from stretchnas.snapshots import INDEX_FILE
-from stretchnas.tables import build_tables
+from stretchnas.search.snapshots import INDEX_FILE
 
 # ----------------------------------------------------------------------------- synthetic stage outputs
 
@@ -95,7 +95,7 @@ def data_dir(tmp_path):
 
 
 def read(data_dir):
-    from stretchnas.report import read_data
+    from stretchnas.report.build import read_data
 
     return Data(*read_data(data_dir))
 

@@ -9,12 +9,12 @@ from conftest import REPO
 from torch.func import functional_call
 from torch.nn import functional as F
 
-from stretchnas.config import experiment_search, load_settings
+from stretchnas.method.supernet import SearchNetwork
+from stretchnas.method.topology import build_space
 from stretchnas.search import architect
 from stretchnas.search.architect import ArchGroup
 from stretchnas.search.optimizers import EDAS, StepBatches, build_search_optimizer
-from stretchnas.supernet import SearchNetwork
-from stretchnas.topology import build_space
+from stretchnas.settings.params import experiment_search, load_settings
 
 
 def settings_for(optimizer, **overrides):

@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import REPO
 
-from stretchnas.config import get_experiment, load_settings
 from stretchnas.search.runner import SearchRun
+from stretchnas.settings.params import get_experiment, load_settings
 
 
 def tiny_search(**overrides) -> dict:

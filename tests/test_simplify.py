@@ -10,13 +10,13 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from stretchnas.config import load_settings
-from stretchnas.derive import derive_architecture
-from stretchnas.evalnet import EvalNetwork
-from stretchnas.genotype import Genotype
-from stretchnas.nb201.arch import NB201Genotype
-from stretchnas.simplify import GROUPS, MergedConv, SharedGroup, merged_kernel, normalize_kernel
-from stretchnas.supernet import build_search_network
+from stretchnas.method.derive import derive_architecture
+from stretchnas.method.evalnet import EvalNetwork
+from stretchnas.method.genotype import Genotype
+from stretchnas.method.nb201.arch import NB201Genotype
+from stretchnas.method.networks import build_search_network
+from stretchnas.method.simplify import GROUPS, MergedConv, SharedGroup, merged_kernel, normalize_kernel
+from stretchnas.settings.params import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 EVERY_GROUP = [pytest.param(space, group, id=f"{space}-{group.kind}") for space in GROUPS for group in GROUPS[space]]
@@ -34,7 +34,7 @@ def separate_convs(x, kernels, candidates, weights, stride, groups, how):
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("how", ["none", "l2"])
 def test_every_merged_convolution_equals_the_weighted_separate_convolutions(space, group, stride, how):
-    """Values and gradients (stretchnas.depthwise's input gradient included, which conftest enables at this size)."""
+    """Values and gradients (stretchnas.kernels.depthwise's input gradient included, which conftest enables at this size)."""
     torch.manual_seed(0)
     C = 6
     depthwise = group.kind != "conv"
@@ -145,7 +145,7 @@ def test_a_simplified_supernet_derives_an_ordinary_genotype_that_builds_and_runs
 @pytest.mark.parametrize("space", ["nb201", "darts"])
 def test_a_simplified_search_runs_and_ends_in_an_ordinary_genotype(tmp_path, tiny_search_data, space):
     """A smoke-sized search with `simplify: true` in each space, through the search runner."""
-    from stretchnas.genotype import load_genotype
+    from stretchnas.method.genotype import load_genotype
     from stretchnas.search.runner import SearchRun
 
     settings = simplified_settings(space, "stretchable", split_scheme="three_way", epochs=1, max_steps_per_epoch=2,

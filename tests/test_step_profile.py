@@ -1,10 +1,10 @@
-"""stretchnas.step_profile: kernel calls counted by kind, and time shares from a profile."""
+"""stretchnas.measurement.step_profile: kernel calls counted by kind, and time shares from a profile."""
 
 import pytest
 import torch
 from torch import nn
 
-from stretchnas.step_profile import KINDS, count_kernels, kind_of, time_shares
+from stretchnas.measurement.step_profile import KINDS, count_kernels, kind_of, time_shares
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from stretchnas.supernet import SearchNetwork
-from stretchnas.topology import build_space
+from stretchnas.method.supernet import SearchNetwork
+from stretchnas.method.topology import build_space
 
 MODES = [
     ("darts", {}),

@@ -6,10 +6,10 @@ import json
 import pandas as pd
 import pytest
 
-from stretchnas.genotype import Cell, Genotype
-from stretchnas.published_genotypes import get_genotype
-from stretchnas.snapshots import INDEX_FILE, cell_changes
-from stretchnas.tables import TablesError, build_tables
+from stretchnas.method.genotype import Cell, Genotype
+from stretchnas.method.published_genotypes import get_genotype
+from stretchnas.report.extract import TablesError, build_tables
+from stretchnas.search.snapshots import INDEX_FILE, cell_changes
 
 
 def summary(name, method, tables, errors, *, optimizer="darts_1st", mode="darts", k=None, nodes=4, layers=8,

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from stretchnas.topology import TopologyWeights, build_space, cell_edges
+from stretchnas.method.topology import TopologyWeights, build_space, cell_edges
 
 MODES = [
     ("input_pairs", {}),

@@ -16,8 +16,8 @@ from conftest import REPO, kill_at_first_checkpoint, write_image
 from PIL import Image
 
 from stretchnas.data.prepare import prepare_data
-from stretchnas.published_genotypes import get_genotype
-from stretchnas.training import choose_channels, evaluate
+from stretchnas.evaluation.training import choose_channels, evaluate
+from stretchnas.method.published_genotypes import get_genotype
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
@@ -139,7 +139,7 @@ def test_a_non_finite_training_loss_stops_with_epoch_and_step_and_no_result(tiny
 
 
 def test_evaluation_builds_no_autograd_graph():
-    from stretchnas.training import evaluate
+    from stretchnas.evaluation.training import evaluate
 
     class GradFree(torch.nn.Module):
         def __init__(self):

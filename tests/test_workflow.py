@@ -22,7 +22,7 @@ from workflow_copies import (
     workflow_copy,
 )
 
-from stretchnas.artefacts import TABLE_FILES
+from stretchnas.report.artefacts import TABLE_FILES
 
 
 def snakemake_outputs(root: Path) -> set[str]:
@@ -46,8 +46,8 @@ def dvc_outputs(root: Path) -> set[str]:
 
 @pytest.mark.parametrize("scale", ["smoke", "mini", "paper"])
 def test_snakemake_and_dvc_define_the_same_jobs(tmp_path, scale):
-    from stretchnas.config import load_settings
-    from stretchnas.jobs import Plan
+    from stretchnas.pipeline.jobs import Plan
+    from stretchnas.settings.params import load_settings
 
     root = workflow_copy(tmp_path, scale)
     from_snakemake = snakemake_outputs(root)

@@ -7,10 +7,9 @@ import json
 import sys
 import traceback
 
-from stretchnas import __version__
-from stretchnas.config import load_settings
-from stretchnas.device import check_device_spec
-from stretchnas.errors import StretchnasError
+from stretchnas import StretchnasError, __version__
+from stretchnas.runs.device import check_device_spec
+from stretchnas.settings.params import load_settings
 
 COMMANDS = {}
 
@@ -57,7 +56,7 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args) -> dict:
-    from stretchnas.config import with_device
+    from stretchnas.settings.params import with_device
 
     return with_device(load_settings(args.params, args.scale), getattr(args, "device", None))
 
@@ -128,7 +127,7 @@ def _measure_args(parser):
 
 @command("measure", "params (M), FLOPs (M), depth and width of a genotype's network", _measure_args)
 def measure_cmd(args) -> int:
-    from stretchnas.measure import measure_named
+    from stretchnas.evaluation.measure import measure_named
 
     return _print(measure_named(args.genotype, args.layers, args.channels, args.imagenet, args.device))
 
@@ -141,7 +140,7 @@ def _published_table_args(parser):
 
 @command("published-table", "params/FLOPs of the published cells beside the paper's Table 1", _published_table_args)
 def published_table_cmd(args) -> int:
-    from stretchnas.tables import write_published_cells_table
+    from stretchnas.report.extract import write_published_cells_table
 
     print(write_published_cells_table(args.out, args.layers, args.channels).to_string(index=False))
     return 0
@@ -152,7 +151,7 @@ def published_table_cmd(args) -> int:
 
 @command("experiments", "print every experiment of params.yaml with its defining fields and settings", _settings_args)
 def experiments_cmd(args) -> int:
-    from stretchnas.config import describe_experiments
+    from stretchnas.settings.params import describe_experiments
 
     print(json.dumps(describe_experiments(_settings(args)), indent=2))
     return 0
@@ -168,8 +167,8 @@ def _search_args(parser):
 
 @command("search", "run (or resume) one supernet search", _search_args)
 def search_cmd(args) -> int:
-    from stretchnas.config import get_experiment, search_from_file
     from stretchnas.search.runner import run_search
+    from stretchnas.settings.params import get_experiment, search_from_file
 
     settings = _settings(args)
     if args.exp:
@@ -191,8 +190,8 @@ def _random_args(parser):
 
 @command("random-search", "random baseline: sample genotypes, short-train each, keep the best on D_val", _random_args)
 def random_search_cmd(args) -> int:
-    from stretchnas.config import get_experiment
-    from stretchnas.random_baselines import run_random_baseline
+    from stretchnas.search.random_baselines import run_random_baseline
+    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
     experiment = get_experiment(settings, args.exp, procedures=("random_search", "random_ops"))
@@ -213,8 +212,8 @@ def _experiment_args(parser):
 @command("experiment", "run every job of one experiment in this process: searches or sampling, evaluation "
          "trainings, its summary (the workflow runs the same jobs separately)", _experiment_args)  # fmt: skip
 def experiment_cmd(args) -> int:
-    from stretchnas.config import get_experiment
-    from stretchnas.experiment import run_experiment
+    from stretchnas.pipeline.experiment import run_experiment
+    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
     imagenet = get_experiment(settings, args.exp).imagenet
@@ -235,8 +234,8 @@ def _evaluate_args(parser):
 @command("evaluate", "train one of an experiment's genotypes from scratch at the evaluation parameter budget",
          _evaluate_args)  # fmt: skip
 def evaluate_cmd(args) -> int:
-    from stretchnas.config import get_experiment
-    from stretchnas.experiment import evaluate
+    from stretchnas.pipeline.experiment import evaluate
+    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
     data = _data(args, settings, get_experiment(settings, args.exp).imagenet)
@@ -253,7 +252,7 @@ def _gather_args(parser):
 
 @command("gather", "write an experiment's summary from its trainings' results", _gather_args)
 def gather_cmd(args) -> int:
-    from stretchnas.summaries import gather
+    from stretchnas.pipeline.summaries import gather
 
     summary = gather(_settings(args), args.exp, args.out, args.root)
     return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"]),
@@ -273,7 +272,7 @@ def _train_args(parser):
 
 @command("train", "train a genotype's network from scratch (or resume) and report its test error", _train_args)
 def train_cmd(args) -> int:
-    from stretchnas.training import run_training
+    from stretchnas.evaluation.training import run_training
 
     settings = _settings(args)
     data = _data(args, settings, args.imagenet)
@@ -294,7 +293,7 @@ def _lookup_args(parser):
          "benchmark's tables (params.yaml nasbench201, or $STRETCHNAS_NB201), each naming its table",
          _lookup_args)  # fmt: skip
 def lookup_cmd(args) -> int:
-    from stretchnas.nb201.lookup import Tables, lookup, score, score_file
+    from stretchnas.evaluation.lookup import Tables, lookup, score, score_file
 
     tables = Tables.from_settings(_settings(args))
     if args.arch:
@@ -313,9 +312,9 @@ def _tables_args(parser):
 
 @command("tables", "gather the data behind the paper's tables and figures from experiment summaries", _tables_args)
 def tables_cmd(args) -> int:
-    from stretchnas.config import get_experiment
-    from stretchnas.jobs import Plan
-    from stretchnas.tables import build_tables
+    from stretchnas.pipeline.jobs import Plan
+    from stretchnas.report.extract import build_tables
+    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
     not_planned = {name: (get_experiment(settings, name).fields(), reason)
@@ -334,21 +333,21 @@ def _report_args(parser):
 @command("report", "every table in the paper's layout, every figure, and README.md with each claim's verdict",
          _report_args)  # fmt: skip
 def report_cmd(args) -> int:
-    from stretchnas.report import build_report, parse_cells
+    from stretchnas.report.build import build_report, parse_cells
 
     written = build_report(args.data, args.out, parse_cells(args.cell))
     return _print({"out": args.out, "files": sum(len(paths) for paths in written.values())})
 
 
 def _bench_args(parser):
-    from stretchnas import bench
+    from stretchnas.measurement import bench
 
     bench.add_arguments(parser)
 
 
 @command("bench", "time one search step (or compare several), with peak memory and GFLOP/s", _bench_args)
 def bench_cmd(args) -> int:
-    from stretchnas import bench
+    from stretchnas.measurement import bench
 
     return bench.run(args)
 
@@ -365,8 +364,8 @@ def _estimate_args(parser):
 @command("estimate", "device-hours per experiment of a scale: every job's steps times per-step seconds timed here",
          _estimate_args)  # fmt: skip
 def estimate_cmd(args) -> int:
-    from stretchnas.atomic import atomic_write_json
-    from stretchnas.cost import estimate
+    from stretchnas.pipeline.cost import estimate
+    from stretchnas.runs.atomic import atomic_write_json
 
     result = estimate(_settings(args), args.device, repeats=args.repeats, threads=args.threads, only=args.exp,
                       progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
@@ -384,7 +383,7 @@ def _dvc_yaml_args(parser):
 @command("dvc-yaml", "write dvc.yaml: one DVC stage per workflow job of the scale, with the params it reads",
          _dvc_yaml_args)  # fmt: skip
 def dvc_yaml_cmd(args) -> int:
-    from stretchnas.dvcfile import check_dvc_yaml, write_dvc_yaml
+    from stretchnas.pipeline.dvcfile import check_dvc_yaml, write_dvc_yaml
 
     settings = _settings(args)
     if args.check:
@@ -401,7 +400,7 @@ def _job_costs_args(parser):
 @command("job-costs", "minutes and peak memory per experiment, from the job records (job.tsv) the workflow kept",
          _job_costs_args)  # fmt: skip
 def job_costs_cmd(args) -> int:
-    from stretchnas.job_records import costs, read_records
+    from stretchnas.pipeline.job_records import costs, read_records
 
     table = costs(read_records(args.runs))
     print(table.to_markdown(index=False) if args.format == "md" else table.to_csv(index=False), end="\n")

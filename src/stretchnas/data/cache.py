@@ -11,11 +11,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from stretchnas import StretchnasError
 from stretchnas.data.files import FileSubset, read_index
 from stretchnas.data.folders import prepared_folder
 from stretchnas.data.prepare import ARRAYS, SPLITS_FILE, prepared_files, prepared_for
-from stretchnas.documents import read_document
-from stretchnas.errors import StretchnasError
+from stretchnas.runs.documents import read_document
 
 
 class PreparedDataError(StretchnasError, RuntimeError):

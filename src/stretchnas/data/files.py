@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from stretchnas.data.sources import IMAGE_SUFFIXES, IMAGEFOLDER_SETS, DataSourceError
-from stretchnas.documents import read_document
+from stretchnas.runs.documents import read_document
 
 FILES_INDEX = "files.json"
 # The channel statistics DARTS's train_imagenet.py normalises with (not computed: decoding every

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from stretchnas import __version__
-from stretchnas.atomic import atomic_directory, check_replaceable, unexpected_entries
+from stretchnas.data.datasets import dataset_info
 from stretchnas.data.files import FILES_INDEX, IMAGENET_MEAN, IMAGENET_STD, scan_imagefolder, write_index
 from stretchnas.data.sources import DataSourceError, RawDataset, read_source
 from stretchnas.data.splits import PARTS, make_splits
-from stretchnas.datasets import dataset_info
+from stretchnas.runs.atomic import atomic_directory, check_replaceable, unexpected_entries
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 SPLITS_FILE = "splits.json"

@@ -28,8 +28,8 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.datasets.utils import check_integrity
 from tqdm import tqdm
 
-from stretchnas.datasets import dataset_info, downloadable, torchvision_class
-from stretchnas.errors import StretchnasError
+from stretchnas import StretchnasError
+from stretchnas.data.datasets import dataset_info, downloadable, torchvision_class
 
 IMAGEFOLDER_SETS = ("train", "test")  # the top folders of an ImageFolder source
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from stretchnas.errors import StretchnasError
+from stretchnas import StretchnasError
 
 # The parts a split scheme cuts the selected training images into: D_tr, D_val_alpha, D_val_beta.
 PARTS = ("train", "val_alpha", "val_beta")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stretchnas.artefacts import CELL_DRAWING_FORMATS
-from stretchnas.atomic import atomic_write_bytes
-from stretchnas.errors import StretchnasError
-from stretchnas.genotype import CELL_TYPES, Cell, Genotype
-from stretchnas.nb201.arch import EDGES as NB201_EDGES
-from stretchnas.nb201.arch import NODES as NB201_NODES
-from stretchnas.nb201.arch import NB201Genotype
+from stretchnas import StretchnasError
+from stretchnas.method.genotype import CELL_TYPES, Cell, Genotype
+from stretchnas.method.nb201.arch import EDGES as NB201_EDGES
+from stretchnas.method.nb201.arch import NODES as NB201_NODES
+from stretchnas.method.nb201.arch import NB201Genotype
+from stretchnas.report.artefacts import CELL_DRAWING_FORMATS
+from stretchnas.runs.atomic import atomic_write_bytes
 
 INPUT_NAMES = {0: "c_{k-2}", 1: "c_{k-1}"}
 OUTPUT_NAME = "c_{k}"

@@ -229,7 +229,7 @@ def no_invalid_node(search_dynamics: pd.DataFrame, experiments: pd.DataFrame) ->
 
 
 def has_topology_variables(topology_mode: str) -> bool:
-    from stretchnas.topology import mode_space
+    from stretchnas.method.topology import mode_space
 
     return mode_space(topology_mode).has_beta
 

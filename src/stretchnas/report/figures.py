@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from stretchnas.atomic import atomic_save
+from stretchnas.report.extract import outputs_per_node
 from stretchnas.report.frames import edits_per_derivable_step, errors_by_depth
 from stretchnas.report.layouts import FIGURE5_REFERENCE, Data
 from stretchnas.report.stats import mean_std, per_search
-from stretchnas.tables import outputs_per_node
+from stretchnas.runs.atomic import atomic_save
 
 DPI = 130
 SVG_HASH_SALT = "stretchnas"

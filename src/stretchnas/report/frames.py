@@ -6,7 +6,7 @@ import pandas as pd
 
 from stretchnas.report.stats import mean_std, per_search
 
-EDIT_COLUMNS = r"^(edges|ops)_changed_"  # stretchnas.snapshots.cell_changes, both cell types
+EDIT_COLUMNS = r"^(edges|ops)_changed_"  # stretchnas.search.snapshots.cell_changes, both cell types
 
 
 def final_runs(evaluations: pd.DataFrame, experiment: str, layers: int | None = None) -> pd.DataFrame:

@@ -9,7 +9,9 @@ import math
 
 import pandas as pd
 
-from stretchnas.paper_tables import (
+from stretchnas.report.extract import outputs_per_node, perspective
+from stretchnas.report.frames import devices, errors_by_depth, final_runs, step_edits
+from stretchnas.report.paper_numbers import (
     NOT_IN_THE_PAPER,
     PROTOCOL_NOT_STATED,
     TABLE1,
@@ -21,9 +23,7 @@ from stretchnas.paper_tables import (
     TABLE4,
     TABLE5,
 )
-from stretchnas.report.frames import devices, errors_by_depth, final_runs, step_edits
 from stretchnas.report.stats import format_mean_std, mean_std, seed_summary
-from stretchnas.tables import outputs_per_node, perspective
 
 NOT_RUN = "not run"
 PAPER_VALUE_MISSING = "not printed"

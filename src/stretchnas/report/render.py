@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stretchnas.atomic import atomic_write_text
+from stretchnas.runs.atomic import atomic_write_text
 
 TITLES = {
     "table1": "Table 1: search results on CIFAR-10",

@@ -7,15 +7,12 @@ back-propagates into the network weights when it does not need them
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch.func import functional_call
 from torch.nn import functional as F
-
-from stretchnas.normalized_mix import unfused
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 HESSIANS = ("finite_difference", "exact")
@@ -98,8 +95,8 @@ def unrolled(
     names, weights = zip(*net.named_weight_parameters())
     group_opts = w_optimizer.param_groups[0]
     momentum, wd = group_opts["momentum"], group_opts["weight_decay"]
-    # the fused batch norm is once-differentiable: the exact product's forward uses the plain modules
-    with net.activations_kept(), unfused() if exact else contextlib.nullcontext():
+    # the exact product differentiates this forward twice
+    with net.functional_forwards(twice_differentiable=exact):
         train_loss = F.cross_entropy(functional_call(net, _buffers(net), (train_batch[0],)), train_batch[1])
     g_train = _grads(train_loss, weights, create_graph=exact)  # GDAS: weights of ops not drawn get zeros
     with torch.no_grad():
@@ -110,7 +107,7 @@ def unrolled(
             w_prime.append((w - eta * (moment + g + wd * w)).requires_grad_(True))
 
     def call(weight_values, x):
-        with net.activations_kept():
+        with net.functional_forwards():
             return functional_call(net, {**_buffers(net), **dict(zip(names, weight_values))}, (x,))
 
     grads, stats = [], {}

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from stretchnas.regularizer import passive_aggressive
+from stretchnas.method.regularizer import passive_aggressive
+from stretchnas.method.supernet import SearchNetwork
 from stretchnas.search import architect
 from stretchnas.search.architect import ArchGroup, Batch
-from stretchnas.supernet import SearchNetwork
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Writes into the output folder:
   arch_epoch_NNN.pt        alpha and beta after every epoch
   genotype_epoch_NNN.json  the derived genotype at each snapshot epoch
-  snapshots.json           the index of the snapshot epochs (stretchnas.snapshots)
+  snapshots.json           the index of the snapshot epochs (stretchnas.search.snapshots)
   genotype.json            the final genotype
   metrics.csv              one row per epoch
   run.json                 identity, resolved config, versions, data checksum, device, seed, status
@@ -17,18 +17,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stretchnas.atomic import atomic_save
-from stretchnas.config import Experiment
 from stretchnas.data.cache import PreparedData
 from stretchnas.data.streams import BatchStream, make_stream
 from stretchnas.data.transforms import imagenet_transforms, train_transform
-from stretchnas.derive import Derivation, derive_architecture
-from stretchnas.device import to_device, without_placement
-from stretchnas.genotype import Genotype, load_genotype
-from stretchnas.runstate import EpochRun, LoopSettings, RunError
+from stretchnas.method.derive import Derivation, derive_architecture
+from stretchnas.method.genotype import Genotype, load_genotype
+from stretchnas.method.networks import build_search_network
+from stretchnas.method.supernet import IMAGENET_SEARCH_CROP
+from stretchnas.runs import RunError
+from stretchnas.runs.atomic import atomic_save
+from stretchnas.runs.device import to_device, without_placement
+from stretchnas.runs.loop import EpochRun, LoopSettings
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
-from stretchnas.snapshots import snapshot_file, write_index
-from stretchnas.supernet import IMAGENET_SEARCH_CROP, build_search_network
+from stretchnas.search.snapshots import snapshot_file, write_index
+from stretchnas.settings.params import Experiment
 
 
 class SearchError(RunError):

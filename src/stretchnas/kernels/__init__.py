@@ -1,0 +1,1 @@
+"""Faster computations of the method's mathematics on CPU, exact to float rounding, behind one switch (docs/method.md §9)."""

@@ -1,0 +1,1 @@
+"""The method: search spaces, cells and supernets, topology variables, regulariser, simplification, derivation, genotypes and evaluation networks (docs/method.md §1-4, §6-7)."""

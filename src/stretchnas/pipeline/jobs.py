@@ -1,0 +1,386 @@
+"""The workflow's units of work, listed once: the Snakefile's rules and dvc.yaml's stages both come from here.
+
+Per scale: one `prepare_data`; one `search` per (experiment, search seed) or one `random` per
+(random baseline, seed); one `evaluate` per training (experiment, search seed, genotype label,
+evaluation layers, training seed); one `gather` per experiment, which writes its summary; one
+`tables`. A `retrain` followup has only trainings, of its source's final cells. The link from a
+search to its trainings is a file (genotype.json, or the snapshot index), never a loop in a process.
+
+Jobs run with --supersede: when a job reruns because its settings changed, the earlier run in its
+folder is kept under superseded/ rather than refused.
+
+Each job carries its command, the files it reads and writes, and the params.yaml keys it reads
+(`reads`): Snakemake fingerprints their resolved values (its default rerun triggers then rerun
+exactly the jobs whose settings changed), and dvc.yaml lists them as `params`.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from stretchnas.data.folders import prepared_folder
+from stretchnas.report.artefacts import TABLE_FILES, report_outputs
+from stretchnas.runs.device import without_placement
+from stretchnas.search.snapshots import FINAL, INDEX_FILE, snapshot_label
+from stretchnas.settings.params import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
+
+# Output patterns by rule; the Snakefile's rules declare exactly these (wildcards in braces).
+SEARCH_DIR = "{root}/{scale}/{exp}/seed{seed}/search"
+RANDOM_DIR = "{root}/{scale}/{exp}/seed{seed}/random"
+TRAIN_DIR = "{root}/{scale}/{exp}/seed{seed}/{label}/L{layers}/train_seed{train_seed}"
+LOOKUP_DIR = "{root}/{scale}/{exp}/seed{seed}/lookup"
+OUTPUTS = {
+    "prepare_data": ("data/prepared/{scale}",),
+    "prepare_imagenet": ("data/prepared/{scale}-imagenet",),
+    "published_cells": ("results/published_cells.csv",),
+    "search": tuple(f"{SEARCH_DIR}/{name}" for name in ("genotype.json", INDEX_FILE, "metrics.csv")),
+    "random": (f"{RANDOM_DIR}/genotype.json",),
+    "evaluate": (f"{TRAIN_DIR}/result.json",),
+    "lookup": (f"{LOOKUP_DIR}/result.json",),
+    "gather": ("{root}/{scale}/summaries/{exp}.json",),
+    "tables": tuple(f"results/{{scale}}/data/{name}.csv" for name in TABLE_FILES),
+    # report: its files depend on the searches (one cell drawing each): artefacts.report_outputs
+}
+# Each job's log, and Snakemake's `benchmark:` record of its wall time and peak memory.
+LOGS = {
+    "prepare_data": "logs/{scale}/prepare_data.log",
+    "prepare_imagenet": "logs/{scale}/prepare_imagenet.log",
+    "published_cells": "logs/published_cells.log",
+    "search": "logs/{scale}/{exp}/search_seed{seed}.log",
+    "random": "logs/{scale}/{exp}/random_seed{seed}.log",
+    "evaluate": "logs/{scale}/{exp}/seed{seed}_{label}_L{layers}_train_seed{train_seed}.log",
+    "lookup": "logs/{scale}/{exp}/lookup_seed{seed}.log",
+    "gather": "logs/{scale}/{exp}/gather.log",
+    "tables": "logs/{scale}/tables.log",
+    "report": "logs/{scale}/report.log",
+}
+RECORDS = {
+    "search": f"{SEARCH_DIR}/job.tsv",
+    "random": f"{RANDOM_DIR}/job.tsv",
+    "evaluate": f"{TRAIN_DIR}/job.tsv",
+}
+RUNS_ROOT = "runs"
+NO_IMAGENET_SOURCE = "no ImageNet source configured (data.imagenet.source)"
+NO_NB201_TABLE = "no NAS-Bench-201 table configured (nasbench201.table)"
+
+
+@dataclass(frozen=True)
+class Job:
+    rule: str
+    wildcards: dict
+    argv: tuple[str, ...]
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    reads: tuple[str, ...]  # params.yaml keys (dotted) whose values determine the outputs
+    fingerprint: dict = field(compare=False)  # their resolved values at this scale
+
+    @property
+    def name(self) -> str:
+        """A stage name: the rule and its wildcard values (the scale left out), e.g.
+        evaluate-darts_2nd_L8-seed2-epoch_020-L8-train_seed0."""
+        prefix = {"seed": "seed", "layers": "L", "train_seed": "train_seed"}
+        parts = [f"{prefix.get(k, '')}{v}" for k, v in self.wildcards.items() if k != "scale"]
+        return "-".join([self.rule, *parts])
+
+    @property
+    def command(self) -> str:
+        return shlex.join(self.argv)
+
+
+# Keys of the run sections that change no single job's result: the device and data-loading workers, and
+# the seed list (each job runs one seed, a wildcard), so adding a seed adds jobs and reruns none.
+RUN_SECTIONS = ("search", "train", "train_imagenet")
+NOT_READ = ("device", "workers", "seeds")
+# Sections a job reads key by key, and the keys of each it does not read: where the loader found a source
+# (file or environment) is not the source, and CIFAR's preparation does not read ImageNet's settings.
+SECTIONS_NOT_READ = {
+    **{section: NOT_READ for section in RUN_SECTIONS},
+    "data": ("source_origin", "imagenet"),
+    "data.imagenet": ("source_origin",),
+}
+
+
+MISSING = object()
+
+
+def at_key(tree: Mapping, key: str):
+    """The value at a dotted params.yaml key (``scales.smoke.search``), or MISSING."""
+    value = tree
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return MISSING
+        value = value[part]
+    return value
+
+
+def resolved(settings: Mapping, key: str):
+    """The merged value at a dotted params.yaml key, as far as a job's result depends on it."""
+    value = at_key(settings, key)
+    if value is MISSING:
+        raise KeyError(f"{key}: not in the settings")
+    if key in SECTIONS_NOT_READ:
+        value = {k: v for k, v in value.items() if k not in SECTIONS_NOT_READ[key]}
+    return without_placement(value) if isinstance(value, dict) else value
+
+
+def table_identities(settings: Mapping) -> dict[str, list[int] | None]:
+    """Each configured NAS-Bench-201 table file: [size, modification time in ns], None where it is absent."""
+    section = settings.get("nasbench201") or {}
+    identities = {}
+    for path in filter(None, (section.get("table"), section.get("table_200ep"))):
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            identities[str(path)] = None
+        else:
+            identities[str(path)] = [stat.st_size, stat.st_mtime_ns]
+    return identities
+
+
+# The jobs a plan from committed runs keeps: whatever reads searches, trainings and lookups, never those.
+FROM_RUNS_RULES = ("published_cells", "gather", "tables", "report")
+
+
+class Plan:
+    """Every job of one scale, in an order that runs each after what it reads.
+
+    With `from_runs`, only the jobs that turn finished runs into summaries, tables and the report: the
+    searches', trainings' and lookups' outputs are then source files that must be in the checkout (the
+    committed results of a scale), so no data, search or training is planned, and NB201's experiments
+    are planned without the benchmark's table (their lookups are among those files)."""
+
+    def __init__(self, settings: Mapping, root: str = RUNS_ROOT, from_runs: bool = False):
+        self.settings, self.root, self.scale, self.from_runs = settings, root, settings["scale"], from_runs
+        # experiment -> why it has no jobs at this scale: ImageNet's without an ImageNet source, NB201's
+        # without its table
+        self.not_planned = {name: reason for name in all_experiments(settings)
+                            if (reason := self._missing_input(get_experiment(settings, name)))}  # fmt: skip
+        self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
+        if any(get_experiment(settings, name).imagenet for name in self.planned_experiments()):
+            self.jobs.append(self._prepare_imagenet())
+        for name in self.planned_experiments():
+            self.jobs += self.experiment_jobs(name)
+        tables = self._tables()
+        self.jobs += [tables, self._report(tables)]
+        if from_runs:
+            self.jobs = [job for job in self.jobs if job.rule in FROM_RUNS_RULES]
+            self._check_runs_present()
+        self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
+
+    def _missing_input(self, experiment: Experiment) -> str | None:
+        if experiment.imagenet and not self.settings["data"]["imagenet"]["source"]:
+            return NO_IMAGENET_SOURCE
+        if experiment.on_nb201 and not self.settings["nasbench201"]["table"] and not self.from_runs:
+            return NO_NB201_TABLE
+        return None
+
+    def run_outputs(self) -> list[str]:
+        """The files of finished runs that the kept jobs read (with `from_runs`: what must be committed)."""
+        produced = {path for job in self.jobs for path in job.outputs}
+        read = [path for job in self.jobs for path in job.inputs if path not in produced]
+        return list(dict.fromkeys(read))
+
+    def _check_runs_present(self) -> None:
+        missing = [path for path in self.run_outputs() if not Path(path).exists()]
+        if missing:
+            shown = "\n  ".join(missing[:10]) + (f"\n  ... and {len(missing) - 10} more" if len(missing) > 10 else "")
+            raise ConfigError(
+                f"regenerating results/{self.scale} from its runs needs {len(missing)} run output(s) missing "
+                f"from this checkout:\n  {shown}\nRun the {self.scale} pipeline itself instead: "
+                f"snakemake --cores all --config scale={self.scale}"
+            )
+
+    def planned_experiments(self) -> list[str]:
+        return [name for name in all_experiments(self.settings) if name not in self.not_planned]
+
+    @staticmethod
+    def _key(wildcards: Mapping) -> tuple:
+        return tuple(sorted((k, str(v)) for k, v in wildcards.items()))
+
+    def job(self, rule: str, wildcards: Mapping) -> Job:
+        """The job a Snakemake rule's wildcards name; unknown ones are a clear error."""
+        try:
+            return self._by_key[(rule, self._key(wildcards))]
+        except KeyError:
+            raise ConfigError(f"no {rule} job with {dict(wildcards)} at scale {self.scale!r}") from None
+
+    def outputs(self) -> list[str]:
+        return [path for job in self.jobs for path in job.outputs]
+
+    # ----------------------------------------------------------------- jobs
+
+    def _make(self, rule: str, wildcards: dict, argv: list, inputs, reads) -> Job:
+        # published_cells writes the same file at every scale
+        wildcards = wildcards if rule == "published_cells" else {"scale": self.scale, **wildcards}
+        outputs = tuple(p.format(root=self.root, **wildcards) for p in OUTPUTS.get(rule, ()))
+        reads = tuple(reads)
+        fingerprint = {key: resolved(self.settings, key) for key in reads}
+        return Job(rule, wildcards, tuple(str(a) for a in argv), tuple(inputs), tuple(outputs), reads, fingerprint)
+
+    @property
+    def data_dir(self) -> str:
+        return prepared_folder(self.scale)
+
+    def data_of(self, experiment: Experiment) -> str:
+        """The prepared data an experiment's jobs read: CIFAR's, or data.imagenet's."""
+        return prepared_folder(self.scale, experiment.imagenet)
+
+    def _prepare_data(self) -> Job:
+        argv = ["stretchnas", "prepare-data", "--scale", self.scale, "--out", self.data_dir]
+        return self._make("prepare_data", {}, argv, (), ["data"])
+
+    def _prepare_imagenet(self) -> Job:
+        out = prepared_folder(self.scale, imagenet=True)
+        argv = ["stretchnas", "prepare-data", "--scale", self.scale, "--imagenet", "--out", out]
+        return self._make("prepare_imagenet", {}, argv, (), ["data.imagenet", "data.seed", "data.split_schemes"])
+
+    def _published_cells(self) -> Job:
+        argv = ["stretchnas", "published-table", "--layers", 20, "--channels", 36, "--out",
+                OUTPUTS["published_cells"][0]]  # fmt: skip
+        return self._make("published_cells", {}, argv, (), [])
+
+    def experiment_jobs(self, name: str) -> list[Job]:
+        """The experiment's searches (or samplings), its trainings (an NB201 search: its lookups), then its
+        gather, in running order."""
+        experiment = get_experiment(self.settings, name)
+        entry = f"{experiment_section(self.settings, name)}.{name}"
+        jobs = []
+        for seed in experiment.search["seeds"]:
+            if experiment.on_nb201:
+                jobs += [search := self._search(experiment, entry, seed), self._lookup(experiment, seed, search)]
+                continue
+            if experiment.procedure == "search":
+                jobs.append(self._search(experiment, entry, seed))
+            elif experiment.procedure != "retrain":
+                jobs.append(self._random(experiment, entry, seed))
+            for label, genotype_file in self.genotypes_to_train(experiment, seed).items():
+                for layers in self.evaluation_layers(experiment, label):
+                    for train_seed in self.settings[experiment.recipe_section]["seeds"]:
+                        jobs.append(self._evaluate(experiment, entry, (seed, label, layers, train_seed), genotype_file))
+        scored = [job for job in jobs if job.rule in ("evaluate", "lookup")]
+        jobs.append(self._gather(experiment, entry, scored))
+        return jobs
+
+    def genotypes_to_train(self, experiment: Experiment, seed: int) -> dict[str, str]:
+        """Label -> the file its genotype comes from: the final one, and the snapshots where the
+        experiment's tables ask for them (evaluation.snapshots_for)."""
+        wildcards = {"root": self.root, "scale": self.scale, "exp": experiment.name, "seed": seed}
+        if experiment.procedure == "retrain":
+            return {FINAL: self.topology_source(experiment, seed)}
+        if experiment.procedure != "search":
+            return {FINAL: OUTPUTS["random"][0].format(**wildcards)}
+        search_dir = SEARCH_DIR.format(**wildcards)
+        files = {FINAL: f"{search_dir}/genotype.json"}
+        if set(experiment.tables) & set(self.settings["evaluation"]["snapshots_for"]):
+            for epoch in experiment.search["snapshot_epochs"]:
+                files[snapshot_label(epoch)] = f"{search_dir}/{INDEX_FILE}"
+        return files
+
+    def evaluation_layers(self, experiment: Experiment, label: str) -> list[int]:
+        """The layer counts a genotype is trained at: the experiment's own, and for final cells of the
+        experiments in evaluation.layers_for (Figures 1 and 4) every one of evaluation.layers."""
+        own, evaluation = experiment.layers, self.settings["evaluation"]
+        if label != FINAL or not set(experiment.tables) & set(evaluation["layers_for"]):
+            return [own]
+        return [own] + [layers for layers in evaluation["layers"] if layers != own]
+
+    def _search(self, experiment: Experiment, entry: str, seed: int) -> Job:
+        out = SEARCH_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
+        argv = ["stretchnas", "search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
+                "--out", out, "--quiet", "--supersede", *self._data_option(experiment)]  # fmt: skip
+        inputs = [self.data_of(experiment)]
+        return self._make("search", {"exp": experiment.name, "seed": seed}, argv, inputs, ["search", entry])
+
+    def _data_option(self, experiment: Experiment) -> list[str]:
+        """--data where it is not the command's default for the experiment (spelt out for the reader)."""
+        return ["--data", self.data_of(experiment)] if experiment.imagenet else []
+
+    def topology_source(self, experiment: Experiment, seed: int) -> str:
+        """The final genotype a followup's seed starts from (its `topology_seed` rule)."""
+        source_seed = experiment.topology_source_seed(seed)
+        return f"{SEARCH_DIR}/genotype.json".format(root=self.root, scale=self.scale, exp=experiment.topology_from,
+                                                    seed=source_seed)  # fmt: skip
+
+    def _random(self, experiment: Experiment, entry: str, seed: int) -> Job:
+        out = RANDOM_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
+        argv = ["stretchnas", "random-search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
+                "--out", out, "--quiet", "--supersede"]  # fmt: skip
+        inputs = [self.data_dir]
+        if experiment.procedure == "random_ops":
+            inputs.append(self.topology_source(experiment, seed))
+            argv += ["--topology-from", inputs[-1]]
+        return self._make("random", {"exp": experiment.name, "seed": seed}, argv, inputs, ["search", "train", entry])
+
+    def _evaluate(self, experiment: Experiment, entry: str, which: tuple, genotype_file: str) -> Job:
+        seed, label, layers, train_seed = which
+        wildcards = {"exp": experiment.name, "seed": seed, "label": label, "layers": layers, "train_seed": train_seed}
+        out = TRAIN_DIR.format(root=self.root, scale=self.scale, **wildcards)
+        argv = ["stretchnas", "evaluate", "--scale", self.scale, "--exp", experiment.name, "--genotype",
+                genotype_file, "--label", label, "--layers", layers, "--seed", train_seed, "--out", out,
+                "--quiet", "--supersede", *self._data_option(experiment)]  # fmt: skip
+        reads = [experiment.recipe_section, "evaluation.target_params_m", entry]
+        return self._make("evaluate", wildcards, argv, [self.data_of(experiment), genotype_file], reads)
+
+    def _lookup(self, experiment: Experiment, seed: int, search: Job) -> Job:
+        out = OUTPUTS["lookup"][0].format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
+        genotype = search.outputs[0]
+        argv = ["stretchnas", "lookup", "--scale", self.scale, "--genotype", genotype, "--out", out]
+        job = self._make("lookup", {"exp": experiment.name, "seed": seed}, argv, [genotype], ["nasbench201"])
+        # A table replaced in place keeps its path: its size and modification time rerun the lookup too
+        return replace(job, fingerprint={**job.fingerprint, "table_files": table_identities(self.settings)})
+
+    def _gather(self, experiment: Experiment, entry: str, trainings: list[Job]) -> Job:
+        summary = OUTPUTS["gather"][0].format(root=self.root, scale=self.scale, exp=experiment.name)
+        argv = ["stretchnas", "gather", "--scale", self.scale, "--exp", experiment.name, "--out", summary]
+        if self.root != RUNS_ROOT:
+            argv += ["--root", self.root]
+        inputs = [path for job in trainings for path in job.outputs]
+        return self._make("gather", {"exp": experiment.name}, argv, inputs, ["search", entry])
+
+    def summaries(self) -> list[str]:
+        return [job.outputs[0] for job in self.jobs if job.rule == "gather"]
+
+    def search_records(self) -> list[str]:
+        """Every search's per-epoch metrics.csv. The tables also read the device from run.json beside it,
+        written by the same job; it is not a declared output, since Snakemake deletes a rerun job's
+        outputs first, and --supersede keeps the earlier run's record under superseded/."""
+        return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(".csv")]
+
+    def snapshot_indexes(self) -> list[str]:
+        return [path for job in self.jobs if job.rule == "search" for path in job.outputs if path.endswith(INDEX_FILE)]
+
+    def final_genotypes(self) -> list[str]:
+        """Every final genotype file a training reads (a retrain's are its source's)."""
+        finals = [job.inputs[-1] for job in self.jobs if job.rule == "evaluate" and job.wildcards["label"] == FINAL]
+        return list(dict.fromkeys(finals))
+
+    def _tables(self) -> Job:
+        out = f"results/{self.scale}/data"
+        argv = ["stretchnas", "tables", "--scale", self.scale, "--summaries", *self.summaries(), "--out", out]
+        # The tables read the summaries, every search's metrics.csv (search dynamics and cost) and
+        # snapshot index (stability), and every final genotype (the cells' depth and width).
+        inputs = self.summaries() + self.search_records() + self.snapshot_indexes() + self.final_genotypes()
+        return self._make("tables", {}, argv, inputs, [])
+
+    def searched_cells(self) -> dict[str, str]:
+        """Name -> genotype file of every search's (or random baseline's) final cell: what Figure 3 draws."""
+        return {f"{job.wildcards['exp']}-seed{job.wildcards['seed']}": job.outputs[0]
+                for job in self.jobs if job.rule in ("search", "random")}  # fmt: skip
+
+    def _report(self, tables: Job) -> Job:
+        out = f"results/{self.scale}"
+        cells = self.searched_cells()
+        argv = ["stretchnas", "report", "--data", f"{out}/data", "--out", out,
+                *(f"--cell={name}={path}" for name, path in cells.items())]  # fmt: skip
+        inputs = list(tables.outputs) + list(cells.values())
+        return replace(self._make("report", {}, argv, inputs, []), outputs=tuple(report_outputs(out, list(cells))))
+
+
+def pattern(paths, root: str = RUNS_ROOT):
+    """A Snakefile pattern (or tuple of them): the runs root filled in, the wildcards left."""
+    if isinstance(paths, str):
+        return paths.replace("{root}", root)
+    return tuple(p.replace("{root}", root) for p in paths)

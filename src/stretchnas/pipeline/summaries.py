@@ -1,0 +1,48 @@
+"""An experiment's summary (what the tables read), gathered from its trainings' or lookups' results.
+
+Kept apart from the trainings (stretchnas.pipeline.experiment) so that writing a summary never imports torch: the
+workflow runs one gather per experiment, and regenerating a scale's results from its runs is mostly these.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stretchnas import StretchnasError
+from stretchnas.pipeline.jobs import RUNS_ROOT, Plan
+from stretchnas.runs.atomic import atomic_write_json
+from stretchnas.runs.documents import read_document
+from stretchnas.search.snapshots import resolve as resolve_snapshot
+from stretchnas.settings.params import get_experiment
+
+
+class GatherError(StretchnasError, ValueError):
+    pass
+
+
+def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) -> dict:
+    """`stretchnas gather`: the experiment's summary from its trainings' (an NB201 search: its lookups')
+    result.json files, written last."""
+    experiment = get_experiment(settings, name)
+    rows, not_run, lookups = [], [], []
+    for job in Plan(settings, root).experiment_jobs(name):
+        if job.rule == "lookup":
+            result = read_document(job.outputs[0], json.loads, GatherError, "NAS-Bench-201 lookup result")
+            lookups.append({"search_seed": job.wildcards["seed"], **result})
+        if job.rule != "evaluate":
+            continue
+        where = job.wildcards
+        result = read_document(job.outputs[0], json.loads, GatherError, "training result")
+        fields = {"experiment": name, "search_seed": where["seed"], "genotype": where["label"]}
+        if "not_run" in result:
+            not_run.append({**fields, "layers": where["layers"], "train_seed": where["train_seed"],
+                            "reason": result["not_run"]})  # fmt: skip
+            continue
+        genotype_file, _ = resolve_snapshot(job.inputs[-1], where["label"])
+        run_dir = str(Path(job.outputs[0]).parent)  # its run.json says where and how it ran
+        rows.append({**result, **fields, "genotype_file": str(genotype_file), "run_dir": run_dir})
+    summary = {**experiment.fields(), "scale": settings["scale"], "search": experiment.search, "results": rows,
+               "not_run": not_run, "lookups": lookups}  # fmt: skip
+    atomic_write_json(out, summary)
+    return summary

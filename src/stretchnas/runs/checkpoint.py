@@ -1,0 +1,101 @@
+"""Checkpoints of a run: its identity, the state of its components and every random generator, written
+atomically and refused on load when another identity wrote them or they do not read back."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stretchnas.runs import RunError
+from stretchnas.runs.atomic import atomic_save
+from stretchnas.runs.device import capture_cuda_rng, restore_cuda_rng
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def capture_rng() -> dict:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": capture_cuda_rng()}  # fmt: skip
+
+
+def restore_rng(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"].cpu())
+    restore_cuda_rng(state.get("cuda"))
+
+
+def _flatten(tree, prefix="") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def identity_differences(recorded: dict, requested: dict, recorded_as: str) -> list[str]:
+    """'field: old (recorded_as) vs new (now)' for every field in which two identities differ."""
+    a, b = _flatten(recorded), _flatten(requested)
+    return [
+        f"{k}: {a.get(k, '<unset>')!r} ({recorded_as}) vs {b.get(k, '<unset>')!r} (now)"
+        for k in sorted(set(a) | set(b))
+        if a.get(k) != b.get(k)
+    ]
+
+
+def as_json(obj: Any) -> Any:
+    """`obj` as it reads back from JSON (tuples become lists), so identities compare equal."""
+    return json.loads(json.dumps(obj))
+
+
+def non_finite_tensors(tree, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors in a (nested) state dict that hold NaN or infinity."""
+    bad = []
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list | tuple) else ()
+    for key, value in items:
+        name = f"{prefix}{key}"
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                bad.append(name)
+        else:
+            bad.extend(non_finite_tensors(value, f"{name}."))
+    return bad
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    atomic_save(path, lambda buffer: torch.save(state, buffer))
+
+
+def load_checkpoint(path: Path, identity: dict) -> dict | None:
+    """The checkpoint's state, or None; refuses one written under another identity, or unreadable."""
+    if not path.exists():
+        return None
+    try:
+        # on the CPU; load_state_dict then copies each tensor to the device that resumes the run
+        state = torch.load(path, weights_only=False, map_location="cpu")
+        if not isinstance(state, dict) or "identity" not in state:
+            raise ValueError("not a checkpoint of this tool")
+    except Exception as exc:  # truncated or empty files raise EOFError, RuntimeError, UnpicklingError, ...
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RunError(
+            f"{path}: corrupt checkpoint ({reason}); delete it to start this run over from the beginning, "
+            "or use another --out"
+        ) from None
+    if as_json(state["identity"]) != as_json(identity):
+        raise RunError(
+            f"{path}: written by a different configuration; refusing to resume. Differing fields: "
+            + "; ".join(identity_differences(as_json(state["identity"]), as_json(identity), "checkpoint"))
+            + ". Use another --out or delete the folder."
+        )
+    return state

@@ -1,0 +1,66 @@
+"""The package's shape: subpackages by concept, no import cycle, not even one hidden inside a function."""
+
+import ast
+import graphlib
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "stretchnas"
+# The only modules outside a subpackage: the package's entry points
+TOP_LEVEL = {"__init__.py", "cli.py"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in PACKAGE.rglob("*.py")}
+
+
+def imports(path: Path, known: set[str]) -> set[str]:
+    """Every stretchnas module `path` imports, at module level or inside a function alike."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "stretchnas")
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "stretchnas":
+            found.add(node.module)
+            # `from package import module` imports that module too
+            found.update(f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in known)
+    return found & known
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the stretchnas modules it imports (a package's __init__ included)."""
+    known = modules()
+    return {name: imports(path, set(known)) - {name} for name, path in known.items()}
+
+
+def test_no_import_cycle_even_through_function_level_imports():
+    try:
+        order = list(graphlib.TopologicalSorter(import_graph()).static_order())
+    except graphlib.CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+    assert len(order) == len(modules())
+
+
+def test_the_graph_sees_function_level_imports():
+    graph = import_graph()
+    # the CLI imports the search runner inside its subcommand only
+    assert "stretchnas.search.runner" in graph["stretchnas.cli"]
+    assert "stretchnas.method.nb201.network" in graph["stretchnas.method.networks"]
+
+
+def test_only_entry_points_sit_outside_the_subpackages():
+    assert {path.name for path in PACKAGE.glob("*.py")} == TOP_LEVEL
+
+
+def test_every_subpackage_init_is_a_docstring_only():
+    """Importing a light module (the workflow's plan, the settings) must not pull torch in through an __init__."""
+    for init in PACKAGE.glob("*/**/__init__.py"):
+        body = ast.parse(init.read_text()).body
+        statements = [node for node in body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+        heavy = [ast.unparse(node) for node in statements if isinstance(node, ast.Import | ast.ImportFrom)
+                 and not (isinstance(node, ast.ImportFrom) and node.module == "stretchnas")]  # fmt: skip
+        assert not heavy, (init, heavy)
