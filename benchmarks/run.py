@@ -27,27 +27,57 @@ HERE = Path(__file__).resolve().parent
 MINI = {"channels": 8, "batch": 32, "image_size": 16, "threads": 1, "profile": True}  # params.yaml's mini search
 SMOKE = {"channels": 4, "batch": 8, "threads": 1, "profile": True}  # params.yaml's smoke search
 SUITES = [
-    ("DARTS supernet: straightforward reference vs stretchnas", {},
-     ["impl=reference", "impl=stretchnas,channels_last=0", "impl=stretchnas,forward_input_grad=0",
-      "impl=stretchnas,profile=1", "impl=stretchnas,recompute=alternate", "impl=stretchnas,recompute=cells,profile=1"]),
-    ("Mini size: straightforward reference vs stretchnas (one thread)", MINI,
-     ["impl=reference", "impl=stretchnas,forward_input_grad=0", "impl=stretchnas"]),
-    ("Smoke size: straightforward reference vs stretchnas (one thread)", SMOKE,
-     ["impl=reference", "impl=stretchnas,forward_input_grad=0", "impl=stretchnas"]),
-    ("Topology variables: 6 intermediate nodes, same optimiser and batches", {"nodes": 6, "beta_data": "shared"},
-     ["topology=darts", "topology=stretchable", "topology=darts", "topology=stretchable"]),
+    (
+        "DARTS supernet: straightforward reference vs stretchnas",
+        {},
+        [
+            "impl=reference",
+            "impl=stretchnas,channels_last=0",
+            "impl=stretchnas,forward_input_grad=0",
+            "impl=stretchnas,profile=1",
+            "impl=stretchnas,recompute=alternate",
+            "impl=stretchnas,recompute=cells,profile=1",
+        ],
+    ),
+    (
+        "Mini size: straightforward reference vs stretchnas (one thread)",
+        MINI,
+        ["impl=reference", "impl=stretchnas,forward_input_grad=0", "impl=stretchnas"],
+    ),
+    (
+        "Smoke size: straightforward reference vs stretchnas (one thread)",
+        SMOKE,
+        ["impl=reference", "impl=stretchnas,forward_input_grad=0", "impl=stretchnas"],
+    ),
+    (
+        "Topology variables: 6 intermediate nodes, same optimiser and batches",
+        {"nodes": 6, "beta_data": "shared"},
+        ["topology=darts", "topology=stretchable", "topology=darts", "topology=stretchable"],
+    ),
     ("EDAS vs full DARTS step", {}, ["optimizer=darts_1st", "optimizer=edas"]),
     ("Second vs first order", {}, ["optimizer=darts_1st", "optimizer=darts_2nd"]),
-    ("NAS-Bench-201 supernet: straightforward reference vs stretchnas (N=5 cells per stage)", {"space": "nb201"},
-     ["impl=reference", "impl=stretchnas", "impl=stretchnas,recompute=alternate", "impl=stretchnas,recompute=cells"]),
-    ("Simplification (TopoNAS 2024, our reading): NAS-Bench-201, DARTS 1st order", {"space": "nb201"},
-     ["simplify=0", "simplify=1"]),
-    ("Simplification (TopoNAS 2024, our reading): NAS-Bench-201, stretchable cells",
-     {"space": "nb201", "topology": "stretchable"}, ["simplify=0", "simplify=1"]),
+    (
+        "NAS-Bench-201 supernet: straightforward reference vs stretchnas (N=5 cells per stage)",
+        {"space": "nb201"},
+        ["impl=reference", "impl=stretchnas", "impl=stretchnas,recompute=alternate", "impl=stretchnas,recompute=cells"],
+    ),
+    (
+        "Simplification (TopoNAS 2024, our reading): NAS-Bench-201, DARTS 1st order",
+        {"space": "nb201"},
+        ["simplify=0", "simplify=1"],
+    ),
+    (
+        "Simplification (TopoNAS 2024, our reading): NAS-Bench-201, stretchable cells",
+        {"space": "nb201", "topology": "stretchable"},
+        ["simplify=0", "simplify=1"],
+    ),
     ("Simplification (TopoNAS 2024, our reading): DARTS supernet, DARTS 1st order", {}, ["simplify=0", "simplify=1"]),
-    ("Simplification (TopoNAS 2024, our reading): DARTS supernet, stretchable cells (4 nodes)",
-     {"topology": "stretchable"}, ["simplify=0", "simplify=1"]),
-]  # fmt: skip
+    (
+        "Simplification (TopoNAS 2024, our reading): DARTS supernet, stretchable cells (4 nodes)",
+        {"topology": "stretchable"},
+        ["simplify=0", "simplify=1"],
+    ),
+]
 
 # The public quark0/darts code itself is not run by this script (it is not a dependency).
 # Its first-order search step was measured once, separately; the README quotes it as an
@@ -99,9 +129,11 @@ def threads_per_job(mini: bench.BenchConfig, search: dict) -> dict:
     pair = bench.concurrent(dataclasses.replace(mini, threads=1), 2, search)
     return {
         "one_job_two_threads": {"s_median": one["s_median"], "images_per_s": one["images_per_s"]},
-        "two_jobs_one_thread": {"s_median": [r["s_median"] for r in pair],
-                                "images_per_s": round(sum(r["images_per_s"] for r in pair), 2)},
-    }  # fmt: skip
+        "two_jobs_one_thread": {
+            "s_median": [r["s_median"] for r in pair],
+            "images_per_s": round(sum(r["images_per_s"] for r in pair), 2),
+        },
+    }
 
 
 def _upgrade(saved: dict) -> dict:
@@ -225,8 +257,10 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
         lines.append(f"| {size}-size DARTS step vs reference: time <= 0.25x | {_verdict(t, 0.25)} |")
         lines.append(f"| {size}-size DARTS step vs reference: memory <= 0.5x | {_verdict(m, 0.5)} |")
         added = _step_memory_ratio(sections, title)
-        lines.append(f"| {size}-size, memory the step adds to the process (peak RSS less its high-water mark "
-                     f"before the first step) vs reference's: <= 0.5x | {_verdict(added, 0.5)} |")  # fmt: skip
+        lines.append(
+            f"| {size}-size, memory the step adds to the process (peak RSS less its high-water mark "
+            f"before the first step) vs reference's: <= 0.5x | {_verdict(added, 0.5)} |"
+        )
     before, after = (
         _row(sections, SMOKE_TITLE, "impl=stretchnas,forward_input_grad=0"),
         _row(sections, SMOKE_TITLE, "impl=stretchnas"),
@@ -237,8 +271,10 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
     )
     cells = _row(sections, DARTS, "impl=stretchnas,recompute=cells")
     for key, limit, what in (("time_ratio", 0.25, "time"), ("memory_ratio", 0.45, "memory")):
-        lines.append(f"| paper-scale default (`recompute=cells`) vs reference, {what} <= {limit}x (both at once) | "
-                     f"{_verdict(cells and cells[key], limit)} |")  # fmt: skip
+        lines.append(
+            f"| paper-scale default (`recompute=cells`) vs reference, {what} <= {limit}x (both at once) | "
+            f"{_verdict(cells and cells[key], limit)} |"
+        )
     lines.append(f"| EDAS step <= 0.25x DARTS step | {_verdict(_ratio(sections, 'EDAS', 'optimizer=edas'), 0.25)} |")
     second = _ratio(sections, "Second", "optimizer=darts_2nd")
     lines.append(f"| second-order step <= 2.2x first-order | {_verdict(second, 2.2)} |")
@@ -255,8 +291,18 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
         lines.append(f"| simplified vs unsimplified step, {where}: time <= 0.75x | {_verdict(t, 0.75)} |")
         lines.append(f"| simplified vs unsimplified step, {where}: memory <= 0.75x | {_verdict(m, 0.75)} |")
     lines += ["", what_was_done(sections, peak["gflops"]), ""]
-    columns = ["variant", "s/step (median)", "min", "max", "images/s", "peak RSS (MiB)", "GFLOP/step",
-               "GFLOP/s", "time ratio", "memory ratio"]  # fmt: skip
+    columns = [
+        "variant",
+        "s/step (median)",
+        "min",
+        "max",
+        "images/s",
+        "peak RSS (MiB)",
+        "GFLOP/step",
+        "GFLOP/s",
+        "time ratio",
+        "memory ratio",
+    ]
     for section in sections:
         lines += [f"## {section['title']}", ""]
         if section["base"]:
@@ -284,21 +330,30 @@ def _profile_table(results: list[dict]) -> list[str]:
         return []
     kinds = ["convolution", "batch_norm", "pooling", "elementwise", "other"]
     lines = [
-        _wrap("Kernel calls per step (operators dispatched below autograd, forward and backward, views included) "
-              "and the share of one profiled step's wall time (torch.profiler self time) per kind of operator; "
-              "`unattributed` is wall time no operator accounts for (Python, autograd's engine). Elementwise: "
-              "ReLU, the weighted sums' multiplies and adds, copies.", bullet=False),
+        _wrap(
+            "Kernel calls per step (operators dispatched below autograd, forward and backward, views included) "
+            "and the share of one profiled step's wall time (torch.profiler self time) per kind of operator; "
+            "`unattributed` is wall time no operator accounts for (Python, autograd's engine). Elementwise: "
+            "ReLU, the weighted sums' multiplies and adds, copies.",
+            bullet=False,
+        ),
         "",
-        "| variant | kernel calls | " + " | ".join(f"{k} calls" for k in kinds) + " | "
-        + " | ".join(f"{k} time" for k in [*kinds, "unattributed"]) + " |",
+        "| variant | kernel calls | "
+        + " | ".join(f"{k} calls" for k in kinds)
+        + " | "
+        + " | ".join(f"{k} time" for k in [*kinds, "unattributed"])
+        + " |",
         "|" + "---|" * (2 + 2 * len(kinds) + 1),
-    ]  # fmt: skip
+    ]
     for r in rows:
         calls, shares = r["kernel_calls"], r.get("time_shares") or {}
         lines.append(
-            f"| {r['variant']} | {calls['total']} | " + " | ".join(str(calls[k]) for k in kinds) + " | "
-            + " | ".join(f"{100 * shares[k]:.0f}%" if k in shares else "n/a" for k in [*kinds, "unattributed"]) + " |"
-        )  # fmt: skip
+            f"| {r['variant']} | {calls['total']} | "
+            + " | ".join(str(calls[k]) for k in kinds)
+            + " | "
+            + " | ".join(f"{100 * shares[k]:.0f}%" if k in shares else "n/a" for k in [*kinds, "unattributed"])
+            + " |"
+        )
     return [*lines, ""]
 
 
@@ -362,18 +417,19 @@ def what_was_done(sections: list[dict], ceiling: float) -> str:
         "Pooling + affine-free BN depends only on (node, stride): computed once and shared by all edges leaving "
         "the node.",
         "The final affine-free batch norm of every ReLU-first op is fused with the edge's weighted sum "
-        "(`stretchnas.kernels.normalized_mix`): an alpha gradient needs each op's normalised output, which is recomputed "
-        "from the batch norm's input in backward instead of being kept, so the architecture step keeps one tensor "
-        "per op instead of two.",
+        "(`stretchnas.kernels.normalized_mix`): an alpha gradient needs each op's normalised output, which is "
+        "recomputed from the batch norm's input in backward instead of being kept, so the architecture step keeps "
+        "one tensor per op instead of two.",
         "The architecture step takes `torch.autograd.grad` with respect to alpha/beta only, so no weight gradient "
         "is computed and thrown away; the weight step runs with alpha/beta detached, so the mixing products keep "
         "no tensors for an alpha gradient.",
         f"`channels_last` (NHWC): oneDNN's depthwise and 1x1 convolutions run faster than in NCHW on this CPU; "
         f"{nhwc} (`search.channels_last`, on by default).",
         "Dilated depthwise convolutions compute their input gradient as a forward convolution with the flipped "
-        "kernel (`stretchnas.kernels.depthwise`; stride 2: of the gradient spread on a zero grid), whose oneDNN kernel is "
-        "several times faster than its backward-data kernel here, and their weight gradient only when the pass "
-        f"uses it. With it the whole step takes, of its time without it (`forward_input_grad=0`): {_gains(sections)}.",
+        "kernel (`stretchnas.kernels.depthwise`; stride 2: of the gradient spread on a zero grid), whose oneDNN "
+        "kernel is several times faster than its backward-data kernel here, and their weight gradient only when the "
+        "pass uses it. With it the whole step takes, of its time without it (`forward_input_grad=0`): "
+        f"{_gains(sections)}.",
         "`search.recompute: alternate | cells` keeps only cell inputs for every other cell, or every cell, and "
         "recomputes their activations in backward: memory for time.",
     ]

@@ -81,8 +81,9 @@ class LoopbackSlurm:
 
     def _daemon(self, name: str, *args: str) -> None:
         log = open(self.folder / f"{name}.out", "wb")  # noqa: SIM115 (open while the daemon runs)
-        self.processes.append(subprocess.Popen([which(name), *args], stdout=log, stderr=subprocess.STDOUT,
-                                               env=self.env))  # fmt: skip
+        self.processes.append(
+            subprocess.Popen([which(name), *args], stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        )
 
     def start(self) -> None:
         munge_dir = self.munge_socket.parent
@@ -91,9 +92,16 @@ class LoopbackSlurm:
         key = munge_dir / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
-        self._daemon("munged", "--foreground", "--force", f"--key-file={key}", f"--socket={self.munge_socket}",
-                     f"--pid-file={munge_dir / 'munged.pid'}", f"--log-file={munge_dir / 'munged.log'}",
-                     f"--seed-file={munge_dir / 'munged.seed'}")  # fmt: skip
+        self._daemon(
+            "munged",
+            "--foreground",
+            "--force",
+            f"--key-file={key}",
+            f"--socket={self.munge_socket}",
+            f"--pid-file={munge_dir / 'munged.pid'}",
+            f"--log-file={munge_dir / 'munged.log'}",
+            f"--seed-file={munge_dir / 'munged.seed'}",
+        )
         self._wait(lambda: self.munge_socket.exists(), "munged to create its socket", "munged.out")
         for sub in ("state", "spool"):
             (self.folder / sub).mkdir()
@@ -105,38 +113,41 @@ class LoopbackSlurm:
 
     def _config(self) -> str:
         f = self.folder
-        return "\n".join([
-            "ClusterName=loopback",
-            f"SlurmctldHost={self.node}(127.0.0.1)",
-            f"SlurmctldPort={free_port()}",
-            f"SlurmdPort={free_port()}",
-            "AuthType=auth/munge",
-            "CredType=cred/munge",
-            f"AuthInfo=socket={self.munge_socket}",
-            "SlurmUser=root",
-            "SlurmdUser=root",
-            f"StateSaveLocation={f / 'state'}",
-            f"SlurmdSpoolDir={f / 'spool'}",
-            f"SlurmctldPidFile={f / 'slurmctld.pid'}",
-            f"SlurmdPidFile={f / 'slurmd.pid'}",
-            f"SlurmctldLogFile={f / 'slurmctld.log'}",
-            f"SlurmdLogFile={f / 'slurmd.log'}",
-            "ProctrackType=proctrack/linuxproc",
-            "TaskPlugin=task/none",
-            "MpiDefault=none",
-            "SchedulerType=sched/backfill",
-            "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_Core_Memory",
-            "DefMemPerCPU=1000",
-            "ReturnToService=2",
-            "MinJobAge=300",  # squeue reports finished jobs this long: the status query without accounting
-            "AccountingStorageType=accounting_storage/none",
-            "JobCompType=jobcomp/none",
-            "JobAcctGatherType=jobacct_gather/none",
-            f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={memory_mib()} State=UNKNOWN",
-            f"PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
-            "",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                "ClusterName=loopback",
+                f"SlurmctldHost={self.node}(127.0.0.1)",
+                f"SlurmctldPort={free_port()}",
+                f"SlurmdPort={free_port()}",
+                "AuthType=auth/munge",
+                "CredType=cred/munge",
+                f"AuthInfo=socket={self.munge_socket}",
+                "SlurmUser=root",
+                "SlurmdUser=root",
+                f"StateSaveLocation={f / 'state'}",
+                f"SlurmdSpoolDir={f / 'spool'}",
+                f"SlurmctldPidFile={f / 'slurmctld.pid'}",
+                f"SlurmdPidFile={f / 'slurmd.pid'}",
+                f"SlurmctldLogFile={f / 'slurmctld.log'}",
+                f"SlurmdLogFile={f / 'slurmd.log'}",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "MpiDefault=none",
+                "SchedulerType=sched/backfill",
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_Core_Memory",
+                "DefMemPerCPU=1000",
+                "ReturnToService=2",
+                "MinJobAge=300",  # squeue reports finished jobs this long: the status query without accounting
+                "AccountingStorageType=accounting_storage/none",
+                "JobCompType=jobcomp/none",
+                "JobAcctGatherType=jobacct_gather/none",
+                f"NodeName={self.node} NodeAddr=127.0.0.1 CPUs={os.cpu_count()} RealMemory={memory_mib()} "
+                "State=UNKNOWN",
+                f"PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP",
+                "",
+            ]
+        )
 
     def _idle(self) -> bool:
         result = subprocess.run([which("sinfo"), "-h", "-o", "%T"], capture_output=True, text=True, env=self.env)
@@ -157,8 +168,9 @@ class LoopbackSlurm:
 
     def jobs(self) -> list[tuple[str, str, str]]:
         """(job id, state, comment) of every job squeue knows."""
-        result = subprocess.run([which("squeue"), "-h", "-o", "%i|%T|%k"], capture_output=True, text=True,
-                                env=self.env, check=True)  # fmt: skip
+        result = subprocess.run(
+            [which("squeue"), "-h", "-o", "%i|%T|%k"], capture_output=True, text=True, env=self.env, check=True
+        )
         return [tuple(line.split("|", 2)) for line in result.stdout.splitlines() if line.strip()]
 
     def cancel(self, job_id: str) -> None:

@@ -16,8 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 def search_settings(op_space="nb201", mode="stretchable", **overrides):
     search = load_settings(REPO / "params.yaml", "smoke", environ={})["search"]
-    return {**search, "op_space": op_space, "cells_per_stage": 1, "channels": 4, "layers": 5,
-            "topology": {"mode": mode, "allow_empty_output": False}, **overrides}  # fmt: skip
+    return {
+        **search,
+        "op_space": op_space,
+        "cells_per_stage": 1,
+        "channels": 4,
+        "layers": 5,
+        "topology": {"mode": mode, "allow_empty_output": False},
+        **overrides,
+    }
 
 
 @pytest.mark.parametrize(("op_space", "mode"), [("nb201", "stretchable"), ("nb201", "darts"), ("darts", "darts")])
@@ -58,8 +65,11 @@ def test_gdas_runs_exactly_the_drawn_op_on_every_edge_and_its_gradient_reaches_t
         # the straight-through gradient reaches each edge's alpha through its drawn op's soft weight (on the
         # edges leaving a cell input: an edge leaving a node whose inputs all drew `none` carries zeros)
         drawn_ops = [plans[cell_type][e] for e in range(alpha.shape[0])]
-        used = [e for e, k in enumerate(drawn_ops) if net.op_names[k] != "none"
-                and net.topology.edges[e][0] < net.topology.n_inputs]  # fmt: skip
+        used = [
+            e
+            for e, k in enumerate(drawn_ops)
+            if net.op_names[k] != "none" and net.topology.edges[e][0] < net.topology.n_inputs
+        ]
         assert alpha.grad is not None and (alpha.grad[used].abs().sum(-1) > 0).all()
 
 
@@ -98,9 +108,17 @@ def test_gdas_and_beta_decay_search_both_spaces(tmp_path, tiny_search_data, opti
     from stretchnas.search.runner import SearchRun
 
     for op_space, mode in (("nb201", "stretchable"), ("darts", "darts")):
-        settings = search_settings(op_space, mode, optimizer=optimizer, sampling="gdas", epochs=2,
-                                   max_steps_per_epoch=1, snapshot_epochs=[2], split_scheme="three_way",
-                                   beta_decay={"lambda_max": 50.0, "ramp_epochs": 100})  # fmt: skip
+        settings = search_settings(
+            op_space,
+            mode,
+            optimizer=optimizer,
+            sampling="gdas",
+            epochs=2,
+            max_steps_per_epoch=1,
+            snapshot_epochs=[2],
+            split_scheme="three_way",
+            beta_decay={"lambda_max": 50.0, "ramp_epochs": 100},
+        )
         out = tmp_path / f"{op_space}-{optimizer}"
         genotype = SearchRun("base", settings, tiny_search_data, out, 0).run(False)
         assert genotype is not None and (out / "genotype.json").exists()
@@ -141,8 +159,9 @@ def test_partial_channels_match_the_straightforward_formula_and_k1_is_the_full_m
 
 
 def test_edge_normalisation_is_a_softmax_over_each_nodes_incoming_edges():
-    settings = search_settings("darts", "darts", pc_darts={"partial_channels": 2, "edge_normalization": True},
-                               channels=8)  # fmt: skip
+    settings = search_settings(
+        "darts", "darts", pc_darts={"partial_channels": 2, "edge_normalization": True}, channels=8
+    )
     torch.manual_seed(0)
     net = build_search_network(settings)
     for p in net.edge_norm_parameters():
@@ -159,8 +178,9 @@ def test_edge_normalisation_is_a_softmax_over_each_nodes_incoming_edges():
 def test_the_warm_up_epochs_leave_the_architecture_untouched(tiny_search_data):
     from stretchnas.search.optimizers import StepBatches
 
-    settings = search_settings(pc_darts={"partial_channels": 2, "edge_normalization": True}, arch_warmup_epochs=1,
-                               epochs=3)  # fmt: skip
+    settings = search_settings(
+        pc_darts={"partial_channels": 2, "edge_normalization": True}, arch_warmup_epochs=1, epochs=3
+    )
     net = build_search_network(settings, num_classes=3)
     optimizer = build_search_optimizer("darts_1st", net, settings)
     images = torch.randn(4, 3, 32, 32)

@@ -27,8 +27,16 @@ def test_compare_prints_one_line_per_configuration_with_ratios_against_the_first
     assert [line["impl"] for line in lines] == ["reference", "stretchnas"]
     assert [line["variant"] for line in lines] == ["impl=reference", "impl=stretchnas,recompute=cells"]
     for line in lines:
-        for key in ("s_median", "s_min", "s_max", "images_per_s", "peak_rss_mib", "params", "gflop_per_step",
-                    "gflops_achieved"):  # fmt: skip
+        for key in (
+            "s_median",
+            "s_min",
+            "s_max",
+            "images_per_s",
+            "peak_rss_mib",
+            "params",
+            "gflop_per_step",
+            "gflops_achieved",
+        ):
             assert line[key] > 0, key
         assert line["s_min"] <= line["s_median"] <= line["s_max"]
     assert lines[0]["params"] == lines[1]["params"]  # the same supernet, two implementations
@@ -48,9 +56,15 @@ def test_compare_measures_each_variant_in_a_fresh_process():
 
 @pytest.mark.parametrize(
     ("variant", "named"),
-    [("chanels=8", "chanels"), ("channels=eight", "channels"), ("recompute=sometimes", "recompute"),
-     ("impl=stretchnas,beta_data=both", "beta_data"), ("channels_last=2", "channels_last"), ("layers", "layers")],
-)  # fmt: skip
+    [
+        ("chanels=8", "chanels"),
+        ("channels=eight", "channels"),
+        ("recompute=sometimes", "recompute"),
+        ("impl=stretchnas,beta_data=both", "beta_data"),
+        ("channels_last=2", "channels_last"),
+        ("layers", "layers"),
+    ],
+)
 def test_compare_refuses_a_bad_key_or_value_before_measuring_anything(variant, named):
     result = bench(*TINY, "--compare", "impl=stretchnas", variant)
     assert result.returncode == 2, result.stderr
@@ -103,8 +117,17 @@ def test_the_device_is_chosen_and_reported():
 
 
 def test_the_nb201_supernet_is_benchmarked_against_the_straightforward_one_with_ratios():
-    result = bench(*TINY, "--space", "nb201", "--cells-per-stage", "1", "--compare", "impl=reference",
-                   "impl=stretchnas", "topology=stretchable,optimizer=darts_2nd")  # fmt: skip
+    result = bench(
+        *TINY,
+        "--space",
+        "nb201",
+        "--cells-per-stage",
+        "1",
+        "--compare",
+        "impl=reference",
+        "impl=stretchnas",
+        "topology=stretchable,optimizer=darts_2nd",
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [r["variant"] for r in rows] == [
@@ -117,7 +140,8 @@ def test_the_nb201_supernet_is_benchmarked_against_the_straightforward_one_with_
 
 
 def test_profile_counts_kernels_and_the_forward_input_gradient_switch_changes_them():
-    """Batch 8 at 32x32 puts the first cells' dilated convolutions above stretchnas.kernels.depthwise's size threshold."""
+    """Batch 8 at 32x32 puts the first cells' dilated convolutions above the size threshold of
+    stretchnas.kernels.depthwise."""
     sized = ["--channels", "4", "--batch", "8", "--layers", "5", "--steps", "1", "--warmup", "0"]
     result = bench(*sized, "--compare", "profile=1", "profile=1,forward_input_grad=0", "profile=1,image_size=16")
     assert result.returncode == 0, result.stderr

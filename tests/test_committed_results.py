@@ -54,8 +54,9 @@ def environment() -> dict:
 
 
 def snakemake(root, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([BIN / "snakemake", "--cores", "2", *args], cwd=root, capture_output=True, text=True,
-                          env=environment())  # fmt: skip
+    return subprocess.run(
+        [BIN / "snakemake", "--cores", "2", *args], cwd=root, capture_output=True, text=True, env=environment()
+    )
 
 
 def test_the_mini_runs_and_results_are_committed():
@@ -85,8 +86,9 @@ def test_regeneration_gives_the_committed_bytes(checkout):
     assert result.returncode == 0, result.stderr[-3000:]
     differing = [path for path, data in committed.items() if (checkout / path).read_bytes() != data]
     assert not differing, f"regenerated files differ from the committed ones: {differing}"
-    written = {str(p.relative_to(checkout)) for folder in REGENERATED for p in (checkout / folder).rglob("*")
-               if p.is_file()}  # fmt: skip
+    written = {
+        str(p.relative_to(checkout)) for folder in REGENERATED for p in (checkout / folder).rglob("*") if p.is_file()
+    }
     assert written == set(committed), f"not committed: {sorted(written - set(committed))}"
 
 

@@ -121,7 +121,11 @@ def test_experiments_are_looked_up_with_one_clear_error():
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
     experiment = get_experiment(settings, "darts_sc_out3")
     assert (experiment.method, experiment.optimizer, experiment.topology_mode, experiment.k) == (
-        "DARTS-SC (1st order)", "darts_1st", "output_k", 3)  # fmt: skip
+        "DARTS-SC (1st order)",
+        "darts_1st",
+        "output_k",
+        3,
+    )
     with pytest.raises(ConfigError, match=r"params\.yaml: no experiment 'nope'; known: \["):
         get_experiment(settings, "nope")
     with pytest.raises(ConfigError, match=r"experiments\.random_search: procedure is 'random_search'"):

@@ -14,8 +14,9 @@ GEOMETRIES = [(3, 1, 1), (5, 2, 1), (3, 2, 2), (5, 4, 2), (3, 0, 1), (5, 3, 2)]
 
 def _pair(kernel, stride, padding, dilation, channels=5):
     fast = DepthwiseConv2d(channels, kernel, stride, padding, dilation).double()
-    plain = nn.Conv2d(channels, channels, kernel, stride, padding, dilation=dilation, groups=channels,
-                      bias=False).double()  # fmt: skip
+    plain = nn.Conv2d(
+        channels, channels, kernel, stride, padding, dilation=dilation, groups=channels, bias=False
+    ).double()
     plain.load_state_dict(fast.state_dict())
     return fast, plain
 
@@ -30,8 +31,7 @@ def _grads(conv, x, upstream, wrt):
 @pytest.mark.parametrize("size", [9, 10])  # odd and even sides: stride 2 leaves a row unread on one of them
 @pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("wrt", [slice(0, 2), slice(0, 1), slice(1, 2)], ids=["both", "input", "weight"])
-def test_values_and_gradients_equal_nn_conv2d(kernel, stride, padding, dilation, size, channels_last, wrt,
-                                              monkeypatch):  # fmt: skip
+def test_values_and_gradients_equal_nn_conv2d(kernel, stride, padding, dilation, size, channels_last, wrt, monkeypatch):
     monkeypatch.setattr(depthwise, "covered", lambda *args: torch.is_grad_enabled())  # every geometry, any size
     torch.manual_seed(0)
     fast, plain = _pair(kernel, stride, padding, dilation)
@@ -52,8 +52,9 @@ def _takes_the_path(conv, x) -> bool:
 
 
 @pytest.mark.parametrize("kernel, padding, dilation", GEOMETRIES[:4])
-def test_dilated_kernels_above_the_size_threshold_take_the_forward_convolution_path(kernel, padding, dilation,
-                                                                                    monkeypatch):  # fmt: skip
+def test_dilated_kernels_above_the_size_threshold_take_the_forward_convolution_path(
+    kernel, padding, dilation, monkeypatch
+):
     monkeypatch.setattr(depthwise, "MIN_ELEMENTS", MIN_ELEMENTS)  # the shipped threshold (conftest lowers it)
     large = torch.randn(MIN_ELEMENTS // (8 * 16 * 16), 8, 16, 16, requires_grad=True)
     assert large.numel() == MIN_ELEMENTS

@@ -21,8 +21,18 @@ CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device 
 
 def tiny_search(device: str) -> dict:
     search = get_experiment(load_settings(REPO / "params.yaml", "smoke", environ={}), "milenas_sc_L8").search
-    search.update(layers=3, channels=4, batch_size=2, epochs=1, max_steps_per_epoch=2, snapshot_epochs=[1],
-                  intermediate_nodes=4, threads=1, checkpoint_every_steps=1, device=device)  # fmt: skip
+    search.update(
+        layers=3,
+        channels=4,
+        batch_size=2,
+        epochs=1,
+        max_steps_per_epoch=2,
+        snapshot_epochs=[1],
+        intermediate_nodes=4,
+        threads=1,
+        checkpoint_every_steps=1,
+        device=device,
+    )
     return search
 
 

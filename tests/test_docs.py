@@ -5,8 +5,14 @@ import re
 from conftest import REPO
 
 CITATION = re.compile(r"docs/(method|reference-settings)\.md §(\d+)")
-CITING = [*REPO.glob("src/stretchnas/**/*.py"), *REPO.glob("src/stretchnas/**/*.yaml"), *REPO.glob("tests/*.py"),
-          REPO / "params.yaml", REPO / "README.md", *REPO.glob("benchmarks/*.py")]  # fmt: skip
+CITING = [
+    *REPO.glob("src/stretchnas/**/*.py"),
+    *REPO.glob("src/stretchnas/**/*.yaml"),
+    *REPO.glob("tests/*.py"),
+    REPO / "params.yaml",
+    REPO / "README.md",
+    *REPO.glob("benchmarks/*.py"),
+]
 
 
 def sections(doc: str) -> set[str]:
@@ -18,8 +24,9 @@ def test_every_section_citation_resolves():
     known = {doc: sections(doc) for doc in ("method", "reference-settings")}
     citations = [(path, m.group(1), m.group(2)) for path in CITING for m in CITATION.finditer(path.read_text())]
     assert len(citations) > 10
-    unresolved = [(str(path.relative_to(REPO)), doc, number) for path, doc, number in citations
-                  if number not in known[doc]]  # fmt: skip
+    unresolved = [
+        (str(path.relative_to(REPO)), doc, number) for path, doc, number in citations if number not in known[doc]
+    ]
     assert not unresolved
 
 

@@ -47,7 +47,10 @@ def test_files_storage_indexes_images_of_any_size_in_place(mixed_tree, prepared_
         prepare_data(str(mixed_tree), tmp_path / "arrays", "imagefolder", TWO_WAY, 0, None, None)
     data = PreparedData.open(prepared_files)
     assert data.manifest["storage"] == "files" and data.manifest["counts"] == {
-        **data.manifest["counts"], "train": 24, "test": 6}  # fmt: skip
+        **data.manifest["counts"],
+        "train": 24,
+        "test": 6,
+    }
     assert sorted(p.name for p in prepared_files.iterdir()) == ["files.json", "manifest.json", "splits.json"]
     subset = data.subset("two_way", "train")
     assert isinstance(subset, FileSubset) and len(subset) == 12
@@ -104,9 +107,29 @@ def test_a_killed_imagenet_training_with_workers_resumes_bitwise(prepared_files,
     params.write_text(yaml.safe_dump(raw))
 
     def command(out):
-        return [str(c) for c in (STRETCHNAS, "train", "--params", params, "--scale", "smoke", "--genotype", "DARTS_V2",
-                                 "--layers", 3, "--channels", 8, "--imagenet", "--data", prepared_files, "--out", out,
-                                 "--quiet")]  # fmt: skip
+        return [
+            str(c)
+            for c in (
+                STRETCHNAS,
+                "train",
+                "--params",
+                params,
+                "--scale",
+                "smoke",
+                "--genotype",
+                "DARTS_V2",
+                "--layers",
+                3,
+                "--channels",
+                8,
+                "--imagenet",
+                "--data",
+                prepared_files,
+                "--out",
+                out,
+                "--quiet",
+            )
+        ]
 
     reference = tmp_path / "reference"
     done = subprocess.run(command(reference), capture_output=True, text=True)

@@ -152,16 +152,27 @@ def test_an_imagenet_experiment_is_refused_where_it_cannot_run(change, message):
 
 
 def imagenet_summary(name, errors, top5, procedure="search"):
-    s = summary(name, "MiLeNAS-SC", ["table2"], errors, mode="stretchable", layers=14, procedure=procedure,
-                optimizer="milenas", params=5.3)  # fmt: skip
+    s = summary(
+        name,
+        "MiLeNAS-SC",
+        ["table2"],
+        errors,
+        mode="stretchable",
+        layers=14,
+        procedure=procedure,
+        optimizer="milenas",
+        params=5.3,
+    )
     for result, value in zip(s["results"], top5):
         result["test_top5_error"] = value
     return {**s, "imagenet": True}
 
 
 def test_table2_shows_top1_and_top5_over_searches_beside_the_papers_rows(tmp_path):
-    runs = [imagenet_summary("milenas_sc_imagenet", {1: [24.0], 2: [26.0]}, [7.0, 9.0]),
-            imagenet_summary("milenas_sc_L12_imagenet", {1: [25.0]}, [None], procedure="retrain")]  # fmt: skip
+    runs = [
+        imagenet_summary("milenas_sc_imagenet", {1: [24.0], 2: [26.0]}, [7.0, 9.0]),
+        imagenet_summary("milenas_sc_L12_imagenet", {1: [25.0]}, [None], procedure="retrain"),
+    ]
     table = table2(read(stage_outputs(tmp_path, runs))).set_index("Architecture")
     searched = table.loc["milenas_sc_imagenet"]
     assert searched["Paper row"] == "MiLeNAS-SC-L8 (ImageNet)"
@@ -230,8 +241,9 @@ def test_both_imagenet_jobs_run_end_to_end_and_fill_table2(tmp_path, cifar10_sou
     shutil.copytree(prepared_cifar10, root / "data" / "prepared" / "smoke")  # same data settings as smoke
 
     env = {**os.environ, "STRETCHNAS_IMAGENET": ""}  # params.yaml names the source
-    result = subprocess.run([BIN / "snakemake", "all", "--cores", "2", "--quiet"], cwd=root, capture_output=True,
-                            text=True, env=env)  # fmt: skip
+    result = subprocess.run(
+        [BIN / "snakemake", "all", "--cores", "2", "--quiet"], cwd=root, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr[-4000:]
 
     table = pd.read_csv(root / "results" / "smoke" / "tables" / "table2.csv").set_index("Architecture")

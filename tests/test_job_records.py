@@ -21,10 +21,20 @@ def test_costs_sum_each_experiments_searches_and_trainings(tmp_path):
     record(tmp_path, "b/seed0/final/L8/train_seed0", 6.0, 300.0)
     record(tmp_path, "a/seed2/search/superseded/20260101T000000", 999.0, 9999.0)  # an earlier run's, not counted
     table = costs(read_records(tmp_path)).set_index("experiment")
-    assert table.loc["a"].to_dict() == {"jobs": 3, "search_min": 2.0, "training_min": 1.5, "total_min": 3.5,
-                                        "peak_rss_mb": 900.0}  # fmt: skip
-    assert table.loc["b"].to_dict() == {"jobs": 2, "search_min": 1.5, "training_min": 0.1, "total_min": 1.6,
-                                        "peak_rss_mb": 400.0}  # fmt: skip
+    assert table.loc["a"].to_dict() == {
+        "jobs": 3,
+        "search_min": 2.0,
+        "training_min": 1.5,
+        "total_min": 3.5,
+        "peak_rss_mb": 900.0,
+    }
+    assert table.loc["b"].to_dict() == {
+        "jobs": 2,
+        "search_min": 1.5,
+        "training_min": 0.1,
+        "total_min": 1.6,
+        "peak_rss_mb": 400.0,
+    }
     assert table.loc["all", "jobs"] == 5 and table.loc["all", "total_min"] == 5.1
     assert list(table.index) == ["a", "b", "all"]  # costliest first
 

@@ -124,11 +124,17 @@ def test_a_new_seed_or_device_adds_jobs_and_reruns_none(tmp_path):
 
 
 def test_dvc_params_list_the_overlay_keys_and_leave_out_device_and_seeds():
-    raw = {"search": {"epochs": 50, "seeds": [2], "device": "cuda"},
-           "scales": {"smoke": {"search": {"epochs": 2}, "experiments": {"x": {"search": {}}}}},
-           "experiments": {"x": {"procedure": "search"}}}  # fmt: skip
+    raw = {
+        "search": {"epochs": 50, "seeds": [2], "device": "cuda"},
+        "scales": {"smoke": {"search": {"epochs": 2}, "experiments": {"x": {"search": {}}}}},
+        "experiments": {"x": {"procedure": "search"}},
+    }
     assert params_keys(raw, "smoke", ("search", "experiments.x")) == [
-        "search.epochs", "scales.smoke.search.epochs", "experiments.x", "scales.smoke.experiments.x"]  # fmt: skip
+        "search.epochs",
+        "scales.smoke.search.epochs",
+        "experiments.x",
+        "scales.smoke.experiments.x",
+    ]
     assert params_keys(raw, "mini", ("search", "experiments.x")) == ["search.epochs", "experiments.x"]
 
 
@@ -151,8 +157,16 @@ def test_gather_names_a_missing_training_result(tmp_path):
 
 def tiny_settings(settings):
     settings = copy.deepcopy(settings)
-    settings["search"].update(layers=3, channels=4, batch_size=2, epochs=2, max_steps_per_epoch=2,
-                              snapshot_epochs=[1, 2], threads=1, checkpoint_every_steps=2)  # fmt: skip
+    settings["search"].update(
+        layers=3,
+        channels=4,
+        batch_size=2,
+        epochs=2,
+        max_steps_per_epoch=2,
+        snapshot_epochs=[1, 2],
+        threads=1,
+        checkpoint_every_steps=2,
+    )
     settings["train"].update(epochs=1, max_steps_per_epoch=1, batch_size=2, seeds=[0], threads=1)
     return settings
 
@@ -204,10 +218,13 @@ def test_a_retrain_trains_its_sources_final_cells_at_its_channels_and_searches_n
     assert "experiments.darts_wo_sc" not in jobs[0].reads and "followups.darts_wo_sc_C48" in jobs[0].reads
 
 
-@pytest.mark.parametrize("edit", [
-    lambda raw: raw["experiments"]["edas_L8"].update(tables=["comparison"]),
-    lambda raw: raw["evaluation"].update(layers_for=["figure9"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda raw: raw["experiments"]["edas_L8"].update(tables=["comparison"]),
+        lambda raw: raw["evaluation"].update(layers_for=["figure9"]),
+    ],
+)
 def test_a_table_tag_that_names_no_table_is_refused(tmp_path, edit):
     with pytest.raises(ConfigError, match=r"no such table; the tables are \['table1'"):
         settings_for(tmp_path, edit=edit)

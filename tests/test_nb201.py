@@ -141,8 +141,14 @@ def test_an_nb201_cell_sums_every_incoming_mixed_edge_as_the_straightforward_for
     torch.testing.assert_close(cell(x, weights), states[3])
     # three stages of N cells with a residual reduction between them, one alpha of 6 edges x 4 ops
     kinds = [type(c).__name__ for c in net.cells]
-    assert kinds == ["NB201SearchCell"] * 2 + ["ResidualReduction"] + ["NB201SearchCell"] * 2 + [
-        "ResidualReduction"] + ["NB201SearchCell"] * 2  # fmt: skip
+    assert (
+        kinds
+        == ["NB201SearchCell"] * 2
+        + ["ResidualReduction"]
+        + ["NB201SearchCell"] * 2
+        + ["ResidualReduction"]
+        + ["NB201SearchCell"] * 2
+    )
     assert net.alpha["normal"].shape == (6, 4) and list(net.alpha) == ["normal"]
     assert net(torch.randn(2, 3, 32, 32, dtype=torch.double)).shape == (2, 10)
 
@@ -175,8 +181,15 @@ def test_every_optimiser_searches_the_nb201_space(tmp_path, tiny_search_data):
     from stretchnas.search.runner import SearchRun
 
     for optimizer in ("darts_1st", "darts_2nd", "milenas", "edas"):
-        settings = nb201_search("stretchable", optimizer=optimizer, split_scheme="three_way", epochs=1,
-                                max_steps_per_epoch=1, snapshot_epochs=[1], cells_per_stage=1)  # fmt: skip
+        settings = nb201_search(
+            "stretchable",
+            optimizer=optimizer,
+            split_scheme="three_way",
+            epochs=1,
+            max_steps_per_epoch=1,
+            snapshot_epochs=[1],
+            cells_per_stage=1,
+        )
         genotype = SearchRun(optimizer, settings, tiny_search_data, tmp_path / optimizer, 0).run(False)
         assert NB201Genotype.from_arch_str(genotype.arch_str) == genotype
         assert NB201Genotype.load(tmp_path / optimizer / "genotype.json") == genotype

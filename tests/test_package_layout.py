@@ -2,6 +2,7 @@
 
 import ast
 import graphlib
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "stretchnas"
@@ -27,7 +28,9 @@ def imports(path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "stretchnas":
             found.add(node.module)
             # `from package import module` imports that module too
-            found.update(f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in known)
+            found.update(
+                f"{node.module}.{alias.name}" for alias in node.names if f"{node.module}.{alias.name}" in known
+            )
     return found & known
 
 
@@ -60,7 +63,37 @@ def test_every_subpackage_init_is_a_docstring_only():
     """Importing a light module (the workflow's plan, the settings) must not pull torch in through an __init__."""
     for init in PACKAGE.glob("*/**/__init__.py"):
         body = ast.parse(init.read_text()).body
-        statements = [node for node in body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
-        heavy = [ast.unparse(node) for node in statements if isinstance(node, ast.Import | ast.ImportFrom)
-                 and not (isinstance(node, ast.ImportFrom) and node.module == "stretchnas")]  # fmt: skip
+        statements = [
+            node for node in body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+        ]
+        heavy = [
+            ast.unparse(node)
+            for node in statements
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            and not (isinstance(node, ast.ImportFrom) and node.module == "stretchnas")
+        ]
         assert not heavy, (init, heavy)
+
+
+def test_the_readme_module_map_names_every_module_and_only_those():
+    text = (PACKAGE.parents[1] / "README.md").read_text()
+    table = text.split("<!-- module map: begin -->")[1].split("<!-- module map: end -->")[0]
+    named = set()
+    for row in table.splitlines()[2:]:
+        package, modules_cell = row.split("|")[1:3]
+        folder = re.match(r"\s*`(\w+)/`", package).group(1)
+        named.update(f"{folder}/{name}" for name in re.findall(r"`([\w/]+\.(?:py|yaml))`", modules_cell))
+    in_tree = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if p.name != "__init__.py"}
+    in_tree |= {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.yaml")}
+    in_tree -= TOP_LEVEL
+    assert named == in_tree
+
+
+def test_every_package_path_the_docs_name_exists():
+    repo = PACKAGE.parents[1]
+    for doc in [repo / "README.md", *repo.glob("docs/*.md"), repo / "benchmarks" / "README.md"]:
+        for path in re.findall(r"src/stretchnas/[\w/]+\.(?:py|yaml)", doc.read_text()):
+            assert (repo / path).exists(), (doc.name, path)
+        for code in re.findall(r"^Code \(under `src/stretchnas/`\): (.*)$", doc.read_text(), flags=re.M):
+            for path in re.findall(r"`([\w/]+\.py)`", code):
+                assert (PACKAGE / path).exists(), (doc.name, path)

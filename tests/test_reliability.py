@@ -49,8 +49,17 @@ def smoke_settings():
 
 def tiny_search(**overrides) -> dict:
     search = get_experiment(smoke_settings(), "milenas_sc_L8").search
-    search.update(layers=3, channels=4, batch_size=2, epochs=1, max_steps_per_epoch=4, snapshot_epochs=[1],
-                  intermediate_nodes=4, threads=1, checkpoint_every_steps=2)  # fmt: skip
+    search.update(
+        layers=3,
+        channels=4,
+        batch_size=2,
+        epochs=1,
+        max_steps_per_epoch=4,
+        snapshot_epochs=[1],
+        intermediate_nodes=4,
+        threads=1,
+        checkpoint_every_steps=2,
+    )
     search.update(overrides)
     return search
 
@@ -94,8 +103,21 @@ def test_prepare_data_replaces_its_own_output_but_not_files_added_to_it(imagefol
 
 def test_prepare_data_out_dot_is_refused_and_nothing_is_deleted(imagefolder, tmp_path):
     (tmp_path / "work.txt").write_text("precious")
-    result = run([STRETCHNAS, "prepare-data", "--params", REPO / "params.yaml", "--source", imagefolder,
-                  "--dataset", "imagefolder", "--out", "."], cwd=tmp_path)  # fmt: skip
+    result = run(
+        [
+            STRETCHNAS,
+            "prepare-data",
+            "--params",
+            REPO / "params.yaml",
+            "--source",
+            imagefolder,
+            "--dataset",
+            "imagefolder",
+            "--out",
+            ".",
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     assert "refusing to replace it" in last_line(result)
     assert (tmp_path / "work.txt").read_text() == "precious"
@@ -120,8 +142,21 @@ def test_stale_scratch_of_a_killed_prepare_is_removed_and_a_live_one_kept(imagef
 
 
 def test_a_finished_training_is_never_reported_for_another_genotype_or_width(tiny_search_data, tmp_path):
-    args = [STRETCHNAS, "train", "--params", REPO / "params.yaml", "--scale", "smoke", "--data",
-            tiny_search_data.root, "--out", tmp_path / "run", "--quiet", "--layers", "3"]  # fmt: skip
+    args = [
+        STRETCHNAS,
+        "train",
+        "--params",
+        REPO / "params.yaml",
+        "--scale",
+        "smoke",
+        "--data",
+        tiny_search_data.root,
+        "--out",
+        tmp_path / "run",
+        "--quiet",
+        "--layers",
+        "3",
+    ]
     assert run(args + ["--genotype", "DARTS_V2", "--channels", "4"]).returncode == 0
     before = (tmp_path / "run" / "result.json").read_text()
     wider = run(args + ["--genotype", "DARTS_V2", "--channels", "6"])
@@ -171,9 +206,26 @@ def test_non_finite_buffers_are_never_checkpointed(tiny_search_data, tmp_path):
 
 def test_the_nan_test_loss_message_names_the_metric_and_epoch(tiny_search_data, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("stretchnas.evaluation.training.evaluate", lambda *args, **kwargs: (math.nan, 0.1, 0.3))
-    code = cli.main(["train", "--scale", "smoke", "--params", str(REPO / "params.yaml"), "--data",
-                     str(tiny_search_data.root), "--out", str(tmp_path / "run"), "--quiet", "--layers", "3",
-                     "--genotype", "DARTS_V2", "--channels", "4"])  # fmt: skip
+    code = cli.main(
+        [
+            "train",
+            "--scale",
+            "smoke",
+            "--params",
+            str(REPO / "params.yaml"),
+            "--data",
+            str(tiny_search_data.root),
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--layers",
+            "3",
+            "--genotype",
+            "DARTS_V2",
+            "--channels",
+            "4",
+        ]
+    )
     assert code == 2
     assert "diverged: non-finite test_loss at the end of epoch 1" in capsys.readouterr().err
     assert not (tmp_path / "run" / "result.json").exists()
@@ -185,8 +237,21 @@ def test_the_nan_test_loss_message_names_the_metric_and_epoch(tiny_search_data, 
 def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_finishes(tiny_search_data, tmp_path):
     config = tmp_path / "long.yaml"
     config.write_text(yaml.safe_dump({"search": {**tiny_search(epochs=10, max_steps_per_epoch=6)}}))
-    cmd = [STRETCHNAS, "search", "--params", REPO / "params.yaml", "--scale", "smoke", "--config", config,
-           "--out", tmp_path / "run", "--data", tiny_search_data.root, "--quiet"]  # fmt: skip
+    cmd = [
+        STRETCHNAS,
+        "search",
+        "--params",
+        REPO / "params.yaml",
+        "--scale",
+        "smoke",
+        "--config",
+        config,
+        "--out",
+        tmp_path / "run",
+        "--data",
+        tiny_search_data.root,
+        "--quiet",
+    ]
     first = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (tmp_path / "run" / LOCK_FILE).exists():
@@ -236,17 +301,36 @@ def test_a_full_disk_while_checkpointing_leaves_the_old_checkpoint_and_no_temp_f
     assert torch.equal(load_checkpoint(path, {"a": 1})["weights"], torch.ones(3))
 
 
-@pytest.mark.parametrize("code, cause", [(errno.EROFS, "the file system is read-only"),
-                                         (errno.EACCES, "permission denied")])  # fmt: skip
-def test_an_unwritable_output_folder_is_one_line_and_status_2(tiny_search_data, tmp_path, monkeypatch, capsys,
-                                                              code, cause):  # fmt: skip
+@pytest.mark.parametrize(
+    "code, cause", [(errno.EROFS, "the file system is read-only"), (errno.EACCES, "permission denied")]
+)
+def test_an_unwritable_output_folder_is_one_line_and_status_2(
+    tiny_search_data, tmp_path, monkeypatch, capsys, code, cause
+):
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr("stretchnas.runs.atomic.tempfile.mkstemp", refuse)
-    exit_code = cli.main(["train", "--scale", "smoke", "--params", str(REPO / "params.yaml"), "--data",
-                          str(tiny_search_data.root), "--out", str(tmp_path / "run"), "--quiet", "--layers", "3",
-                          "--genotype", "DARTS_V2", "--channels", "4"])  # fmt: skip
+    exit_code = cli.main(
+        [
+            "train",
+            "--scale",
+            "smoke",
+            "--params",
+            str(REPO / "params.yaml"),
+            "--data",
+            str(tiny_search_data.root),
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+            "--layers",
+            "3",
+            "--genotype",
+            "DARTS_V2",
+            "--channels",
+            "4",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_code == 2 and len(err) == 1
     assert f"run.json: cannot write ({cause})" in err[0]
@@ -258,9 +342,27 @@ def test_a_really_read_only_folder(tiny_search_data, tmp_path):
     out.mkdir()
     out.chmod(0o555)
     try:
-        result = run([STRETCHNAS, "train", "--scale", "smoke", "--params", REPO / "params.yaml", "--data",
-                      tiny_search_data.root, "--out", out, "--quiet", "--layers", "3", "--genotype", "DARTS_V2",
-                      "--channels", "4"])  # fmt: skip
+        result = run(
+            [
+                STRETCHNAS,
+                "train",
+                "--scale",
+                "smoke",
+                "--params",
+                REPO / "params.yaml",
+                "--data",
+                tiny_search_data.root,
+                "--out",
+                out,
+                "--quiet",
+                "--layers",
+                "3",
+                "--genotype",
+                "DARTS_V2",
+                "--channels",
+                "4",
+            ]
+        )
     finally:
         out.chmod(0o755)
     assert result.returncode == 2 and "permission denied" in last_line(result)
@@ -340,25 +442,54 @@ def test_an_unexpected_exception_is_one_line_with_the_traceback_behind_debug(mon
     assert "Traceback (most recent call last)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--seed", "-1"], "argument --seed: -1 is not a non-negative integer"),
-    (["--seed", "two"], "argument --seed: 'two' is not a non-negative integer"),
-    (["--layers", "2"], "argument --layers: 2 is not a layer count of at least 3"),
-    (["--target-params", "0"], "argument --target-params: 0 is not a positive number"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--seed", "-1"], "argument --seed: -1 is not a non-negative integer"),
+        (["--seed", "two"], "argument --seed: 'two' is not a non-negative integer"),
+        (["--layers", "2"], "argument --layers: 2 is not a layer count of at least 3"),
+        (["--target-params", "0"], "argument --target-params: 0 is not a positive number"),
+    ],
+)
 def test_numeric_arguments_are_validated_with_a_message(tmp_path, args, message):
     base = {"--seed": "0", "--layers": "8", "--target-params": "1"}
     base.update(dict(zip(args[::2], args[1::2])))
-    result = run([STRETCHNAS, "train", "--genotype", "DARTS_V2", "--out", tmp_path / "x",
-                  *[item for pair in base.items() for item in pair]])  # fmt: skip
+    result = run(
+        [
+            STRETCHNAS,
+            "train",
+            "--genotype",
+            "DARTS_V2",
+            "--out",
+            tmp_path / "x",
+            *[item for pair in base.items() for item in pair],
+        ]
+    )
     assert result.returncode == 2 and message in result.stderr
     assert not (tmp_path / "x").exists()
 
 
 def test_odd_channels_are_refused(tiny_search_data, tmp_path):
-    result = run([STRETCHNAS, "train", "--params", REPO / "params.yaml", "--scale", "smoke", "--data",
-                  tiny_search_data.root, "--genotype", "DARTS_V2", "--layers", "3", "--channels", "5",
-                  "--out", tmp_path / "x"])  # fmt: skip
+    result = run(
+        [
+            STRETCHNAS,
+            "train",
+            "--params",
+            REPO / "params.yaml",
+            "--scale",
+            "smoke",
+            "--data",
+            tiny_search_data.root,
+            "--genotype",
+            "DARTS_V2",
+            "--layers",
+            "3",
+            "--channels",
+            "5",
+            "--out",
+            tmp_path / "x",
+        ]
+    )
     assert result.returncode == 2 and "--channels 5: must be an even number" in last_line(result)
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from stretchnas.method.genotype import Cell, Genotype
 from stretchnas.method.published_genotypes import get_genotype
+from stretchnas.report import claims as c
 from stretchnas.report.artefacts import REPORT_FIGURES, REPORT_TABLES, report_outputs
 from stretchnas.report.build import ReportError, build_report, parse_cells
-from stretchnas.report.build import claims as c
 from stretchnas.report.cell_drawings import genotype_graph
 from stretchnas.report.extract import build_tables
 from stretchnas.report.layouts import Data, table1, table3, table4, table5
@@ -25,18 +25,58 @@ from stretchnas.search.snapshots import INDEX_FILE
 # ----------------------------------------------------------------------------- synthetic stage outputs
 
 
-def summary(name, method, tables, errors, *, mode="darts", k=None, nodes=4, layers=8, procedure="search",
-            optimizer="darts_1st", params=3.4, not_run=()):  # fmt: skip
+def summary(
+    name,
+    method,
+    tables,
+    errors,
+    *,
+    mode="darts",
+    k=None,
+    nodes=4,
+    layers=8,
+    procedure="search",
+    optimizer="darts_1st",
+    params=3.4,
+    not_run=(),
+):
     """errors: {search seed: [test error per training seed]}."""
-    results = [{"search_seed": seed, "genotype": "final", "seed": t, "layers": layers, "channels": 16,
-                "params_m": params, "thop_style_flops_m": 500.0, "test_error": error, "epochs": 1,
-                "wall_seconds": 10.0, "data_source": "/somewhere/cifar10.tar.gz", "train_images": 600,
-                "test_images": 200, "genotype_file": f"runs/{name}/seed{seed}/search/genotype.json"}
-               for seed, train_errors in errors.items() for t, error in enumerate(train_errors)]  # fmt: skip
-    return {"experiment": name, "procedure": procedure, "method": method, "tables": tables, "optimizer": optimizer,
-            "topology_mode": mode, "k": k, "intermediate_nodes": nodes, "search_layers": layers, "eval_layers": layers,
-            "scale": "smoke", "search": {"seeds": sorted(errors)}, "results": results,
-            "not_run": list(not_run)}  # fmt: skip
+    results = [
+        {
+            "search_seed": seed,
+            "genotype": "final",
+            "seed": t,
+            "layers": layers,
+            "channels": 16,
+            "params_m": params,
+            "thop_style_flops_m": 500.0,
+            "test_error": error,
+            "epochs": 1,
+            "wall_seconds": 10.0,
+            "data_source": "/somewhere/cifar10.tar.gz",
+            "train_images": 600,
+            "test_images": 200,
+            "genotype_file": f"runs/{name}/seed{seed}/search/genotype.json",
+        }
+        for seed, train_errors in errors.items()
+        for t, error in enumerate(train_errors)
+    ]
+    return {
+        "experiment": name,
+        "procedure": procedure,
+        "method": method,
+        "tables": tables,
+        "optimizer": optimizer,
+        "topology_mode": mode,
+        "k": k,
+        "intermediate_nodes": nodes,
+        "search_layers": layers,
+        "eval_layers": layers,
+        "scale": "smoke",
+        "search": {"seeds": sorted(errors)},
+        "results": results,
+        "not_run": list(not_run),
+    }
 
 
 def stage_outputs(tmp_path, summaries, dropped_nodes=0):
@@ -52,11 +92,19 @@ def stage_outputs(tmp_path, summaries, dropped_nodes=0):
                 get_genotype("DARTS_V2").save(search_dir / "genotype.json")
                 index = {"epoch_001": {"epoch": 1, "genotype": get_genotype("DARTS_V1").to_dict()}}
                 (search_dir / INDEX_FILE).write_text(json.dumps(index))
-                metrics = pd.DataFrame({"epoch": [1, 2], "alpha_entropy_normal": [1.9, 1.8],
-                                        "beta_entropy_normal": [1.3, 1.2], "regularizer": [0.1, 0.0],
-                                        "dropped_nodes": [1, dropped_nodes], "val_acc": [0.2, 0.3],
-                                        "seconds": [1800.0, 1800.0], "peak_rss_mib": [900.0, 950.0],
-                                        "images_per_s": [5.0, 5.5]})  # fmt: skip
+                metrics = pd.DataFrame(
+                    {
+                        "epoch": [1, 2],
+                        "alpha_entropy_normal": [1.9, 1.8],
+                        "beta_entropy_normal": [1.3, 1.2],
+                        "regularizer": [0.1, 0.0],
+                        "dropped_nodes": [1, dropped_nodes],
+                        "val_acc": [0.2, 0.3],
+                        "seconds": [1800.0, 1800.0],
+                        "peak_rss_mib": [900.0, 950.0],
+                        "images_per_s": [5.0, 5.5],
+                    }
+                )
                 metrics.to_csv(search_dir / "metrics.csv", index=False)
                 (search_dir / "run.json").write_text(json.dumps({"device_name": "cpu"}))
         (folder / f"{s['experiment']}.json").write_text(json.dumps(s))
@@ -66,8 +114,13 @@ def stage_outputs(tmp_path, summaries, dropped_nodes=0):
 
 SC_ERRORS = {1: [2.0, 2.2], 2: [2.4, 2.6], 3: [2.1]}
 BASELINE_ERRORS = {1: [3.0, 3.1], 2: [3.2, 3.1], 3: [2.9]}
-NOT_DERIVABLE = {"search_seed": 1, "genotype": "final", "layers": 8, "train_seed": 0,
-                 "reason": "final: no intermediate node keeps an input"}  # fmt: skip
+NOT_DERIVABLE = {
+    "search_seed": 1,
+    "genotype": "final",
+    "layers": 8,
+    "train_seed": 0,
+    "reason": "final: no intermediate node keeps an input",
+}
 
 
 def registry():
@@ -80,10 +133,10 @@ def registry():
             mode="stretchable",
             nodes=6,
             optimizer="milenas",
-        ),  # fmt: skip
+        ),
         summary(
             "darts_2nd_L8", "DARTS (2nd order)", ["table1", "table3", "table5"], BASELINE_ERRORS, optimizer="darts_2nd"
-        ),  # fmt: skip
+        ),
         summary("darts_1st_L8", "DARTS (1st order)", ["table1"], {}, not_run=[NOT_DERIVABLE]),
         summary("darts_wo_sc", "DARTS w/o SC", ["table4", "table5"], {1: [2.7], 2: [2.8]}, mode="output_pairs"),
     ]
@@ -104,15 +157,21 @@ def read(data_dir):
 
 
 def test_mean_std_over_searches_and_the_best_search_over_training_seeds_are_kept_apart():
-    runs = pd.DataFrame([{"search_seed": s, "train_seed": t, "test_error": e}
-                         for s, errors in SC_ERRORS.items() for t, e in enumerate(errors)])  # fmt: skip
+    runs = pd.DataFrame(
+        [
+            {"search_seed": s, "train_seed": t, "test_error": e}
+            for s, errors in SC_ERRORS.items()
+            for t, e in enumerate(errors)
+        ]
+    )
     stats = seed_summary(runs)
     # per-search means 2.1, 2.5, 2.1: mean 2.2333, sample std 0.2309
     assert stats.over_searches == "2.23 ± 0.23 (n=3 searches)"
     # the best search (seed 1, first of the tie at 2.1) over its two training seeds: 2.1 ± 0.1414
     assert stats.best_seed == 1
     assert stats.best_over_trainings == (
-        "2.10 ± 0.14 (n=2 trainings), best of 3 searches (seed 1, picked on test error)")  # fmt: skip
+        "2.10 ± 0.14 (n=2 trainings), best of 3 searches (seed 1, picked on test error)"
+    )
     assert format_mean_std(2.5, float("nan"), 1, unit="searches") == "2.50 (n=1 search)"
 
 
@@ -131,10 +190,20 @@ def test_the_bootstrap_interval_matches_the_enumerated_resampling_distribution()
 
 def test_table1_has_the_papers_columns_our_statistics_and_says_why_a_row_did_not_run(data_dir):
     table = table1(read(data_dir)).set_index("Paper row")
-    assert list(table.columns) == ["Architecture", "Test error (%) over searches", "Test error (%) of the best search",
-                                   "Params (M)", "FLOPs (M)", "Search cost", "Search method", "paper_test_error",
-                                   "paper_params_m", "paper_flops_m", "paper_search_cost_gpu_days",
-                                   "paper_protocol"]  # fmt: skip
+    assert list(table.columns) == [
+        "Architecture",
+        "Test error (%) over searches",
+        "Test error (%) of the best search",
+        "Params (M)",
+        "FLOPs (M)",
+        "Search cost",
+        "Search method",
+        "paper_test_error",
+        "paper_params_m",
+        "paper_flops_m",
+        "paper_search_cost_gpu_days",
+        "paper_protocol",
+    ]
     sc = table.loc["MiLeNAS-SC-L8 + cutout"]
     assert sc["Test error (%) over searches"] == "2.23 ± 0.23 (n=3 searches)"
     assert sc["Test error (%) of the best search"].endswith("best of 3 searches (seed 1, picked on test error)")
@@ -144,7 +213,8 @@ def test_table1_has_the_papers_columns_our_statistics_and_says_why_a_row_did_not
     darts = table.loc["DARTS (2nd order) + cutout"]
     assert darts["paper_protocol"].startswith("best of 4 searches")
     assert table.loc["DARTS (1st order) + cutout", "Test error (%) over searches"] == (
-        "not run (final: no intermediate node keeps an input)")  # fmt: skip
+        "not run (final: no intermediate node keeps an input)"
+    )
     assert table.loc["PC-DARTS + cutout", "Params (M)"].startswith("not run (no experiment in params.yaml")
     assert not table.isna().any().any() and "" not in set(table.to_numpy().ravel())
 
@@ -178,25 +248,41 @@ def test_table5_names_the_missing_perspective(data_dir):
 
 def evaluations(groups: dict[str, dict[int, list[float]]], params=None) -> pd.DataFrame:
     params = params or {}
-    return pd.DataFrame([{"experiment": name, "genotype": "final", "own_layers": True, "layers": 8,
-                          "search_seed": seed, "train_seed": t, "test_error": e, "params_m": params.get(name, 3.4)}
-                         for name, errors in groups.items() for seed, train in errors.items()
-                         for t, e in enumerate(train)])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "experiment": name,
+                "genotype": "final",
+                "own_layers": True,
+                "layers": 8,
+                "search_seed": seed,
+                "train_seed": t,
+                "test_error": e,
+                "params_m": params.get(name, 3.4),
+            }
+            for name, errors in groups.items()
+            for seed, train in errors.items()
+            for t, e in enumerate(train)
+        ]
+    )
 
 
 LOW, HIGH = {1: [2.0], 2: [2.1], 3: [2.05]}, {1: [3.0], 2: [3.1], 3: [2.95]}
 OVERLAP_A, OVERLAP_B = {1: [2.0], 2: [3.0], 3: [2.5]}, {1: [2.4], 2: [2.6], 3: [2.5]}
 
 
-@pytest.mark.parametrize(("sc", "baseline", "params", "verdict"), [
-    (LOW, HIGH, None, c.SUPPORTED),
-    (HIGH, LOW, None, c.CONTRADICTED),
-    (OVERLAP_A, OVERLAP_B, None, c.CANNOT_TELL),
-    ({1: [1.0, 1.1]}, {1: [9.0, 9.1]}, None, c.CANNOT_TELL),  # one search a side, however far apart
-    (LOW, HIGH, {"milenas_sc_L8": 5.0}, c.CANNOT_TELL),  # a win, but not at similar parameters
-    (HIGH, LOW, {"milenas_sc_L8": 5.0}, c.CONTRADICTED),  # a loss with more parameters is still a loss
-    ({1: [2.0], 2: [2.1]}, {1: [3.0], 2: [3.1]}, None, c.CANNOT_TELL),  # two searches a side are too few
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("sc", "baseline", "params", "verdict"),
+    [
+        (LOW, HIGH, None, c.SUPPORTED),
+        (HIGH, LOW, None, c.CONTRADICTED),
+        (OVERLAP_A, OVERLAP_B, None, c.CANNOT_TELL),
+        ({1: [1.0, 1.1]}, {1: [9.0, 9.1]}, None, c.CANNOT_TELL),  # one search a side, however far apart
+        (LOW, HIGH, {"milenas_sc_L8": 5.0}, c.CANNOT_TELL),  # a win, but not at similar parameters
+        (HIGH, LOW, {"milenas_sc_L8": 5.0}, c.CONTRADICTED),  # a loss with more parameters is still a loss
+        ({1: [2.0], 2: [2.1]}, {1: [3.0], 2: [3.1]}, None, c.CANNOT_TELL),  # two searches a side are too few
+    ],
+)
 def test_table1_claim(sc, baseline, params, verdict):
     groups = {"milenas_sc_L8": sc, **{name: baseline for name in c.TABLE1_BASELINES}}
     result = c.beats_baselines(evaluations(groups, params))
@@ -222,10 +308,13 @@ def test_each_cell_best_at_its_own_depth():
 
 def test_shallow_and_wide():
     def cells(darts_depth, sc_depth, darts_width, sc_width):
-        rows = [{"experiment": "darts_2nd_L8", "depth_normal": d, "width_normal": w}
-                for d, w in zip(darts_depth, darts_width)]  # fmt: skip
-        rows += [{"experiment": "milenas_sc_L8", "depth_normal": d, "width_normal": w}
-                 for d, w in zip(sc_depth, sc_width)]  # fmt: skip
+        rows = [
+            {"experiment": "darts_2nd_L8", "depth_normal": d, "width_normal": w}
+            for d, w in zip(darts_depth, darts_width)
+        ]
+        rows += [
+            {"experiment": "milenas_sc_L8", "depth_normal": d, "width_normal": w} for d, w in zip(sc_depth, sc_width)
+        ]
         return pd.DataFrame(rows)
 
     assert c.shallow_and_wide(cells([2, 2, 3], [5, 6, 5], [7, 6, 7], [2, 3, 2])).verdict == c.SUPPORTED
@@ -235,17 +324,27 @@ def test_shallow_and_wide():
 
 def test_stability_counts_edits_per_search():
     def rows(name, edits):
-        return [{"experiment": name, "search_seed": seed, "not_derivable": False, "edges_changed_normal": e,
-                 "ops_changed_normal": 0, "edges_changed_reduce": 0, "ops_changed_reduce": 0}
-                for seed, e in enumerate(edits)]  # fmt: skip
+        return [
+            {
+                "experiment": name,
+                "search_seed": seed,
+                "not_derivable": False,
+                "edges_changed_normal": e,
+                "ops_changed_normal": 0,
+                "edges_changed_reduce": 0,
+                "ops_changed_reduce": 0,
+            }
+            for seed, e in enumerate(edits)
+        ]
 
     stable = pd.DataFrame(rows(c.STABLE, [0, 1, 0]) + rows(c.UNSTABLE, [6, 8, 7]))
     assert c.more_stable(stable).verdict == c.SUPPORTED
     unstable = pd.DataFrame(rows(c.STABLE, [6, 8, 7]) + rows(c.UNSTABLE, [0, 1, 0]))
     assert c.more_stable(unstable).verdict == c.CONTRADICTED
     # a step with no derivable cell is left out, not counted as "no change"
-    gaps = rows(c.STABLE, [6, 8, 7]) + [dict(r, not_derivable=True, edges_changed_normal=float("nan"))
-                                        for r in rows(c.STABLE, [0, 0, 0])]  # fmt: skip
+    gaps = rows(c.STABLE, [6, 8, 7]) + [
+        dict(r, not_derivable=True, edges_changed_normal=float("nan")) for r in rows(c.STABLE, [0, 0, 0])
+    ]
     assert c.stability_changes(pd.DataFrame(gaps), c.STABLE) == ([6.0, 8.0, 7.0], 3)
 
 
@@ -253,9 +352,19 @@ def test_the_regulariser_claim_counts_dropped_nodes_at_the_end_of_each_search(tm
     experiments = pd.DataFrame({"experiment": ["sc", "plain"], "topology_mode": ["stretchable", "darts"]})
 
     def dynamics(last_dropped, seeds=(1, 2)):
-        return pd.DataFrame([{"experiment": name, "search_seed": s, "epoch": epoch,
-                              "dropped_nodes": 3 if epoch == 1 else last_dropped}
-                             for name in ("sc", "plain") for s in seeds for epoch in (1, 2)])  # fmt: skip
+        return pd.DataFrame(
+            [
+                {
+                    "experiment": name,
+                    "search_seed": s,
+                    "epoch": epoch,
+                    "dropped_nodes": 3 if epoch == 1 else last_dropped,
+                }
+                for name in ("sc", "plain")
+                for s in seeds
+                for epoch in (1, 2)
+            ]
+        )
 
     three = (1, 2, 3)
     assert c.no_invalid_node(dynamics(0, three), experiments).verdict == c.SUPPORTED  # epoch 1's drops do not count
@@ -292,8 +401,12 @@ def test_regenerating_the_report_gives_byte_identical_files(data_dir, tmp_path):
     cell = f"--cell=darts_2nd_L8-seed1={tmp_path / 'runs/darts_2nd_L8/seed1/search/genotype.json'}"
     for out, hash_seed in (("a", "1"), ("b", "2")):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        result = subprocess.run([Path(sys.executable).parent / "stretchnas", "report", "--data", data_dir, "--out",
-                                 tmp_path / out, cell], capture_output=True, text=True, env=env)  # fmt: skip
+        result = subprocess.run(
+            [Path(sys.executable).parent / "stretchnas", "report", "--data", data_dir, "--out", tmp_path / out, cell],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         assert result.returncode == 0, result.stderr
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert any(p.suffix == ".png" for p in files) and any(p.suffix == ".svg" for p in files)
@@ -340,8 +453,17 @@ def test_the_report_refuses_missing_or_mixed_data_naming_the_file(data_dir, tmp_
 
 def test_a_cell_drawing_shows_every_edge_with_its_op_whatever_the_inputs_per_node():
     # node 4 takes three inputs; node 2 feeds both later nodes; only 3 and 4 reach the output
-    normal = Cell((("sep_conv_3x3", 0, 2), ("skip_connect", 1, 3), ("dil_conv_5x5", 2, 3), ("max_pool_3x3", 0, 4),
-                   ("avg_pool_3x3", 2, 4), ("sep_conv_5x5", 3, 4)), (3, 4))  # fmt: skip
+    normal = Cell(
+        (
+            ("sep_conv_3x3", 0, 2),
+            ("skip_connect", 1, 3),
+            ("dil_conv_5x5", 2, 3),
+            ("max_pool_3x3", 0, 4),
+            ("avg_pool_3x3", 2, 4),
+            ("sep_conv_5x5", 3, 4),
+        ),
+        (3, 4),
+    )
     source = genotype_graph(Genotype(normal, get_genotype("DARTS_V2").reduce), "test").source
     assert source.count("\tnormal_4 [label=2") == 1 and source.count("-> normal_4 [label=") == 3
     assert "normal_2 -> normal_out" not in source and "normal_4 -> normal_out" in source
@@ -353,14 +475,23 @@ def test_a_cell_drawing_shows_every_edge_with_its_op_whatever_the_inputs_per_nod
 def test_the_provenance_section_counts_runs_per_commit_machine_and_data_copy():
     from stretchnas.report.readme import provenance_section
 
-    common = {"platform": "Linux", "cpu_model": "CPU", "logical_cpus": 2.0, "threads": 1.0, "device": "cpu",
-              "data_source": "cifar.tar.gz", "data_source_sha256": "ab"}  # fmt: skip
-    runs = pd.DataFrame([
-        {"kind": "search", "git_commit": "c1", "package_changed": False, **common},
-        {"kind": "training", "git_commit": "c1", "package_changed": False, **common},
-        {"kind": "training", "git_commit": "c2", "package_changed": True, **common},
-        {"kind": "training", **{key: None for key in common}, "git_commit": None, "package_changed": None},
-    ])  # fmt: skip
+    common = {
+        "platform": "Linux",
+        "cpu_model": "CPU",
+        "logical_cpus": 2.0,
+        "threads": 1.0,
+        "device": "cpu",
+        "data_source": "cifar.tar.gz",
+        "data_source_sha256": "ab",
+    }
+    runs = pd.DataFrame(
+        [
+            {"kind": "search", "git_commit": "c1", "package_changed": False, **common},
+            {"kind": "training", "git_commit": "c1", "package_changed": False, **common},
+            {"kind": "training", "git_commit": "c2", "package_changed": True, **common},
+            {"kind": "training", **{key: None for key in common}, "git_commit": None, "package_changed": None},
+        ]
+    )
     text = "\n".join(provenance_section(runs))
     assert "4 runs (1 search, 3 training)" in text
     assert "- Commit: `c1`, the package as committed: 2 runs" in text
@@ -368,3 +499,37 @@ def test_the_provenance_section_counts_runs_per_commit_machine_and_data_copy():
     assert "- Commit: `not recorded`, changes not recorded: 1 run" in text
     assert "- Machine: Linux, CPU, 2 logical CPUs, 1 torch thread(s) per run, device cpu: 3 runs" in text
     assert "- Data copy: cifar.tar.gz (sha256 ab): 3 runs" in text
+
+
+def test_cell_drawings_do_not_depend_on_the_fonts_a_machine_has(tmp_path, monkeypatch):
+    """dot measures text with fontconfig's fonts; the drawings see only matplotlib's DejaVu, whatever the
+    caller's font configuration says (here: one offering only STIX, which changes the output when used)."""
+    import matplotlib
+
+    from stretchnas.report import cell_drawings
+
+    source = cell_drawings.genotype_graph(get_genotype("DARTS_V2"), "fonts").source
+    cell_drawings.font_environment.cache_clear()
+    pinned = {fmt: cell_drawings.render(source, fmt) for fmt in ("svg", "png")}
+
+    stix = tmp_path / "stix"
+    stix.mkdir()
+    for name in ("STIXGeneral.ttf", "LICENSE_STIX"):
+        (stix / name).symlink_to(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / name)
+    conf = tmp_path / "stix.conf"
+    conf.write_text(f'<?xml version="1.0"?><fontconfig><dir>{stix}</dir><cachedir>{tmp_path}/c</cachedir></fontconfig>')
+    other = subprocess.run(
+        ["dot", "-Tsvg"],
+        input=source.encode(),
+        capture_output=True,
+        check=True,
+        env={**os.environ, "FONTCONFIG_FILE": str(conf)},
+    ).stdout
+    assert other != pinned["svg"]  # the fonts do change dot's output
+
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    cell_drawings.font_environment.cache_clear()
+    try:
+        assert {fmt: cell_drawings.render(source, fmt) for fmt in ("svg", "png")} == pinned
+    finally:
+        cell_drawings.font_environment.cache_clear()

@@ -48,8 +48,22 @@ def search_config(tmp_path, **overrides) -> Path:
 
 
 def search_cmd(config, out, data, *extra):
-    return [STRETCHNAS, "search", "--params", REPO / "params.yaml", "--scale", "smoke", "--config", config,
-            "--out", out, "--data", data, "--quiet", *extra]  # fmt: skip
+    return [
+        STRETCHNAS,
+        "search",
+        "--params",
+        REPO / "params.yaml",
+        "--scale",
+        "smoke",
+        "--config",
+        config,
+        "--out",
+        out,
+        "--data",
+        data,
+        "--quiet",
+        *extra,
+    ]
 
 
 def run(cmd, **kw):
@@ -61,8 +75,16 @@ def test_search_writes_every_output(tiny_data, tmp_path):
     result = run(search_cmd(search_config(tmp_path), out, tiny_data))
     assert result.returncode == 0, result.stderr
     names = {p.name for p in out.iterdir()}
-    expected = {"arch_epoch_001.pt", "arch_epoch_002.pt", "genotype_epoch_001.json", "genotype_epoch_002.json",
-                "genotype.json", "metrics.csv", "run.json", "checkpoint.pt"}  # fmt: skip
+    expected = {
+        "arch_epoch_001.pt",
+        "arch_epoch_002.pt",
+        "genotype_epoch_001.json",
+        "genotype_epoch_002.json",
+        "genotype.json",
+        "metrics.csv",
+        "run.json",
+        "checkpoint.pt",
+    }
     assert expected <= names
     run_json = json.loads((out / "run.json").read_text())
     assert run_json["status"] == "complete" and run_json["seed"] == 2
@@ -134,8 +156,9 @@ def test_a_checkpoint_from_another_config_is_refused(tiny_data, tmp_path):
 
 def test_a_non_finite_loss_stops_with_epoch_and_step(tiny_data, tmp_path):
     out = tmp_path / "run"
-    config = search_config(tmp_path, weights={"lr": 1.0e30, "lr_min": 0.0, "momentum": 0.9, "weight_decay": 0.0,
-                                              "grad_clip": 1.0e30})  # fmt: skip
+    config = search_config(
+        tmp_path, weights={"lr": 1.0e30, "lr_min": 0.0, "momentum": 0.9, "weight_decay": 0.0, "grad_clip": 1.0e30}
+    )
     result = run(search_cmd(config, out, tiny_data))
     assert result.returncode == 2
     message = result.stderr.strip().splitlines()[-1]
@@ -158,8 +181,18 @@ PAPER_COMBINATIONS = sorted(
 def test_smoke_search_on_real_cifar10(prepared_cifar10, tmp_path, optimizer, mode):
     topology = {"mode": mode, **({"k": 2} if mode == "output_k" else {})}
     split = "two_way" if mode.startswith("darts") else "three_way"
-    config = search_config(tmp_path, layers=5, channels=4, batch_size=4, epochs=1, max_steps_per_epoch=2,
-                           snapshot_epochs=[1], optimizer=optimizer, topology=topology, split_scheme=split)  # fmt: skip
+    config = search_config(
+        tmp_path,
+        layers=5,
+        channels=4,
+        batch_size=4,
+        epochs=1,
+        max_steps_per_epoch=2,
+        snapshot_epochs=[1],
+        optimizer=optimizer,
+        topology=topology,
+        split_scheme=split,
+    )
     out = tmp_path / "run"
     result = run(search_cmd(config, out, prepared_cifar10))
     assert result.returncode == 0, result.stderr

@@ -13,8 +13,18 @@ from stretchnas.settings.params import get_experiment, load_settings
 def tiny_search(**overrides) -> dict:
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
     search = get_experiment(settings, "milenas_sc_L8").search  # stretchable cells, three-way split
-    search.update(layers=3, channels=4, batch_size=2, epochs=1, max_steps_per_epoch=3, snapshot_epochs=[1],
-                  intermediate_nodes=4, optimizer="darts_1st", threads=1, checkpoint_every_steps=10)  # fmt: skip
+    search.update(
+        layers=3,
+        channels=4,
+        batch_size=2,
+        epochs=1,
+        max_steps_per_epoch=3,
+        snapshot_epochs=[1],
+        intermediate_nodes=4,
+        optimizer="darts_1st",
+        threads=1,
+        checkpoint_every_steps=10,
+    )
     search.update(overrides)
     return search
 
@@ -39,8 +49,9 @@ def record_order(run: SearchRun) -> list[str]:
     return calls
 
 
-@pytest.mark.parametrize("order, expected", [("arch_first", ["arch_step", "weight_step"]),
-                                             ("weights_first", ["weight_step", "arch_step"])])  # fmt: skip
+@pytest.mark.parametrize(
+    "order, expected", [("arch_first", ["arch_step", "weight_step"]), ("weights_first", ["weight_step", "arch_step"])]
+)
 def test_update_order_decides_which_step_comes_first(tiny_search_data, tmp_path, order, expected):
     run = prepared_run(tiny_search_data, tmp_path, update_order=order)
     calls = record_order(run)

@@ -34,7 +34,8 @@ def separate_convs(x, kernels, candidates, weights, stride, groups, how):
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("how", ["none", "l2"])
 def test_every_merged_convolution_equals_the_weighted_separate_convolutions(space, group, stride, how):
-    """Values and gradients (stretchnas.kernels.depthwise's input gradient included, which conftest enables at this size)."""
+    """Values and gradients (stretchnas.kernels.depthwise's input gradient included, which conftest enables at
+    this size)."""
     torch.manual_seed(0)
     C = 6
     depthwise = group.kind != "conv"
@@ -100,8 +101,16 @@ def test_a_shared_group_equals_its_modules_with_every_candidate_convolution_run_
 
 def simplified_settings(space: str, mode: str, **overrides) -> dict:
     search = load_settings(REPO / "params.yaml", "smoke", environ={})["search"]
-    return {**search, "op_space": space, "cells_per_stage": 1, "channels": 8, "layers": 5, "simplify": True,
-            "topology": {"mode": mode, "allow_empty_output": False}, **overrides}  # fmt: skip
+    return {
+        **search,
+        "op_space": space,
+        "cells_per_stage": 1,
+        "channels": 8,
+        "layers": 5,
+        "simplify": True,
+        "topology": {"mode": mode, "allow_empty_output": False},
+        **overrides,
+    }
 
 
 @pytest.mark.parametrize("space", ["nb201", "darts"])
@@ -148,8 +157,16 @@ def test_a_simplified_search_runs_and_ends_in_an_ordinary_genotype(tmp_path, tin
     from stretchnas.method.genotype import load_genotype
     from stretchnas.search.runner import SearchRun
 
-    settings = simplified_settings(space, "stretchable", split_scheme="three_way", epochs=1, max_steps_per_epoch=2,
-                                   snapshot_epochs=[1], channels=4, layers=5)  # fmt: skip
+    settings = simplified_settings(
+        space,
+        "stretchable",
+        split_scheme="three_way",
+        epochs=1,
+        max_steps_per_epoch=2,
+        snapshot_epochs=[1],
+        channels=4,
+        layers=5,
+    )
     genotype = SearchRun("simplified", settings, tiny_search_data, tmp_path, 0).run(False)
     assert isinstance(genotype, NB201Genotype if space == "nb201" else Genotype)
     assert load_genotype(tmp_path / "genotype.json") == genotype

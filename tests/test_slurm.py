@@ -46,25 +46,44 @@ def test_the_smoke_dag_through_slurm_equals_the_local_run_and_a_cancelled_search
     env = {**cluster.env, "PATH": f"{BIN}{os.pathsep}{cluster.env['PATH']}"}
     local = workflow_copy(tmp_path / "local", "smoke")
     reduced_smoke(local, prepared_cifar10, slow_search)
-    result = subprocess.run([BIN / "snakemake", "all", "--cores", "2"], cwd=local, capture_output=True, text=True,
-                            env=env)  # fmt: skip
+    result = subprocess.run(
+        [BIN / "snakemake", "all", "--cores", "2"], cwd=local, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
     remote = workflow_copy(tmp_path / "slurm", "smoke")
     reduced_smoke(remote, prepared_cifar10, slow_search)
     # The project's profile (retries, resources from params.yaml), with this cluster's partition; without
     # accounting storage the job status comes from squeue.
-    command = [BIN / "snakemake", "all", "--profile", "workflow/profiles/slurm", "--jobs", "2",
-               "--default-resources", "slurm_partition=debug", "--slurm-no-account",
-               "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-               "--seconds-between-status-checks", "2", "--latency-wait", "5"]  # fmt: skip
+    command = [
+        BIN / "snakemake",
+        "all",
+        "--profile",
+        "workflow/profiles/slurm",
+        "--jobs",
+        "2",
+        "--default-resources",
+        "slurm_partition=debug",
+        "--slurm-no-account",
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--seconds-between-status-checks",
+        "2",
+        "--latency-wait",
+        "5",
+    ]
     with open(tmp_path / "snakemake.log", "w") as log:
         process = subprocess.Popen(command, cwd=remote, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             checkpoint = remote / "runs/smoke/darts_wo_sc/seed2/search/checkpoint.pt"
             wait_for(checkpoint.exists, "the search's first checkpoint", process)
-            search = [job for job, state, comment in cluster.jobs()
-                      if "rule_search" in comment and "darts_wo_sc" in comment and state == "RUNNING"]  # fmt: skip
+            search = [
+                job
+                for job, state, comment in cluster.jobs()
+                if "rule_search" in comment and "darts_wo_sc" in comment and state == "RUNNING"
+            ]
             assert len(search) == 1, cluster.jobs()
             cluster.cancel(search[0])
             returncode = process.wait(timeout=1200)

@@ -9,13 +9,23 @@ from stretchnas.measurement.step_profile import KINDS, count_kernels, kind_of, t
 
 @pytest.mark.parametrize(
     "name, kind",
-    [("aten::mkldnn_convolution", "convolution"), ("aten.convolution_backward.default", "convolution"),
-     ("autograd::engine::evaluate_function: ConvolutionBackward0", "convolution"), ("_DepthwiseConv", "convolution"),
-     ("aten::native_batch_norm_backward", "batch_norm"), ("_NormalizedMixBackward", "batch_norm"),
-     ("aten.max_pool2d_with_indices.default", "pooling"), ("aten::avg_pool2d_backward", "pooling"),
-     ("aten.mul.Tensor", "elementwise"), ("aten::add_", "elementwise"), ("aten.threshold_backward.default",
-     "elementwise"), ("aten::copy_", "elementwise"), ("aten.view.default", "other"), ("aten::sum", "other")],
-)  # fmt: skip
+    [
+        ("aten::mkldnn_convolution", "convolution"),
+        ("aten.convolution_backward.default", "convolution"),
+        ("autograd::engine::evaluate_function: ConvolutionBackward0", "convolution"),
+        ("_DepthwiseConv", "convolution"),
+        ("aten::native_batch_norm_backward", "batch_norm"),
+        ("_NormalizedMixBackward", "batch_norm"),
+        ("aten.max_pool2d_with_indices.default", "pooling"),
+        ("aten::avg_pool2d_backward", "pooling"),
+        ("aten.mul.Tensor", "elementwise"),
+        ("aten::add_", "elementwise"),
+        ("aten.threshold_backward.default", "elementwise"),
+        ("aten::copy_", "elementwise"),
+        ("aten.view.default", "other"),
+        ("aten::sum", "other"),
+    ],
+)
 def test_operators_are_sorted_by_kind(name, kind):
     assert kind_of(name) == kind
 

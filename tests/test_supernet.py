@@ -91,8 +91,10 @@ def straightforward_forward(net: SearchNetwork, x: torch.Tensor) -> torch.Tensor
                     continue
                 edge = cell.edges[str(e)]
                 modules = dict(zip(edge.op_index, edge.ops))
-                mixed = sum(alpha[e, k] * reference_op(name, modules.get(k), states[i], stride)
-                            for k, name in enumerate(net.op_names))  # fmt: skip
+                mixed = sum(
+                    alpha[e, k] * reference_op(name, modules.get(k), states[i], stride)
+                    for k, name in enumerate(net.op_names)
+                )
                 node = node + (mixed if scale is None else scale[e] * mixed)
             states.append(node)
         s0, s1 = s1, torch.cat(states[2:], dim=1)

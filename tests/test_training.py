@@ -28,8 +28,20 @@ def run(cmd, **kw):
 
 
 def train_cmd(out, data, *extra, params=REPO / "params.yaml"):
-    return [STRETCHNAS, "train", "--params", params, "--scale", "smoke", "--out", out,
-            "--data", data, "--quiet", *extra]  # fmt: skip
+    return [
+        STRETCHNAS,
+        "train",
+        "--params",
+        params,
+        "--scale",
+        "smoke",
+        "--out",
+        out,
+        "--data",
+        data,
+        "--quiet",
+        *extra,
+    ]
 
 
 def params_with_longer_smoke_training(tmp_path) -> Path:
@@ -125,8 +137,9 @@ def test_imagenet_path_runs_a_smoke_epoch_on_upscaled_cifar(prepared_cifar10, tm
 
 def test_a_non_finite_training_loss_stops_with_epoch_and_step_and_no_result(tiny32, tmp_path):
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    raw["scales"]["smoke"]["train"].update(lr=1.0e30, grad_clip=1.0e30, epochs=2, max_steps_per_epoch=8,
-                                           batch_size=2, checkpoint_every_steps=2)  # fmt: skip
+    raw["scales"]["smoke"]["train"].update(
+        lr=1.0e30, grad_clip=1.0e30, epochs=2, max_steps_per_epoch=8, batch_size=2, checkpoint_every_steps=2
+    )
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump(raw))
     out = tmp_path / "run"

@@ -56,7 +56,7 @@ def test_snakemake_and_dvc_define_the_same_jobs(tmp_path, scale):
     assert from_snakemake == from_dvc == set(plan.outputs())
     experiments = set(yaml.safe_load((root / "params.yaml").read_text())["experiments"]) - set(plan.not_planned)
     assert {f"runs/{scale}/summaries/{name}.json" for name in experiments} <= from_snakemake
-    assert f"results/{scale}/data/table1.csv" in from_snakemake and f"results/{scale}/README.md" in from_snakemake
+    assert f"results/{scale}/data/evaluations.csv" in from_snakemake and f"results/{scale}/README.md" in from_snakemake
     # one job per search seed and per training, as the plan lists them
     rules = Counter(job.rule for job in plan.jobs)
     assert planned_rules(dry_run(root)) == {**rules, "all": 1}
@@ -65,8 +65,9 @@ def test_snakemake_and_dvc_define_the_same_jobs(tmp_path, scale):
 def test_the_committed_dvc_yaml_is_the_generated_one():
     # generated with the NAS-Bench-201 tables named, as the committed mini runs were (the plan needs only a name)
     env = {**os.environ, "STRETCHNAS_NB201": NB201_TABLES or "nasbench201"}
-    result = subprocess.run([BIN / "stretchnas", "dvc-yaml", "--check"], cwd=REPO, capture_output=True, text=True,
-                            env=env)  # fmt: skip
+    result = subprocess.run(
+        [BIN / "stretchnas", "dvc-yaml", "--check"], cwd=REPO, capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -99,14 +100,15 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     assert result.returncode == 0, result.stderr[-3000:]
 
     data = root / "results" / "smoke" / "data"
-    table1 = pd.read_csv(data / "table1.csv")
-    assert set(table1["experiment"]) == {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_L8_random_ops", "darts_wo_sc_C48"}
-    assert table1.set_index("experiment").loc["darts_wo_sc_C48", "channels"] == 8  # the retrain's fixed C
-    assert set(table1["scale"]) == {"smoke"}
-    assert table1.set_index("experiment").loc["darts_wo_sc", "paper_error"] == "2.72±0.12"  # labelled as the paper's
-    table4 = pd.read_csv(data / "table4.csv")
-    assert set(table4["genotype"]) == {"final", "epoch_001"}  # stability snapshots are evaluated
     report = root / "results" / "smoke"
+    table1 = pd.read_csv(report / "tables" / "table1.csv").set_index("Architecture")
+    assert {"darts_wo_sc", "milenas_sc_L8", "milenas_sc_L8_random_ops", "darts_wo_sc_C48"} <= set(table1.index)
+    assert set(table1["scale"]) == {"smoke"}
+    assert table1.loc["darts_wo_sc", "paper_test_error"] == "2.72±0.12"  # labelled as the paper's
+    evaluations = pd.read_csv(data / "evaluations.csv")
+    assert set(evaluations.loc[evaluations["experiment"] == "darts_wo_sc_C48", "channels"]) == {8}  # the retrain's C
+    tagged_table4 = evaluations[evaluations["tables"].str.split(",").apply(lambda tags: "table4" in tags)]
+    assert set(tagged_table4["genotype"]) == {"final", "epoch_001"}  # stability snapshots are evaluated
     for name in (
         "figures/figure1.svg",
         "figures/figure5.png",
@@ -120,9 +122,11 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     assert "# Results at scale `smoke`" in readme and "### 7. The passive-aggressive regulariser" in readme
     table2 = pd.read_csv(report / "tables" / "table2.csv").set_index("Architecture")
     assert table2.loc["milenas_sc_imagenet", "Top-1 error (%)"] == (
-        "not run: no ImageNet source configured (data.imagenet.source)")  # fmt: skip
-    figure4 = pd.read_csv(data / "figure4.csv")
-    assert list(figure4["layers"]) == [5, 6] and set(figure4["experiment"]) == {"milenas_sc_L8"}
+        "not run: no ImageNet source configured (data.imagenet.source)"
+    )
+    figure4 = pd.read_csv(report / "tables" / "figure4.csv").set_index("Experiment")
+    assert list(figure4.index) == ["milenas_sc_L8"]
+    assert [c for c in figure4.columns if c.endswith("test error (%)")] == ["L5 test error (%)", "L6 test error (%)"]
     records = sorted(root.glob("runs/smoke/**/job.tsv"))  # each search and training's wall time and peak memory
     # 2 searches + 2 NB201 searches + 1 random baseline; trainings: 3 finals, 1 snapshot, 1 at another depth,
     # 1 retrain
@@ -163,23 +167,33 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
             change_darts_wo_sc(where, overlay, env)
         planned = planned_rules(dry_run(root, env=env))
         # darts_wo_sc's search, its 2 trainings and the retrain of its cell, both gathers, the tables, the report
-        expected = {} if overlay == "mini" else {"search": 1, "evaluate": 3, "gather": 2, "tables": 1, "report": 1,
-                                                 "all": 1}  # fmt: skip
+        expected = (
+            {} if overlay == "mini" else {"search": 1, "evaluate": 3, "gather": 2, "tables": 1, "report": 1, "all": 1}
+        )
         assert planned == expected, overlay
-        status = subprocess.run([BIN / "dvc", "status", "--json"], cwd=dvc_root, capture_output=True, text=True,
-                                env=env, check=True)  # fmt: skip
+        status = subprocess.run(
+            [BIN / "dvc", "status", "--json"], cwd=dvc_root, capture_output=True, text=True, env=env, check=True
+        )
         stale = set(json.loads(status.stdout))
-        expected_stale = set() if overlay == "mini" else {
-            "search-darts_wo_sc-seed2", "evaluate-darts_wo_sc-seed2-final-L5-train_seed0",
-            "evaluate-darts_wo_sc-seed2-epoch_001-L5-train_seed0", "gather-darts_wo_sc"}  # fmt: skip
+        expected_stale = (
+            set()
+            if overlay == "mini"
+            else {
+                "search-darts_wo_sc-seed2",
+                "evaluate-darts_wo_sc-seed2-final-L5-train_seed0",
+                "evaluate-darts_wo_sc-seed2-epoch_001-L5-train_seed0",
+                "gather-darts_wo_sc",
+            }
+        )
         assert stale == expected_stale, overlay
 
     # ... and the rerun itself: the changed search starts over (its earlier run kept under superseded/),
     # the other experiments' outputs are untouched
     untouched = root / "runs" / "smoke" / "summaries" / "milenas_sc_L8.json"
     before = untouched.stat().st_mtime_ns
-    rerun = subprocess.run([BIN / "snakemake", "all", "--cores", "2"], cwd=root, capture_output=True, text=True,
-                           env=env)  # fmt: skip
+    rerun = subprocess.run(
+        [BIN / "snakemake", "all", "--cores", "2"], cwd=root, capture_output=True, text=True, env=env
+    )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert list((root / "runs/smoke/darts_wo_sc/seed2/search/superseded").iterdir())
     assert untouched.stat().st_mtime_ns == before

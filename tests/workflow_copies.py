@@ -89,8 +89,11 @@ def produced(root: Path) -> dict[str, str]:
         files[str(path.relative_to(root))] = path.read_text()
     for path in sorted(root.glob("runs/smoke/**/result.json")):
         result = json.loads(path.read_text())
-        numbers = {k: result[k] for k in ("test_error", "val_error", "params_m", "channels", "arch", "cifar10_test_acc")
-                   if k in result}  # fmt: skip
+        numbers = {
+            k: result[k]
+            for k in ("test_error", "val_error", "params_m", "channels", "arch", "cifar10_test_acc")
+            if k in result
+        }
         files[str(path.relative_to(root))] = json.dumps(numbers)
     return files
 

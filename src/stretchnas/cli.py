@@ -75,12 +75,18 @@ def _run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:
     """What every resumable run takes: where to write, which seed and data, whether to show progress."""
     parser.add_argument("--out", required=True, help="output folder (re-running the command resumes)")
     parser.add_argument("--seed", type=SEED, help=f"default: {seed_default}")
-    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>, or "
-                        "data/prepared/<scale>-imagenet for an ImageNet experiment)")  # fmt: skip
+    parser.add_argument(
+        "--data",
+        help="prepared data folder (default: data/prepared/<scale>, or "
+        "data/prepared/<scale>-imagenet for an ImageNet experiment)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--supersede", action="store_true",
-                        help="if --out holds a run of other settings, move it to --out/superseded/<time>/ and start "
-                        "over (the workflow's jobs do; without it such a folder is refused)")  # fmt: skip
+    parser.add_argument(
+        "--supersede",
+        action="store_true",
+        help="if --out holds a run of other settings, move it to --out/superseded/<time>/ and start "
+        "over (the workflow's jobs do; without it such a folder is refused)",
+    )
     _device_arg(parser)
 
 
@@ -94,27 +100,47 @@ def _print(obj) -> int:
 
 def _prepare_data_args(parser):
     _settings_args(parser)
-    parser.add_argument("--source", help="'download', a CIFAR archive/folder, or an ImageFolder tree/tar "
-                        "(default: $STRETCHNAS_CIFAR10 or params.yaml data.source)")  # fmt: skip
+    parser.add_argument(
+        "--source",
+        help="'download', a CIFAR archive/folder, or an ImageFolder tree/tar "
+        "(default: $STRETCHNAS_CIFAR10 or params.yaml data.source)",
+    )
     parser.add_argument("--out", required=True, help="folder to write the prepared data into")
     parser.add_argument("--dataset", choices=["cifar10", "cifar100", "imagefolder"])
     parser.add_argument("--no-verify-checksums", action="store_true", help="accept a source whose MD5 differs")
-    parser.add_argument("--storage", choices=["arrays", "files"],
-                        help="arrays: decode into memory-mapped arrays (default: params.yaml data.storage); "
-                        "files: index an ImageFolder tree, decoded by DataLoader workers while training")  # fmt: skip
-    parser.add_argument("--imagenet", action="store_true",
-                        help="prepare data.imagenet (Table 2's jobs): its source ($STRETCHNAS_IMAGENET), subset and "
-                        "search fraction, indexed in place (--storage files)")  # fmt: skip
+    parser.add_argument(
+        "--storage",
+        choices=["arrays", "files"],
+        help="arrays: decode into memory-mapped arrays (default: params.yaml data.storage); "
+        "files: index an ImageFolder tree, decoded by DataLoader workers while training",
+    )
+    parser.add_argument(
+        "--imagenet",
+        action="store_true",
+        help="prepare data.imagenet (Table 2's jobs): its source ($STRETCHNAS_IMAGENET), subset and "
+        "search fraction, indexed in place (--storage files)",
+    )
 
 
-@command("prepare-data", "read a data source and write the memory-mapped cache, splits.json and manifest.json",
-         _prepare_data_args)  # fmt: skip
+@command(
+    "prepare-data",
+    "read a data source and write the memory-mapped cache, splits.json and manifest.json",
+    _prepare_data_args,
+)
 def prepare_data_cmd(args) -> int:
     from stretchnas.data.prepare import prepare_from_settings
 
-    return _print(prepare_from_settings(_settings(args), args.out, args.source, args.dataset,
-                                        verify_checksums=not args.no_verify_checksums,
-                                        storage=args.storage, imagenet=args.imagenet))  # fmt: skip
+    return _print(
+        prepare_from_settings(
+            _settings(args),
+            args.out,
+            args.source,
+            args.dataset,
+            verify_checksums=not args.no_verify_checksums,
+            storage=args.storage,
+            imagenet=args.imagenet,
+        )
+    )
 
 
 def _measure_args(parser):
@@ -140,7 +166,7 @@ def _published_table_args(parser):
 
 @command("published-table", "params/FLOPs of the published cells beside the paper's Table 1", _published_table_args)
 def published_table_cmd(args) -> int:
-    from stretchnas.report.extract import write_published_cells_table
+    from stretchnas.evaluation.published_cells import write_published_cells_table
 
     print(write_published_cells_table(args.out, args.layers, args.channels).to_string(index=False))
     return 0
@@ -176,8 +202,7 @@ def search_cmd(args) -> int:
     else:
         experiment = search_from_file(args.params, args.config, settings["scale"]).on_device(args.device)
     data = _data(args, settings, experiment.imagenet)
-    genotype = run_search(experiment, data, args.out, args.seed, show_progress=not args.quiet,
-                          supersede=args.supersede)  # fmt: skip
+    genotype = run_search(experiment, data, args.out, args.seed, show_progress=not args.quiet, supersede=args.supersede)
     return _print({"out": args.out, "genotype": genotype.to_dict()})
 
 
@@ -195,8 +220,16 @@ def random_search_cmd(args) -> int:
 
     settings = _settings(args)
     experiment = get_experiment(settings, args.exp, procedures=("random_search", "random_ops"))
-    chosen = run_random_baseline(experiment, settings["train"], _data(args, settings), args.out, args.seed,
-                                 args.topology_from, not args.quiet, args.supersede)  # fmt: skip
+    chosen = run_random_baseline(
+        experiment,
+        settings["train"],
+        _data(args, settings),
+        args.out,
+        args.seed,
+        args.topology_from,
+        not args.quiet,
+        args.supersede,
+    )
     return _print({"out": args.out, "genotype": chosen.to_dict()})
 
 
@@ -209,8 +242,12 @@ def _experiment_args(parser):
     _device_arg(parser)
 
 
-@command("experiment", "run every job of one experiment in this process: searches or sampling, evaluation "
-         "trainings, its summary (the workflow runs the same jobs separately)", _experiment_args)  # fmt: skip
+@command(
+    "experiment",
+    "run every job of one experiment in this process: searches or sampling, evaluation "
+    "trainings, its summary (the workflow runs the same jobs separately)",
+    _experiment_args,
+)
 def experiment_cmd(args) -> int:
     from stretchnas.pipeline.experiment import run_experiment
     from stretchnas.settings.params import get_experiment
@@ -218,8 +255,14 @@ def experiment_cmd(args) -> int:
     settings = _settings(args)
     imagenet = get_experiment(settings, args.exp).imagenet
     summary = run_experiment(settings, args.exp, _data(args, settings, imagenet), args.root, quiet=args.quiet)
-    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"]),
-                   "lookups": len(summary["lookups"])})  # fmt: skip
+    return _print(
+        {
+            "experiment": args.exp,
+            "results": len(summary["results"]),
+            "not_run": len(summary["not_run"]),
+            "lookups": len(summary["lookups"]),
+        }
+    )
 
 
 def _evaluate_args(parser):
@@ -231,16 +274,29 @@ def _evaluate_args(parser):
     _run_args(parser, "the recipe's first seed")
 
 
-@command("evaluate", "train one of an experiment's genotypes from scratch at the evaluation parameter budget",
-         _evaluate_args)  # fmt: skip
+@command(
+    "evaluate", "train one of an experiment's genotypes from scratch at the evaluation parameter budget", _evaluate_args
+)
 def evaluate_cmd(args) -> int:
     from stretchnas.pipeline.experiment import evaluate
     from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
     data = _data(args, settings, get_experiment(settings, args.exp).imagenet)
-    return _print(evaluate(settings, args.exp, args.genotype, args.label, args.seed, args.out, data,
-                           quiet=args.quiet, layers=args.layers, supersede=args.supersede))  # fmt: skip
+    return _print(
+        evaluate(
+            settings,
+            args.exp,
+            args.genotype,
+            args.label,
+            args.seed,
+            args.out,
+            data,
+            quiet=args.quiet,
+            layers=args.layers,
+            supersede=args.supersede,
+        )
+    )
 
 
 def _gather_args(parser):
@@ -255,8 +311,14 @@ def gather_cmd(args) -> int:
     from stretchnas.pipeline.summaries import gather
 
     summary = gather(_settings(args), args.exp, args.out, args.root)
-    return _print({"experiment": args.exp, "results": len(summary["results"]), "not_run": len(summary["not_run"]),
-                   "lookups": len(summary["lookups"])})  # fmt: skip
+    return _print(
+        {
+            "experiment": args.exp,
+            "results": len(summary["results"]),
+            "not_run": len(summary["not_run"]),
+            "lookups": len(summary["lookups"]),
+        }
+    )
 
 
 def _train_args(parser):
@@ -276,8 +338,19 @@ def train_cmd(args) -> int:
 
     settings = _settings(args)
     data = _data(args, settings, args.imagenet)
-    result = run_training(settings, args.genotype, args.layers, args.out, data, args.channels, args.target_params,
-                          args.imagenet, args.seed, show_progress=not args.quiet, supersede=args.supersede)  # fmt: skip
+    result = run_training(
+        settings,
+        args.genotype,
+        args.layers,
+        args.out,
+        data,
+        args.channels,
+        args.target_params,
+        args.imagenet,
+        args.seed,
+        show_progress=not args.quiet,
+        supersede=args.supersede,
+    )
     return _print(result)
 
 
@@ -289,9 +362,12 @@ def _lookup_args(parser):
     parser.add_argument("--out", help="write the result here (JSON) as well")
 
 
-@command("lookup", "NAS-Bench-201: a cell's CIFAR-10, CIFAR-100 and ImageNet16-120 accuracy from the "
-         "benchmark's tables (params.yaml nasbench201, or $STRETCHNAS_NB201), each naming its table",
-         _lookup_args)  # fmt: skip
+@command(
+    "lookup",
+    "NAS-Bench-201: a cell's CIFAR-10, CIFAR-100 and ImageNet16-120 accuracy from the "
+    "benchmark's tables (params.yaml nasbench201, or $STRETCHNAS_NB201), each naming its table",
+    _lookup_args,
+)
 def lookup_cmd(args) -> int:
     from stretchnas.evaluation.lookup import Tables, lookup, score, score_file
 
@@ -317,8 +393,9 @@ def tables_cmd(args) -> int:
     from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
-    not_planned = {name: (get_experiment(settings, name).fields(), reason)
-                   for name, reason in Plan(settings).not_planned.items()}  # fmt: skip
+    not_planned = {
+        name: (get_experiment(settings, name).fields(), reason) for name, reason in Plan(settings).not_planned.items()
+    }
     tables = build_tables(args.summaries, args.out, settings["scale"], not_planned)
     return _print({name: len(table) for name, table in tables.items()})
 
@@ -326,12 +403,18 @@ def tables_cmd(args) -> int:
 def _report_args(parser):
     parser.add_argument("--data", required=True, help="the tables stage's folder (results/<scale>/data)")
     parser.add_argument("--out", required=True, help="folder for the report (results/<scale>)")
-    parser.add_argument("--cell", action="append", default=[], metavar="NAME=GENOTYPE_FILE",
-                        help="draw this genotype as figures/cells/NAME.{svg,png} (Figure 3); repeatable")  # fmt: skip
+    parser.add_argument(
+        "--cell",
+        action="append",
+        default=[],
+        metavar="NAME=GENOTYPE_FILE",
+        help="draw this genotype as figures/cells/NAME.{svg,png} (Figure 3); repeatable",
+    )
 
 
-@command("report", "every table in the paper's layout, every figure, and README.md with each claim's verdict",
-         _report_args)  # fmt: skip
+@command(
+    "report", "every table in the paper's layout, every figure, and README.md with each claim's verdict", _report_args
+)
 def report_cmd(args) -> int:
     from stretchnas.report.build import build_report, parse_cells
 
@@ -361,14 +444,23 @@ def _estimate_args(parser):
     parser.add_argument("--out", help="also write the estimate as JSON here")
 
 
-@command("estimate", "device-hours per experiment of a scale: every job's steps times per-step seconds timed here",
-         _estimate_args)  # fmt: skip
+@command(
+    "estimate",
+    "device-hours per experiment of a scale: every job's steps times per-step seconds timed here",
+    _estimate_args,
+)
 def estimate_cmd(args) -> int:
     from stretchnas.pipeline.cost import estimate
     from stretchnas.runs.atomic import atomic_write_json
 
-    result = estimate(_settings(args), args.device, repeats=args.repeats, threads=args.threads, only=args.exp,
-                      progress=lambda text: print(text, file=sys.stderr, flush=True))  # fmt: skip
+    result = estimate(
+        _settings(args),
+        args.device,
+        repeats=args.repeats,
+        threads=args.threads,
+        only=args.exp,
+        progress=lambda text: print(text, file=sys.stderr, flush=True),
+    )
     if args.out:
         atomic_write_json(args.out, result)
     return _print(result)
@@ -380,8 +472,9 @@ def _dvc_yaml_args(parser):
     parser.add_argument("--check", action="store_true", help="write nothing; fail if --out differs from a fresh one")
 
 
-@command("dvc-yaml", "write dvc.yaml: one DVC stage per workflow job of the scale, with the params it reads",
-         _dvc_yaml_args)  # fmt: skip
+@command(
+    "dvc-yaml", "write dvc.yaml: one DVC stage per workflow job of the scale, with the params it reads", _dvc_yaml_args
+)
 def dvc_yaml_cmd(args) -> int:
     from stretchnas.pipeline.dvcfile import check_dvc_yaml, write_dvc_yaml
 
@@ -397,8 +490,11 @@ def _job_costs_args(parser):
     parser.add_argument("--format", choices=["md", "csv"], default="md", help="Markdown (default) or CSV")
 
 
-@command("job-costs", "minutes and peak memory per experiment, from the job records (job.tsv) the workflow kept",
-         _job_costs_args)  # fmt: skip
+@command(
+    "job-costs",
+    "minutes and peak memory per experiment, from the job records (job.tsv) the workflow kept",
+    _job_costs_args,
+)
 def job_costs_cmd(args) -> int:
     from stretchnas.pipeline.job_records import costs, read_records
 

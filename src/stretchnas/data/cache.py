@@ -42,8 +42,10 @@ class PreparedData:
             if not (root / name).exists():
                 raise PreparedDataError(f"{root / name}: missing; run `stretchnas prepare-data` first")
         splits = read_document(root / SPLITS_FILE, json.loads, PreparedDataError, "split index (JSON)")
-        for file, doc, keys in ((root / "manifest.json", manifest, ("classes", "counts", "mean", "std", "image_size")),
-                                (root / SPLITS_FILE, splits, ("schemes", "pool", "test"))):  # fmt: skip
+        for file, doc, keys in (
+            (root / "manifest.json", manifest, ("classes", "counts", "mean", "std", "image_size")),
+            (root / SPLITS_FILE, splits, ("schemes", "pool", "test")),
+        ):
             missing = [key for key in keys if not isinstance(doc, dict) or key not in doc]
             if missing:
                 raise PreparedDataError(f"{file}: not a prepared-data file of this tool (missing {missing}){redo}")
@@ -70,8 +72,10 @@ class PreparedData:
         files = read_index(root, PreparedDataError)
         for part in ("train", "test"):
             if len(files[part]) != manifest["counts"][part]:
-                raise PreparedDataError(f"{root}: files.json lists {len(files[part])} {part} images, manifest.json "
-                                        f"says {manifest['counts'][part]}{redo}")  # fmt: skip
+                raise PreparedDataError(
+                    f"{root}: files.json lists {len(files[part])} {part} images, manifest.json "
+                    f"says {manifest['counts'][part]}{redo}"
+                )
         return cls(root, manifest, splits, {}, files)
 
     def check_serves(self, settings: dict, imagenet: bool = False) -> None:
@@ -94,8 +98,9 @@ class PreparedData:
             what = "other data settings: " + ", ".join(
                 k for k in wanted[section] if recorded[section].get(k) != wanted[section][k]
             )
-        raise PreparedDataError(f"{self.root}: prepared for {what}; run `{command}` into another folder, or pass "
-                                "the matching --data")  # fmt: skip
+        raise PreparedDataError(
+            f"{self.root}: prepared for {what}; run `{command}` into another folder, or pass the matching --data"
+        )
 
     @property
     def manifest_sha256(self) -> str:

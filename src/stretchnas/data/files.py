@@ -44,8 +44,10 @@ def scan_imagefolder(path: str | os.PathLike) -> FileIndex:
     """Every image file of an ImageFolder tree, in a fixed order, checked but not decoded."""
     root = Path(path).resolve()
     if not root.is_dir():
-        raise DataSourceError(f"{path}: --storage files reads images in place, so the source must be a folder "
-                              "(train/<class>/*, test/<class>/*); extract the archive first")  # fmt: skip
+        raise DataSourceError(
+            f"{path}: --storage files reads images in place, so the source must be a folder "
+            "(train/<class>/*, test/<class>/*); extract the archive first"
+        )
     files, labels, class_sets = {}, {}, {}
     digest = hashlib.sha256()
     for split in IMAGEFOLDER_SETS:
@@ -79,13 +81,15 @@ def scan_imagefolder(path: str | os.PathLike) -> FileIndex:
         "checksums_verified": False,
         "checksum_note": "the listing (paths and sizes) is hashed; image contents are read at training time",
     }
-    return FileIndex(root, classes, files, labels, info)  # fmt: skip
+    return FileIndex(root, classes, files, labels, info)
 
 
 def write_index(index: FileIndex, folder: Path) -> None:
-    document = {"root": str(index.root), "classes": index.classes,
-                **{split: [[f, int(y)] for f, y in zip(index.files[split], index.labels[split])]
-                   for split in IMAGEFOLDER_SETS}}  # fmt: skip
+    document = {
+        "root": str(index.root),
+        "classes": index.classes,
+        **{split: [[f, int(y)] for f, y in zip(index.files[split], index.labels[split])] for split in IMAGEFOLDER_SETS},
+    }
     (folder / FILES_INDEX).write_text(json.dumps(document) + "\n")
 
 

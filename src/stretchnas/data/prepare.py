@@ -86,8 +86,9 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
 def resize_raw(raw: RawDataset, size: int | None) -> RawDataset:
     if size is None or list(raw.train_images.shape[1:3]) == [size, size]:
         return raw
-    return dataclasses.replace(raw, train_images=resize_images(raw.train_images, size),
-                               test_images=resize_images(raw.test_images, size))  # fmt: skip
+    return dataclasses.replace(
+        raw, train_images=resize_images(raw.train_images, size), test_images=resize_images(raw.test_images, size)
+    )
 
 
 def _arrays_sha256(raw: RawDataset) -> str:
@@ -127,19 +128,42 @@ def prepare_data(
     out_dir = Path(out_dir)
     check_replaceable(out_dir, replaceable)  # before the long read; atomic_directory checks again before writing
     if storage == "files":
-        return _prepare_files(source, out_dir, dataset, split_schemes, seed, train_per_class, test_per_class,
-                              source_origin, prepared_for, search_fraction)  # fmt: skip
+        return _prepare_files(
+            source,
+            out_dir,
+            dataset,
+            split_schemes,
+            seed,
+            train_per_class,
+            test_per_class,
+            source_origin,
+            prepared_for,
+            search_fraction,
+        )
     download_root = Path(download_root or out_dir.parent / "downloads")
     raw = read_source(source, dataset, verify_checksums, str(download_root))
     _check_dataset(raw, dataset, source)
     resized_from = list(raw.train_images.shape[1:3])
     raw = resize_raw(raw, image_size)
-    split_index = make_splits(raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class,
-                              search_fraction)  # fmt: skip
+    split_index = make_splits(
+        raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class, search_fraction
+    )
     mean, std = channel_stats(raw.train_images)
 
-    manifest = _manifest(dataset, source, source_origin, raw.source, prepared_for, raw.classes, raw.train_labels,
-                         raw.test_labels, split_index, seed, train_per_class, test_per_class)  # fmt: skip
+    manifest = _manifest(
+        dataset,
+        source,
+        source_origin,
+        raw.source,
+        prepared_for,
+        raw.classes,
+        raw.train_labels,
+        raw.test_labels,
+        split_index,
+        seed,
+        train_per_class,
+        test_per_class,
+    )
     manifest.update(
         storage="arrays",
         arrays_sha256=_arrays_sha256(raw),
@@ -168,8 +192,20 @@ def _write_prepared(out_dir: Path, write_images, split_index: dict, manifest: di
     return manifest
 
 
-def _manifest(dataset, source, origin, source_info, prepared_for, classes, train_labels, test_labels, split_index,
-              seed, train_per_class, test_per_class) -> dict:  # fmt: skip
+def _manifest(
+    dataset,
+    source,
+    origin,
+    source_info,
+    prepared_for,
+    classes,
+    train_labels,
+    test_labels,
+    split_index,
+    seed,
+    train_per_class,
+    test_per_class,
+) -> dict:
     """What every prepared folder records: where from, what for, the classes and every part's counts."""
     return {
         "kind": MANIFEST_KIND,
@@ -194,7 +230,7 @@ def _manifest(dataset, source, origin, source_info, prepared_for, classes, train
             "test": {
                 "count": len(split_index["test"]),
                 "per_class": _class_counts(test_labels, split_index["test"], classes),
-            },  # fmt: skip
+            },
             "schemes": {
                 name: {
                     key: {"count": len(scheme[key]), "per_class": _class_counts(train_labels, scheme[key], classes)}
@@ -206,19 +242,43 @@ def _manifest(dataset, source, origin, source_info, prepared_for, classes, train
     }
 
 
-def _prepare_files(source, out_dir: Path, dataset, split_schemes, seed, train_per_class, test_per_class, origin,
-                   prepared_for, search_fraction) -> dict:  # fmt: skip
+def _prepare_files(
+    source,
+    out_dir: Path,
+    dataset,
+    split_schemes,
+    seed,
+    train_per_class,
+    test_per_class,
+    origin,
+    prepared_for,
+    search_fraction,
+) -> dict:
     if dataset != "imagefolder":
         raise DataSourceError(f"--storage files reads an ImageFolder tree in place; dataset {dataset!r} is not one")
     index = scan_imagefolder(source)
     train_labels, test_labels = index.labels["train"], index.labels["test"]
-    split_index = make_splits(train_labels, test_labels, split_schemes, seed, train_per_class, test_per_class,
-                              search_fraction)  # fmt: skip
-    manifest = _manifest(dataset, source, origin, index.info, prepared_for, index.classes, train_labels, test_labels,
-                         split_index, seed, train_per_class, test_per_class)  # fmt: skip
+    split_index = make_splits(
+        train_labels, test_labels, split_schemes, seed, train_per_class, test_per_class, search_fraction
+    )
+    manifest = _manifest(
+        dataset,
+        source,
+        origin,
+        index.info,
+        prepared_for,
+        index.classes,
+        train_labels,
+        test_labels,
+        split_index,
+        seed,
+        train_per_class,
+        test_per_class,
+    )
     stats = "DARTS's ImageNet statistics (train_imagenet.py), not computed from these images"
-    manifest.update(storage="files", image_size=None, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                    stats_over=stats)  # fmt: skip
+    manifest.update(
+        storage="files", image_size=None, channels=3, mean=IMAGENET_MEAN, std=IMAGENET_STD, stats_over=stats
+    )
     return _write_prepared(out_dir, lambda scratch: write_index(index, scratch), split_index, manifest)
 
 
@@ -232,9 +292,15 @@ def prepared_for(settings: Mapping, imagenet: bool = False) -> dict:
     return {"scale": settings["scale"], "imagenet": {key: chosen[key] for key in (*keys, "search_fraction")}}
 
 
-def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | None = None,
-                          dataset: str | None = None, verify_checksums: bool = True,
-                          storage: str | None = None, imagenet: bool = False) -> dict:  # fmt: skip
+def prepare_from_settings(
+    settings: Mapping,
+    out_dir: str | Path,
+    source: str | None = None,
+    dataset: str | None = None,
+    verify_checksums: bool = True,
+    storage: str | None = None,
+    imagenet: bool = False,
+) -> dict:
     """`stretchnas prepare-data`: the data section of the settings (data.imagenet's with `imagenet`), with
     the command line's overrides.
 
@@ -243,8 +309,10 @@ def prepare_from_settings(settings: Mapping, out_dir: str | Path, source: str | 
     if imagenet:
         section = data["imagenet"]
         if not (source or section["source"]):
-            raise DataSourceError(f"{settings.get('params_file', 'params.yaml')}: data.imagenet.source: not set; "
-                                  "name an ImageFolder tree there or in $STRETCHNAS_IMAGENET")  # fmt: skip
+            raise DataSourceError(
+                f"{settings.get('params_file', 'params.yaml')}: data.imagenet.source: not set; "
+                "name an ImageFolder tree there or in $STRETCHNAS_IMAGENET"
+            )
         # an ImageNet tree is read in place: decoding it into arrays would not fit in memory
         data = {**data, **section, "dataset": "imagefolder", "storage": "files", "verify_checksums": False}
     origin = "command line --source" if source else data["source_origin"]

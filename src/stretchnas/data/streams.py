@@ -92,8 +92,16 @@ class WorkerStream(BatchStream):
     exactly what an uninterrupted one would. Workers read ahead; the state a checkpoint saves is the
     position of the batches consumed, and a new position (a resume, a new epoch) restarts them."""
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int, name: str, mode: str = "persistent",
-                 workers: int = 0, pin_memory: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        seed: int,
+        name: str,
+        mode: str = "persistent",
+        workers: int = 0,
+        pin_memory: bool = False,
+    ):
         super().__init__(dataset, batch_size, seed, name, mode)
         self.workers, self.pin_memory = workers, pin_memory
         self._batches = None
@@ -111,8 +119,13 @@ class WorkerStream(BatchStream):
             # its own generator: a loader draws a base seed when it starts, and the training's random
             # stream (dropout paths, checkpointed) must not move with the number of loader restarts
             generator = torch.Generator().manual_seed(_seed(self.seed, self.name, "loader"))
-            loader = DataLoader(self.dataset, batch_sampler=_Keys(self), num_workers=self.workers,
-                                pin_memory=self.pin_memory, generator=generator)  # fmt: skip
+            loader = DataLoader(
+                self.dataset,
+                batch_sampler=_Keys(self),
+                num_workers=self.workers,
+                pin_memory=self.pin_memory,
+                generator=generator,
+            )
             self._batches = iter(loader)
         images, labels = next(self._batches)
         self.next_indices()  # the consumed position moves exactly as the loader's plan did
@@ -141,8 +154,15 @@ class _Keys:
         return self.stream._keys()
 
 
-def make_stream(dataset: Dataset, batch_size: int, seed: int, name: str, mode: str = "persistent",
-                workers: int = 0, pin_memory: bool = False) -> BatchStream:  # fmt: skip
+def make_stream(
+    dataset: Dataset,
+    batch_size: int,
+    seed: int,
+    name: str,
+    mode: str = "persistent",
+    workers: int = 0,
+    pin_memory: bool = False,
+) -> BatchStream:
     """A WorkerStream for images decoded from files (stretchnas.data.files), else a BatchStream."""
     if getattr(dataset, "reads_files", False):
         return WorkerStream(dataset, batch_size, seed, name, mode, workers, pin_memory)

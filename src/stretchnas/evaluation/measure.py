@@ -21,6 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from stretchnas.method.evalnet import EvalNetwork
 from stretchnas.method.genotype import Genotype
+from stretchnas.method.published_genotypes import get_genotype
 from stretchnas.runs.device import resolve_device
 
 
@@ -65,8 +66,9 @@ def count_thop_style_flops_m(model: nn.Module, x: torch.Tensor) -> float:
     return macs + extra[0] / 1e6
 
 
-def measure(genotype: Genotype, layers: int, C: int, imagenet: bool = False, num_classes: int | None = None,
-            device: str = "cpu") -> dict:  # fmt: skip
+def measure(
+    genotype: Genotype, layers: int, C: int, imagenet: bool = False, num_classes: int | None = None, device: str = "cpu"
+) -> dict:
     num_classes = num_classes or (1000 if imagenet else 10)
     target = resolve_device(device)
     model = EvalNetwork(genotype, C, num_classes, layers, auxiliary=True, imagenet=imagenet).eval().to(target)
@@ -86,6 +88,4 @@ def measure(genotype: Genotype, layers: int, C: int, imagenet: bool = False, num
 
 def measure_named(genotype_ref: str, layers: int, C: int, imagenet: bool = False, device: str = "cpu") -> dict:
     """`stretchnas measure`: a published genotype by name, or a genotype file, measured."""
-    from stretchnas.method.published_genotypes import get_genotype
-
     return {"genotype": genotype_ref, **measure(get_genotype(genotype_ref), layers, C, imagenet, device=device)}

@@ -133,9 +133,15 @@ class TrainRun(EpochRun):
 
     def describe(self) -> dict:
         spec = self.spec
-        return {"genotype": spec.name, "layers": spec.layers, "channels": spec.channels,
-                "channel_choice": spec.channel_choice, "imagenet": spec.imagenet, "seed": self.seed,
-                "recipe": self.recipe}  # fmt: skip
+        return {
+            "genotype": spec.name,
+            "layers": spec.layers,
+            "channels": spec.channels,
+            "channel_choice": spec.channel_choice,
+            "imagenet": spec.imagenet,
+            "seed": self.seed,
+            "recipe": self.recipe,
+        }
 
     def load_result(self) -> dict:
         return read_document(self.out / self.final_file, json.loads, RunError, "training result")
@@ -145,16 +151,29 @@ class TrainRun(EpochRun):
     def build(self) -> None:
         r, spec = self.recipe, self.spec
         self.num_classes = len(self.data.manifest["classes"])
-        model = EvalNetwork(spec.genotype, spec.channels, self.num_classes, spec.layers,
-                            auxiliary=r["auxiliary_weight"] > 0, imagenet=spec.imagenet)  # fmt: skip
+        model = EvalNetwork(
+            spec.genotype,
+            spec.channels,
+            self.num_classes,
+            spec.layers,
+            auxiliary=r["auxiliary_weight"] > 0,
+            imagenet=spec.imagenet,
+        )
         self.model = model.to(self.device)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"]
         )
         self.scheduler = self._scheduler(self.optimizer)
         train_set, self.eval_set = self._datasets()
-        self.stream = make_stream(train_set, r["batch_size"], self.seed, "train", mode="epoch", workers=r["workers"],
-                                  pin_memory=self.device.type == "cuda")  # fmt: skip
+        self.stream = make_stream(
+            train_set,
+            r["batch_size"],
+            self.seed,
+            "train",
+            mode="epoch",
+            workers=r["workers"],
+            pin_memory=self.device.type == "cuda",
+        )
         self.model.train()
 
     def _datasets(self):
@@ -213,15 +232,20 @@ class TrainRun(EpochRun):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), r["grad_clip"])
             self.optimizer.step()
-        return {"loss": value, "correct": int((logits.detach().argmax(1) == y).sum()), "count": len(y),
-                "images": len(y)}  # fmt: skip
+        return {
+            "loss": value,
+            "correct": int((logits.detach().argmax(1) == y).sum()),
+            "count": len(y),
+            "images": len(y),
+        }
 
     def postfix(self, sums: dict) -> dict:
         return {"loss": f"{sums['loss'] / sums['steps']:.3f}", "acc": f"{sums['correct'] / sums['count']:.3f}"}
 
     def epoch_row(self, epoch: int, sums: dict) -> dict:
-        eval_loss, eval_acc, eval_top_k = evaluate(self.model, self.eval_set, self.recipe["batch_size"],
-                                                   self.device, self.recipe["workers"])  # fmt: skip
+        eval_loss, eval_acc, eval_top_k = evaluate(
+            self.model, self.eval_set, self.recipe["batch_size"], self.device, self.recipe["workers"]
+        )
         name = self.spec.eval_name
         row = {
             "epoch": epoch + 1,
@@ -294,10 +318,19 @@ def channel_choice_for(genotype: Genotype, layers: int, target_m: float, imagene
     return {"target_params_m": target_m, "chosen_channels": channels, "params_m": round(params, 6)}
 
 
-def run_training(settings: dict, genotype_ref: str, layers: int, out: str | Path, data: PreparedData,
-                 channels: int | None = None, target_params_m: float | None = None, imagenet: bool = False,
-                 seed: int | None = None, show_progress: bool = True,
-                 supersede: bool = False) -> dict:  # fmt: skip
+def run_training(
+    settings: dict,
+    genotype_ref: str,
+    layers: int,
+    out: str | Path,
+    data: PreparedData,
+    channels: int | None = None,
+    target_params_m: float | None = None,
+    imagenet: bool = False,
+    seed: int | None = None,
+    show_progress: bool = True,
+    supersede: bool = False,
+) -> dict:
     """`stretchnas train`: a published or saved genotype, at a fixed C or the C nearest a parameter budget."""
     recipe = settings["train_imagenet" if imagenet else "train"]
     genotype = get_genotype(genotype_ref)

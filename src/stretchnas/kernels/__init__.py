@@ -1,1 +1,2 @@
-"""Faster computations of the method's mathematics on CPU, exact to float rounding, behind one switch (docs/method.md §9)."""
+"""Faster computations of the method's mathematics on CPU, exact to float rounding, behind one switch
+(`switch.plain_kernels`; docs/method.md §9)."""

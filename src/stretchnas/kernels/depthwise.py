@@ -83,9 +83,15 @@ def covered(x: torch.Tensor, stride: int, padding: int, dilation: int, kernel: i
     """Whether to compute the input gradient as a forward convolution: where it was measured faster (a dilated
     kernel, stride 1 or 2, at least MIN_ELEMENTS input elements, on CPU), in a graph differentiated once, with
     padding at most the kernel's span. Undilated kernels were not reliably faster and keep torch's backward."""
-    return (x.device.type == "cpu" and torch.is_grad_enabled() and not plain_kernels_requested()
-            and dilation > 1 and stride in (1, 2) and padding <= dilation * (kernel - 1)
-            and x.numel() >= MIN_ELEMENTS)  # fmt: skip
+    return (
+        x.device.type == "cpu"
+        and torch.is_grad_enabled()
+        and not plain_kernels_requested()
+        and dilation > 1
+        and stride in (1, 2)
+        and padding <= dilation * (kernel - 1)
+        and x.numel() >= MIN_ELEMENTS
+    )
 
 
 def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int, padding: int, dilation: int) -> torch.Tensor:

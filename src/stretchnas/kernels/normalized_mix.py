@@ -21,8 +21,13 @@ from stretchnas.kernels.switch import plain_kernels_requested
 def fusable(norm: nn.Module) -> bool:
     """Whether `norm` is a batch norm this fusion reproduces (affine-free, in training mode) in a forward that
     builds a graph, outside `plain_kernels`."""
-    return (isinstance(norm, nn.BatchNorm2d) and norm.training and not norm.affine and torch.is_grad_enabled()
-            and not plain_kernels_requested())  # fmt: skip
+    return (
+        isinstance(norm, nn.BatchNorm2d)
+        and norm.training
+        and not norm.affine
+        and torch.is_grad_enabled()
+        and not plain_kernels_requested()
+    )
 
 
 def _momentum(norm: nn.BatchNorm2d) -> float:

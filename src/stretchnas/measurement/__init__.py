@@ -1,1 +1,2 @@
-"""Measuring the search step: benchmarks, kernel-call profiles and the straightforward reference implementations they compare against."""
+"""Measuring the search step: benchmarks, kernel-call profiles, and the straightforward reference implementations
+they compare against."""

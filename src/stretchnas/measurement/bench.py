@@ -160,14 +160,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default_text = int(default) if kind is bool else default
         if f.metadata["default_text"]:  # computed when the config is made
             default_text = f"{f.metadata['default_text']}, {default_text} here"
-        parser.add_argument(option, type=_argparse_type(f), default=argparse.SUPPRESS, metavar=metavar,
-                            help=f"{text} (default: {default_text})")  # fmt: skip
-    parser.add_argument("--params", default="params.yaml",
-                        help="the optimiser constants are this file's paper scale (default: params.yaml)")  # fmt: skip
+        parser.add_argument(
+            option,
+            type=_argparse_type(f),
+            default=argparse.SUPPRESS,
+            metavar=metavar,
+            help=f"{text} (default: {default_text})",
+        )
+    parser.add_argument(
+        "--params",
+        default="params.yaml",
+        help="the optimiser constants are this file's paper scale (default: params.yaml)",
+    )
     parser.add_argument("--peak", action="store_true", help="measure dense-convolution GFLOP/s instead")
-    parser.add_argument("--compare", nargs="+", metavar="KEY=VALUE,...",
-                        help="variants of this configuration (keys: the options above, with _ for -), "
-                        "each in its own process, with ratios against the first")  # fmt: skip
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="KEY=VALUE,...",
+        help="variants of this configuration (keys: the options above, with _ for -), "
+        "each in its own process, with ratios against the first",
+    )
 
 
 def _argparse_type(f: dataclasses.Field) -> Callable[[str], Any]:
@@ -343,10 +355,20 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
     if cfg.optimizer not in SEARCH_OPTIMIZERS:
         raise BenchError(f"--optimizer {cfg.optimizer}: unknown; the optimisers are {', '.join(SEARCH_OPTIMIZERS)}")
     search = copy.deepcopy(search_defaults)
-    search.update(channels=cfg.channels, layers=cfg.layers, intermediate_nodes=cfg.nodes, optimizer=cfg.optimizer,
-                  topology={"mode": cfg.topology, "allow_empty_output": False}, channels_last=cfg.channels_last,
-                  recompute=cfg.recompute, beta_data=cfg.beta_data, op_space=cfg.space,
-                  cells_per_stage=cfg.cells_per_stage, simplify=cfg.simplify, hessian=cfg.hessian)  # fmt: skip
+    search.update(
+        channels=cfg.channels,
+        layers=cfg.layers,
+        intermediate_nodes=cfg.nodes,
+        optimizer=cfg.optimizer,
+        topology={"mode": cfg.topology, "allow_empty_output": False},
+        channels_last=cfg.channels_last,
+        recompute=cfg.recompute,
+        beta_data=cfg.beta_data,
+        op_space=cfg.space,
+        cells_per_stage=cfg.cells_per_stage,
+        simplify=cfg.simplify,
+        hessian=cfg.hessian,
+    )
     net = build_search_network(search).to(device)
     optimizer = build_search_optimizer(cfg.optimizer, net, search)
     separate = net.topology.has_beta and cfg.beta_data == "separate"

@@ -15,8 +15,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect",
-              "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]  # fmt: skip
+PRIMITIVES = [
+    "none",
+    "max_pool_3x3",
+    "avg_pool_3x3",
+    "skip_connect",
+    "sep_conv_3x3",
+    "sep_conv_5x5",
+    "dil_conv_3x3",
+    "dil_conv_5x5",
+]
 
 
 def relu_conv_bn(C_in, C_out, k, stride, pad, affine):
@@ -27,9 +35,11 @@ def relu_conv_bn(C_in, C_out, k, stride, pad, affine):
 
 def dil_conv(C, k, stride, pad, dil, affine):
     return nn.Sequential(
-        nn.ReLU(), nn.Conv2d(C, C, k, stride, pad, dilation=dil, groups=C, bias=False),
-        nn.Conv2d(C, C, 1, bias=False), nn.BatchNorm2d(C, affine=affine),
-    )  # fmt: skip
+        nn.ReLU(),
+        nn.Conv2d(C, C, k, stride, pad, dilation=dil, groups=C, bias=False),
+        nn.Conv2d(C, C, 1, bias=False),
+        nn.BatchNorm2d(C, affine=affine),
+    )
 
 
 def sep_conv(C, k, stride, pad, affine):

@@ -20,8 +20,9 @@ OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 
 
 def relu_conv_bn(C_in, C_out, k, stride, affine):
-    return nn.Sequential(nn.ReLU(), nn.Conv2d(C_in, C_out, k, stride, k // 2, bias=False),
-                         nn.BatchNorm2d(C_out, affine=affine))  # fmt: skip
+    return nn.Sequential(
+        nn.ReLU(), nn.Conv2d(C_in, C_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(C_out, affine=affine)
+    )
 
 
 class Zero(nn.Module):

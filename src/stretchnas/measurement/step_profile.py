@@ -24,10 +24,33 @@ _CONVOLUTION = ("conv",)  # aten's convolutions and autograd nodes such as Convo
 _BATCH_NORM = ("batch_norm", "normalizedmix")
 _POOLING = ("pool",)
 _ELEMENTWISE = {
-    "mul", "mul_", "add", "add_", "sub", "sub_", "div", "div_", "relu", "relu_", "clamp_min", "clamp_min_",
-    "threshold_backward", "copy_", "fill_", "zero_", "zeros_like", "where", "neg", "addcmul_", "addcdiv_", "lerp_",
-    "cat", "flip", "clone", "contiguous",
-}  # fmt: skip
+    "mul",
+    "mul_",
+    "add",
+    "add_",
+    "sub",
+    "sub_",
+    "div",
+    "div_",
+    "relu",
+    "relu_",
+    "clamp_min",
+    "clamp_min_",
+    "threshold_backward",
+    "copy_",
+    "fill_",
+    "zero_",
+    "zeros_like",
+    "where",
+    "neg",
+    "addcmul_",
+    "addcdiv_",
+    "lerp_",
+    "cat",
+    "flip",
+    "clone",
+    "contiguous",
+}
 
 
 def kind_of(name: str) -> str:

@@ -1,1 +1,2 @@
-"""The method: search spaces, cells and supernets, topology variables, regulariser, simplification, derivation, genotypes and evaluation networks (docs/method.md §1-4, §6-7)."""
+"""The method: search spaces, cells and supernets, topology variables, the regulariser, simplification,
+derivation, genotypes and evaluation networks (docs/method.md §1-4, §6-7)."""

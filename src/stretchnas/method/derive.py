@@ -31,8 +31,13 @@ def _strength(alpha_row: torch.Tensor, op_names: list[str]) -> float:
     return max(probs[k].item() for k, name in enumerate(op_names) if name != "none")
 
 
-def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor | None, op_names,
-                   edge_weights: torch.Tensor | None = None) -> list[int]:  # fmt: skip
+def selected_edges(
+    space: TopologySpace,
+    alpha: torch.Tensor,
+    beta: torch.Tensor | None,
+    op_names,
+    edge_weights: torch.Tensor | None = None,
+) -> list[int]:
     """Indices (into space.edges) of the edges the current parameters select. `edge_weights`: PC-DARTS's
     normalised edge weights, which multiply each edge's strength under the DARTS hand rule."""
     edges = space.edges
@@ -59,8 +64,9 @@ def selected_edges(space: TopologySpace, alpha: torch.Tensor, beta: torch.Tensor
     return sorted(chosen)
 
 
-def prune_inputless(edges: list[tuple[int, int]], n_nodes: int,
-                    n_inputs: int = 2) -> tuple[list[tuple[int, int]], list[int]]:  # fmt: skip
+def prune_inputless(
+    edges: list[tuple[int, int]], n_nodes: int, n_inputs: int = 2
+) -> tuple[list[tuple[int, int]], list[int]]:
     """Drop intermediate nodes with no input, and their outgoing edges, until stable."""
     nodes = set(range(n_inputs, n_nodes + n_inputs))
     alive = set(nodes)

@@ -153,6 +153,7 @@ NB201_OPS: dict[str, OpFactory] = {
 
 OP_SPACES: dict[str, dict[str, OpFactory]] = {"darts": DARTS_OPS, "nb201": NB201_OPS}
 
+
 def build_op(name: str, C: int, stride: int, affine: bool, search: bool = False, space: str = "darts") -> nn.Module:
     try:
         factory = OP_SPACES[space][name]

@@ -89,8 +89,9 @@ def merged_kernel(kernels: list[torch.Tensor], weights: torch.Tensor, how: str =
 class MergedConv(nn.Module):
     """Parallel convolutions of one input (one per candidate, each its own parameter) run as one."""
 
-    def __init__(self, C_in: int, C_out: int, candidates: tuple[Candidate, ...], stride: int, groups: int,
-                 kernel_norm: str):  # fmt: skip
+    def __init__(
+        self, C_in: int, C_out: int, candidates: tuple[Candidate, ...], stride: int, groups: int, kernel_norm: str
+    ):
         super().__init__()
         dilations = {c.dilation for c in candidates}
         if len(dilations) != 1 or any(c.size % 2 == 0 for c in candidates):

@@ -12,6 +12,7 @@ def modes_for(op_space: str, modes) -> list[str]:
     """The topology modes of `modes` that apply to `op_space`'s cell."""
     return [m for m in modes if op_space == "darts" or m not in DARTS_CELL_ONLY]
 
+
 # Candidate lists in the reference order (alpha columns follow it).
 PRIMITIVES = {
     "darts": [

@@ -145,8 +145,14 @@ class MixedEdge(nn.Module):
 
 
 class SearchCell(nn.Module):
-    def __init__(self, slot: CellSlot, topology: TopologySpace, op_names: list[str], op_space: str,
-                 options: EdgeOptions = PLAIN_EDGES):  # fmt: skip
+    def __init__(
+        self,
+        slot: CellSlot,
+        topology: TopologySpace,
+        op_names: list[str],
+        op_space: str,
+        options: EdgeOptions = PLAIN_EDGES,
+    ):
         super().__init__()
         self.reduction = slot.reduction
         self.pre0, self.pre1 = preprocessors(slot, affine=False)
@@ -172,8 +178,9 @@ class SearchCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-def run_nodes(edges: nn.ModuleDict, incoming: dict, states: list, weights: torch.Tensor,
-              single_op: dict[int, int] | None, zero) -> None:  # fmt: skip
+def run_nodes(
+    edges: nn.ModuleDict, incoming: dict, states: list, weights: torch.Tensor, single_op: dict[int, int] | None, zero
+) -> None:
     """Append to `states` each node after the inputs, in order: the sum of its incoming mixed edges
     (`single_op`: EDAS's one op per clamped edge). The ReLU of a node and the parameter-free ops on its
     outgoing edges are computed once and shared. A node with no selectable input is `zero()`."""
@@ -207,9 +214,15 @@ class Supernet(nn.Module):
 
     cell_types: tuple[str, ...]
 
-    def _init_architecture(self, topology: TopologySpace, op_space: str, cell_types: tuple[str, ...],
-                           arch_init_std: float, sampling: str = "mixture",
-                           edge_normalization: bool = False) -> None:  # fmt: skip
+    def _init_architecture(
+        self,
+        topology: TopologySpace,
+        op_space: str,
+        cell_types: tuple[str, ...],
+        arch_init_std: float,
+        sampling: str = "mixture",
+        edge_normalization: bool = False,
+    ) -> None:
         self.op_space, self.cell_types = op_space, cell_types
         self.sampling, self.tau = sampling, 1.0  # GDAS: the optimiser sets tau every epoch
         self.topology_weights = TopologyWeights(topology)
@@ -380,8 +393,7 @@ class SearchNetwork(Supernet):
         self.stem = ImageNetStem(C) if imagenet else cifar_stem(stem_multiplier * C)
         stem_channels = C if imagenet else stem_multiplier * C
         slots = cell_slots(C, layers, stem_channels, lambda reduction: n_nodes, first_reduction_prev=imagenet)
-        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space, edge_options)
-                                   for slot in slots)  # fmt: skip
+        self.cells = nn.ModuleList(SearchCell(slot, topology, self.op_names, op_space, edge_options) for slot in slots)
         C_out = n_nodes * C * 4  # two reductions doubled the channels twice
         self.classifier = Classifier(C_out, num_classes)
         self._init_architecture(topology, op_space, CELL_TYPES, arch_init_std, sampling, edge_normalization)

@@ -147,16 +147,19 @@ def mode_space(mode: str) -> TopologySpace:
     return build_space(mode, 4, k=1)
 
 
-def build_space(mode: str, n_nodes: int, k: int | None = None, allow_empty_output: bool = False,
-                op_space: str = "darts") -> TopologySpace:  # fmt: skip
+def build_space(
+    mode: str, n_nodes: int, k: int | None = None, allow_empty_output: bool = False, op_space: str = "darts"
+) -> TopologySpace:
     """The topology space `mode` for cells of `op_space` (DARTS: `n_nodes` intermediate nodes; NB201's
     cell is fixed: one input, three nodes)."""
     if mode not in TOPOLOGY_MODES:
         raise KeyError(f"unknown topology mode {mode!r}; known modes: {sorted(TOPOLOGY_MODES)}")
     n_inputs, fixed_nodes = CELL_SHAPES[op_space]
     if op_space != "darts" and mode in DARTS_CELL_ONLY:
-        raise ValueError(f"topology mode {mode!r} needs DARTS's two-input cell; the {op_space} space has "
-                         f"{modes_for(op_space, TOPOLOGY_MODES)}")  # fmt: skip
+        raise ValueError(
+            f"topology mode {mode!r} needs DARTS's two-input cell; the {op_space} space has "
+            f"{modes_for(op_space, TOPOLOGY_MODES)}"
+        )
     n_nodes = fixed_nodes or n_nodes
     if n_nodes < 2:
         raise ValueError(f"intermediate_nodes must be at least 2, got {n_nodes}")

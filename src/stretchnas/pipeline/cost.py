@@ -41,8 +41,10 @@ def images(settings: dict, scheme: str | None, part: str) -> int:
     info = DATASETS[data["dataset"]]
     per_class = data["train_per_class"] or info.train_per_class
     if per_class is None or info.num_classes is None:
-        raise ConfigError(f"{settings.get('params_file', 'params.yaml')}: data.dataset {data['dataset']}: "
-                          "an estimate needs the image counts, known only for CIFAR")  # fmt: skip
+        raise ConfigError(
+            f"{settings.get('params_file', 'params.yaml')}: data.dataset {data['dataset']}: "
+            "an estimate needs the image counts, known only for CIFAR"
+        )
     if part == "pool":
         return per_class * info.num_classes
     start, stop = part_bounds(per_class, settings["data"]["split_schemes"][scheme])[part]
@@ -70,21 +72,35 @@ def plan_work(settings: dict, only: list[str] | None = None) -> list[Work]:
             continue
         s = experiment.search
         if job.rule == "search":
-            steps = steps_of(s["epochs"], images(settings, s["split_scheme"], "train"), s["batch_size"],
-                             s["max_steps_per_epoch"])  # fmt: skip
+            steps = steps_of(
+                s["epochs"], images(settings, s["split_scheme"], "train"), s["batch_size"], s["max_steps_per_epoch"]
+            )
             config = json.dumps({k: v for k, v in s.items() if k not in NOT_READ}, sort_keys=True)
-            label = ("search", s["optimizer"], s["topology"]["mode"], s["topology"].get("k"),
-                     s["intermediate_nodes"], s["layers"], s["channels"], s["batch_size"])  # fmt: skip
+            label = (
+                "search",
+                s["optimizer"],
+                s["topology"]["mode"],
+                s["topology"].get("k"),
+                s["intermediate_nodes"],
+                s["layers"],
+                s["channels"],
+                s["batch_size"],
+            )
             work.append(Work(job.name, experiment.name, "search", steps, config, label))
         elif job.rule == "random":
             r = experiment.random
-            per_sample = steps_of(r["train_epochs"], images(settings, s["split_scheme"], "train"),
-                                  recipe["batch_size"], recipe["max_steps_per_epoch"])  # fmt: skip
+            per_sample = steps_of(
+                r["train_epochs"],
+                images(settings, s["split_scheme"], "train"),
+                recipe["batch_size"],
+                recipe["max_steps_per_epoch"],
+            )
             config = _train_config(r["layers"], r["channels"], recipe["batch_size"])
             work.append(Work(job.name, experiment.name, "train", r["samples"] * per_sample, config, config))
         else:
-            steps = steps_of(recipe["epochs"], images(settings, None, "pool"), recipe["batch_size"],
-                             recipe["max_steps_per_epoch"])  # fmt: skip
+            steps = steps_of(
+                recipe["epochs"], images(settings, None, "pool"), recipe["batch_size"], recipe["max_steps_per_epoch"]
+            )
             # C from the budget, a retrain's own C
             config = _train_config(job.wildcards["layers"], experiment.channels, recipe["batch_size"])
             work.append(Work(job.name, experiment.name, "train", steps, config, config))
@@ -115,8 +131,13 @@ def _batch(batch: int, size: int, classes: int, device):
     from stretchnas.runs.device import to_device
 
     generator = torch.Generator().manual_seed(0)
-    return to_device((torch.randn(batch, 3, size, size, generator=generator),
-                      torch.randint(0, classes, (batch,), generator=generator)), device)  # fmt: skip
+    return to_device(
+        (
+            torch.randn(batch, 3, size, size, generator=generator),
+            torch.randint(0, classes, (batch,), generator=generator),
+        ),
+        device,
+    )
 
 
 def search_step(settings: dict, config: str, device) -> Callable[[], object]:
@@ -146,8 +167,9 @@ def train_step(settings: dict, config: tuple, device) -> Callable[[], object]:
     info = DATASETS[settings["data"]["dataset"]]
     genotype = get_genotype("DARTS_V2")
     if channels is None:
-        channels, _ = choose_channels(genotype, layers, settings["evaluation"]["target_params_m"], False,
-                                      info.num_classes)  # fmt: skip
+        channels, _ = choose_channels(
+            genotype, layers, settings["evaluation"]["target_params_m"], False, info.num_classes
+        )
     recipe = settings["train"]
     model = EvalNetwork(genotype, channels, info.num_classes, layers, auxiliary=recipe["auxiliary_weight"] > 0)
     model = model.to(device).train()
@@ -165,8 +187,15 @@ def train_step(settings: dict, config: tuple, device) -> Callable[[], object]:
     return step
 
 
-def estimate(settings: dict, device: str = "auto", warmup: int = 1, repeats: int = 2, threads: int | None = None,
-             only: list[str] | None = None, progress: Callable[[str], None] = lambda text: None) -> dict:  # fmt: skip
+def estimate(
+    settings: dict,
+    device: str = "auto",
+    warmup: int = 1,
+    repeats: int = 2,
+    threads: int | None = None,
+    only: list[str] | None = None,
+    progress: Callable[[str], None] = lambda text: None,
+) -> dict:
     """Device-hours per experiment at `settings`' scale (all, or those in `only`), from per-step times measured
     here."""
     import torch
@@ -188,8 +217,9 @@ def estimate(settings: dict, device: str = "auto", warmup: int = 1, repeats: int
         seconds[config] = time_calls(build(settings, config, where), warmup, repeats, where)
     experiments: dict[str, dict] = {}
     for w in work:
-        row = experiments.setdefault(w.experiment, {"search_steps": 0, "train_steps": 0, "search_hours": 0.0,
-                                                     "train_hours": 0.0, "jobs": 0})  # fmt: skip
+        row = experiments.setdefault(
+            w.experiment, {"search_steps": 0, "train_steps": 0, "search_hours": 0.0, "train_hours": 0.0, "jobs": 0}
+        )
         row[f"{w.kind}_steps"] += w.steps
         row[f"{w.kind}_hours"] += w.steps * seconds[w.config] / 3600
         row["jobs"] += 1
@@ -203,6 +233,6 @@ def estimate(settings: dict, device: str = "auto", warmup: int = 1, repeats: int
         "experiments": {
             name: {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
             for name, row in experiments.items()
-        },  # fmt: skip
+        },
         "total_hours": round(sum(row["hours"] for row in experiments.values()), 1),
     }

@@ -22,9 +22,18 @@ from stretchnas.search.snapshots import load as load_snapshot
 from stretchnas.settings.params import get_experiment
 
 
-def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, seed: int | None, out: str | Path,
-             data: PreparedData, quiet: bool = False, layers: int | None = None,
-             supersede: bool = False) -> dict:  # fmt: skip
+def evaluate(
+    settings: dict,
+    name: str,
+    genotype_file: str | Path,
+    label: str,
+    seed: int | None,
+    out: str | Path,
+    data: PreparedData,
+    quiet: bool = False,
+    layers: int | None = None,
+    supersede: bool = False,
+) -> dict:
     """`stretchnas evaluate`: train one of an experiment's genotypes from scratch, with `layers` cells
     (default: the experiment's own count) and the C of the evaluation parameter budget (a retrain: its C);
     seed None: the recipe's first.
@@ -42,8 +51,9 @@ def evaluate(settings: dict, name: str, genotype_file: str | Path, label: str, s
     if experiment.channels:
         spec = TrainSpec(genotype, f"{name}/{label}", layers, experiment.channels, experiment.imagenet)
     else:
-        choice = channel_choice_for(genotype, layers, settings["evaluation"]["target_params_m"], False,
-                                    len(data.manifest["classes"]))  # fmt: skip
+        choice = channel_choice_for(
+            genotype, layers, settings["evaluation"]["target_params_m"], False, len(data.manifest["classes"])
+        )
         spec = TrainSpec(genotype, f"{name}/{label}", layers, choice["chosen_channels"], channel_choice=choice)
     return TrainRun(spec, recipe, data, out, seed).run(not quiet, supersede)
 
@@ -53,15 +63,25 @@ def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):
     experiment = get_experiment(settings, job.wildcards["exp"])
     seed, folder = job.wildcards["seed"], Path(job.outputs[0]).parent
     if job.rule == "search":
-        return SearchRun(experiment.name, experiment.search, data, folder, seed,
-                         experiment.searches_imagenet).run(not quiet)  # fmt: skip
+        return SearchRun(experiment.name, experiment.search, data, folder, seed, experiment.searches_imagenet).run(
+            not quiet
+        )
     if job.rule == "random":
         topology = job.inputs[1] if experiment.procedure == "random_ops" else None
         return run_random_baseline(experiment, settings["train"], data, folder, seed, topology, not quiet)
     if job.rule == "evaluate":
         where = job.wildcards
-        return evaluate(settings, experiment.name, job.inputs[1], where["label"], where["train_seed"], folder, data,
-                        quiet, where["layers"])  # fmt: skip
+        return evaluate(
+            settings,
+            experiment.name,
+            job.inputs[1],
+            where["label"],
+            where["train_seed"],
+            folder,
+            data,
+            quiet,
+            where["layers"],
+        )
     if job.rule == "lookup":
         from stretchnas.evaluation.lookup import Tables, score_file
 

@@ -35,11 +35,19 @@ def read_records(runs: str | Path) -> pd.DataFrame:
             table = pd.read_csv(path, sep="\t")
             seconds, rss = float(table["s"].iloc[-1]), float(table["max_rss"].iloc[-1])
         except (OSError, ValueError, KeyError, IndexError, pd.errors.ParserError) as exc:
-            raise JobRecordError(f"{path}: not a job record (a tab-separated table with `s` and `max_rss`): "
-                                 f"{exc}") from None  # fmt: skip
+            raise JobRecordError(
+                f"{path}: not a job record (a tab-separated table with `s` and `max_rss`): {exc}"
+            ) from None
         kind = parts[2] if parts[2] in SAMPLING_KINDS else "training"
-        rows.append({"experiment": parts[0], "kind": kind, "folder": str(path.parent.relative_to(runs)),
-                     "seconds": seconds, "max_rss_mb": rss})  # fmt: skip
+        rows.append(
+            {
+                "experiment": parts[0],
+                "kind": kind,
+                "folder": str(path.parent.relative_to(runs)),
+                "seconds": seconds,
+                "max_rss_mb": rss,
+            }
+        )
     if not rows:
         raise JobRecordError(f"{runs}: no {RECORD} found; run the workflow (Snakemake writes them) first")
     return pd.DataFrame(rows)
@@ -53,11 +61,23 @@ def costs(records: pd.DataFrame) -> pd.DataFrame:
     for experiment, jobs in records.groupby("experiment", sort=False):
         search = jobs.loc[jobs["searching"], "seconds"].sum()
         training = jobs.loc[~jobs["searching"], "seconds"].sum()
-        rows.append({"experiment": experiment, "jobs": len(jobs), "search_min": search / 60,
-                     "training_min": training / 60, "total_min": (search + training) / 60,
-                     "peak_rss_mb": jobs["max_rss_mb"].max()})  # fmt: skip
+        rows.append(
+            {
+                "experiment": experiment,
+                "jobs": len(jobs),
+                "search_min": search / 60,
+                "training_min": training / 60,
+                "total_min": (search + training) / 60,
+                "peak_rss_mb": jobs["max_rss_mb"].max(),
+            }
+        )
     table = pd.DataFrame(rows).sort_values("total_min", ascending=False, kind="stable")
-    total = {"experiment": "all", "jobs": int(table["jobs"].sum()), "search_min": table["search_min"].sum(),
-             "training_min": table["training_min"].sum(), "total_min": table["total_min"].sum(),
-             "peak_rss_mb": table["peak_rss_mb"].max()}  # fmt: skip
+    total = {
+        "experiment": "all",
+        "jobs": int(table["jobs"].sum()),
+        "search_min": table["search_min"].sum(),
+        "training_min": table["training_min"].sum(),
+        "total_min": table["total_min"].sum(),
+        "peak_rss_mb": table["peak_rss_mb"].max(),
+    }
     return pd.concat([table, pd.DataFrame([total])], ignore_index=True).round(1)

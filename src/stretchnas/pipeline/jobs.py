@@ -156,8 +156,11 @@ class Plan:
         self.settings, self.root, self.scale, self.from_runs = settings, root, settings["scale"], from_runs
         # experiment -> why it has no jobs at this scale: ImageNet's without an ImageNet source, NB201's
         # without its table
-        self.not_planned = {name: reason for name in all_experiments(settings)
-                            if (reason := self._missing_input(get_experiment(settings, name)))}  # fmt: skip
+        self.not_planned = {
+            name: reason
+            for name in all_experiments(settings)
+            if (reason := self._missing_input(get_experiment(settings, name)))
+        }
         self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
         if any(get_experiment(settings, name).imagenet for name in self.planned_experiments()):
             self.jobs.append(self._prepare_imagenet())
@@ -238,8 +241,16 @@ class Plan:
         return self._make("prepare_imagenet", {}, argv, (), ["data.imagenet", "data.seed", "data.split_schemes"])
 
     def _published_cells(self) -> Job:
-        argv = ["stretchnas", "published-table", "--layers", 20, "--channels", 36, "--out",
-                OUTPUTS["published_cells"][0]]  # fmt: skip
+        argv = [
+            "stretchnas",
+            "published-table",
+            "--layers",
+            20,
+            "--channels",
+            36,
+            "--out",
+            OUTPUTS["published_cells"][0],
+        ]
         return self._make("published_cells", {}, argv, (), [])
 
     def experiment_jobs(self, name: str) -> list[Job]:
@@ -289,8 +300,21 @@ class Plan:
 
     def _search(self, experiment: Experiment, entry: str, seed: int) -> Job:
         out = SEARCH_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
-        argv = ["stretchnas", "search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
-                "--out", out, "--quiet", "--supersede", *self._data_option(experiment)]  # fmt: skip
+        argv = [
+            "stretchnas",
+            "search",
+            "--scale",
+            self.scale,
+            "--exp",
+            experiment.name,
+            "--seed",
+            seed,
+            "--out",
+            out,
+            "--quiet",
+            "--supersede",
+            *self._data_option(experiment),
+        ]
         inputs = [self.data_of(experiment)]
         return self._make("search", {"exp": experiment.name, "seed": seed}, argv, inputs, ["search", entry])
 
@@ -301,13 +325,26 @@ class Plan:
     def topology_source(self, experiment: Experiment, seed: int) -> str:
         """The final genotype a followup's seed starts from (its `topology_seed` rule)."""
         source_seed = experiment.topology_source_seed(seed)
-        return f"{SEARCH_DIR}/genotype.json".format(root=self.root, scale=self.scale, exp=experiment.topology_from,
-                                                    seed=source_seed)  # fmt: skip
+        return f"{SEARCH_DIR}/genotype.json".format(
+            root=self.root, scale=self.scale, exp=experiment.topology_from, seed=source_seed
+        )
 
     def _random(self, experiment: Experiment, entry: str, seed: int) -> Job:
         out = RANDOM_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
-        argv = ["stretchnas", "random-search", "--scale", self.scale, "--exp", experiment.name, "--seed", seed,
-                "--out", out, "--quiet", "--supersede"]  # fmt: skip
+        argv = [
+            "stretchnas",
+            "random-search",
+            "--scale",
+            self.scale,
+            "--exp",
+            experiment.name,
+            "--seed",
+            seed,
+            "--out",
+            out,
+            "--quiet",
+            "--supersede",
+        ]
         inputs = [self.data_dir]
         if experiment.procedure == "random_ops":
             inputs.append(self.topology_source(experiment, seed))
@@ -318,9 +355,27 @@ class Plan:
         seed, label, layers, train_seed = which
         wildcards = {"exp": experiment.name, "seed": seed, "label": label, "layers": layers, "train_seed": train_seed}
         out = TRAIN_DIR.format(root=self.root, scale=self.scale, **wildcards)
-        argv = ["stretchnas", "evaluate", "--scale", self.scale, "--exp", experiment.name, "--genotype",
-                genotype_file, "--label", label, "--layers", layers, "--seed", train_seed, "--out", out,
-                "--quiet", "--supersede", *self._data_option(experiment)]  # fmt: skip
+        argv = [
+            "stretchnas",
+            "evaluate",
+            "--scale",
+            self.scale,
+            "--exp",
+            experiment.name,
+            "--genotype",
+            genotype_file,
+            "--label",
+            label,
+            "--layers",
+            layers,
+            "--seed",
+            train_seed,
+            "--out",
+            out,
+            "--quiet",
+            "--supersede",
+            *self._data_option(experiment),
+        ]
         reads = [experiment.recipe_section, "evaluation.target_params_m", entry]
         return self._make("evaluate", wildcards, argv, [self.data_of(experiment), genotype_file], reads)
 
@@ -367,14 +422,24 @@ class Plan:
 
     def searched_cells(self) -> dict[str, str]:
         """Name -> genotype file of every search's (or random baseline's) final cell: what Figure 3 draws."""
-        return {f"{job.wildcards['exp']}-seed{job.wildcards['seed']}": job.outputs[0]
-                for job in self.jobs if job.rule in ("search", "random")}  # fmt: skip
+        return {
+            f"{job.wildcards['exp']}-seed{job.wildcards['seed']}": job.outputs[0]
+            for job in self.jobs
+            if job.rule in ("search", "random")
+        }
 
     def _report(self, tables: Job) -> Job:
         out = f"results/{self.scale}"
         cells = self.searched_cells()
-        argv = ["stretchnas", "report", "--data", f"{out}/data", "--out", out,
-                *(f"--cell={name}={path}" for name, path in cells.items())]  # fmt: skip
+        argv = [
+            "stretchnas",
+            "report",
+            "--data",
+            f"{out}/data",
+            "--out",
+            out,
+            *(f"--cell={name}={path}" for name, path in cells.items()),
+        ]
         inputs = list(tables.outputs) + list(cells.values())
         return replace(self._make("report", {}, argv, inputs, []), outputs=tuple(report_outputs(out, list(cells))))
 

@@ -36,13 +36,20 @@ def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) ->
         result = read_document(job.outputs[0], json.loads, GatherError, "training result")
         fields = {"experiment": name, "search_seed": where["seed"], "genotype": where["label"]}
         if "not_run" in result:
-            not_run.append({**fields, "layers": where["layers"], "train_seed": where["train_seed"],
-                            "reason": result["not_run"]})  # fmt: skip
+            not_run.append(
+                {**fields, "layers": where["layers"], "train_seed": where["train_seed"], "reason": result["not_run"]}
+            )
             continue
         genotype_file, _ = resolve_snapshot(job.inputs[-1], where["label"])
         run_dir = str(Path(job.outputs[0]).parent)  # its run.json says where and how it ran
         rows.append({**result, **fields, "genotype_file": str(genotype_file), "run_dir": run_dir})
-    summary = {**experiment.fields(), "scale": settings["scale"], "search": experiment.search, "results": rows,
-               "not_run": not_run, "lookups": lookups}  # fmt: skip
+    summary = {
+        **experiment.fields(),
+        "scale": settings["scale"],
+        "search": experiment.search,
+        "results": rows,
+        "not_run": not_run,
+        "lookups": lookups,
+    }
     atomic_write_json(out, summary)
     return summary

@@ -1,19 +1,13 @@
 """The paper's artefacts this pipeline produces: the one list the tables and report stages, the workflow
 and the experiment registry's `tables` tags all read."""
 
-# The data the tables stage writes into results/<scale>/data/, as CSV: the report's only inputs besides
-# the genotype files it draws.
+# The tidy data the tables stage writes into results/<scale>/data/, as CSV: the report's only inputs
+# besides the genotype files it draws. Each table and figure in the paper's layout is built from these by
+# the report alone.
 TABLE_FILES = (
     "experiments",
     "evaluations",
     "not_run",
-    "table1",
-    "table2",
-    "table3",
-    "table4",
-    "table5",
-    "figure4",
-    "figure5",
     "search_dynamics",
     "cells",
     "stability",
@@ -24,8 +18,19 @@ TABLE_FILES = (
 # What the report writes into results/<scale>/: each table in the paper's layout as Markdown, CSV and
 # LaTeX (tables/), each figure as PNG and SVG (figures/), one drawing per searched cell (figures/cells/,
 # Figure 3), and README.md.
-REPORT_TABLES = ("table1", "table2", "table3", "table4", "table5", "figure4", "figure5", "cells", "stability", "costs",
-                 "nb201")  # fmt: skip
+REPORT_TABLES = (
+    "table1",
+    "table2",
+    "table3",
+    "table4",
+    "table5",
+    "figure4",
+    "figure5",
+    "cells",
+    "stability",
+    "costs",
+    "nb201",
+)
 REPORT_TABLE_FORMATS = ("md", "csv", "tex")
 REPORT_FIGURES = ("figure1", "figure4", "figure5", "search_dynamics", "stability", "nb201")
 REPORT_FIGURE_FORMATS = ("png", "svg")

@@ -24,19 +24,43 @@ from stretchnas.runs.atomic import atomic_write_text
 # The columns the report reads from each data file; a file without them is refused by name.
 REQUIRED_COLUMNS = {
     "experiments": ("experiment", "procedure", "method", "topology_mode", "tables", "search_layers"),
-    "evaluations": ("experiment", "search_seed", "train_seed", "genotype", "layers", "own_layers", "params_m",
-                    "thop_style_flops_m", "test_error"),
+    "evaluations": (
+        "experiment",
+        "search_seed",
+        "train_seed",
+        "genotype",
+        "layers",
+        "own_layers",
+        "params_m",
+        "thop_style_flops_m",
+        "test_error",
+    ),
     "not_run": ("experiment", "search_seed", "genotype", "layers", "reason"),
-}  # fmt: skip
+}
 # Read only when the file has rows: a search-less scale writes header-only files.
 COLUMNS_WHEN_FILLED = {
-    "search_dynamics": ("experiment", "search_seed", "epoch", "device", "seconds", "peak_rss_mib", "images_per_s",
-                        "dropped_nodes"),
+    "search_dynamics": (
+        "experiment",
+        "search_seed",
+        "epoch",
+        "device",
+        "seconds",
+        "peak_rss_mib",
+        "images_per_s",
+        "dropped_nodes",
+    ),
     "stability": ("experiment", "search_seed", "not_derivable"),
     "cells": ("experiment", "search_seed", "depth_normal", "width_normal"),
-    "nb201": ("experiment", "search_seed", "cifar10_test_acc", "imagenet16_120_test_acc", "cifar10_val_acc_200ep",
-              "source", "search_seconds"),
-}  # fmt: skip
+    "nb201": (
+        "experiment",
+        "search_seed",
+        "cifar10_test_acc",
+        "imagenet16_120_test_acc",
+        "cifar10_val_acc_200ep",
+        "source",
+        "search_seconds",
+    ),
+}
 
 
 class ReportError(StretchnasError, ValueError):

@@ -7,7 +7,13 @@ but `none`."""
 
 from __future__ import annotations
 
+import functools
+import os
+import subprocess
+import tempfile
 from pathlib import Path
+
+import matplotlib
 
 from stretchnas import StretchnasError
 from stretchnas.method.genotype import CELL_TYPES, Cell, Genotype
@@ -55,11 +61,19 @@ def genotype_graph(genotype: Genotype | NB201Genotype, title: str):
     graph = graphviz.Digraph(
         name=title,
         graph_attr={"rankdir": "LR", "label": title, "labelloc": "t", "fontname": "times"},
-        node_attr={"style": "filled", "shape": "rect", "align": "center", "fontsize": "20", "height": "0.5",
-                   "width": "0.5", "penwidth": "2", "fontname": "times"},
+        node_attr={
+            "style": "filled",
+            "shape": "rect",
+            "align": "center",
+            "fontsize": "20",
+            "height": "0.5",
+            "width": "0.5",
+            "penwidth": "2",
+            "fontname": "times",
+        },
         edge_attr={"fontsize": "16", "fontname": "times"},
         engine="dot",
-    )  # fmt: skip
+    )
     if isinstance(genotype, NB201Genotype):
         nb201_graph(genotype, graph)
         return graph
@@ -70,19 +84,50 @@ def genotype_graph(genotype: Genotype | NB201Genotype, title: str):
     return graph
 
 
+FONTS_CONF = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <dir>{fonts}</dir>
+  <cachedir>{cache}</cachedir>
+  <match target="pattern">
+    <test name="family"><string>times</string></test>
+    <edit name="family" mode="assign" binding="strong"><string>DejaVu Serif</string></edit>
+  </match>
+</fontconfig>
+"""
+
+
+@functools.cache
+def font_environment() -> dict[str, str]:
+    """The environment `dot` runs in: fontconfig sees only the DejaVu fonts matplotlib ships (a pinned
+    version), so the text's measured widths, and with them the layout and the pixels, do not depend on the
+    fonts a machine has installed."""
+    folder = Path(tempfile.mkdtemp(prefix="stretchnas-fonts-"))
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    (folder / "fonts.conf").write_text(FONTS_CONF.format(fonts=fonts, cache=folder / "cache"))
+    return {**os.environ, "FONTCONFIG_FILE": str(folder / "fonts.conf")}
+
+
+def render(source: str, fmt: str) -> bytes:
+    """Graphviz's `dot` output for `source` in `fmt`, with the fonts of `font_environment`."""
+    try:
+        result = subprocess.run(["dot", f"-T{fmt}"], input=source.encode(), capture_output=True, env=font_environment())
+    except FileNotFoundError:
+        raise DrawingError(
+            "Figure 3 (the cell drawings) needs Graphviz's `dot` on PATH: apt-get install "
+            "graphviz (Debian/Ubuntu), or the conda environment"
+        ) from None
+    if result.returncode != 0:
+        raise DrawingError(f"dot -T{fmt} failed: {result.stderr.decode(errors='replace').strip()}")
+    return result.stdout
+
+
 def draw(genotype: Genotype | NB201Genotype, title: str, stem: Path) -> list[Path]:
     """`stem`.svg and `stem`.png of the genotype; a clear error where dot is missing."""
-    import graphviz
-
-    graph = genotype_graph(genotype, title)
+    source = genotype_graph(genotype, title).source
     paths = []
     for fmt in CELL_DRAWING_FORMATS:
-        try:
-            rendered = graph.pipe(format=fmt)
-        except graphviz.ExecutableNotFound:
-            raise DrawingError("Figure 3 (the cell drawings) needs Graphviz's `dot` on PATH: apt-get install "
-                               "graphviz (Debian/Ubuntu), or the conda environment") from None  # fmt: skip
         path = stem.with_suffix(f".{fmt}")
-        atomic_write_bytes(path, rendered)
+        atomic_write_bytes(path, render(source, fmt))
         paths.append(path)
     return paths

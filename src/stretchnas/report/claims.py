@@ -26,10 +26,12 @@ PARAMS_TOLERANCE = 0.15
 
 
 def comparison_rule(what: str = "mean test error over searches (each search averaged over its training seeds)") -> str:
-    return (f"difference of {what}, {CONFIDENCE:.0%} percentile bootstrap interval over searches; supported if the "
-            f"interval lies below 0, contradicted if above 0, otherwise cannot tell; at least {MIN_SEARCHES} "
-            f"searches a side (a percentile bootstrap over so few searches is narrow: read borderline verdicts "
-            f"with care)")  # fmt: skip
+    return (
+        f"difference of {what}, {CONFIDENCE:.0%} percentile bootstrap interval over searches; supported if the "
+        f"interval lies below 0, contradicted if above 0, otherwise cannot tell; at least {MIN_SEARCHES} "
+        f"searches a side (a percentile bootstrap over so few searches is narrow: read borderline verdicts "
+        f"with care)"
+    )
 
 
 COMPARISON_RULE = comparison_rule()
@@ -65,14 +67,20 @@ def lower(a_name: str, a, b_name: str, b, what: str = "test error (%)", digits: 
         missing = a_name if not a else b_name
         return Comparison(CANNOT_TELL, f"{a_name} vs {b_name}: no result for {missing}")
     if min(len(a), len(b)) < MIN_SEARCHES:
-        return Comparison(CANNOT_TELL, f"{a_name} vs {b_name}: {len(a)} vs {len(b)} searches, too few to tell "
-                                       f"(means {_mean(a):.{digits}f} vs {_mean(b):.{digits}f} {what})")  # fmt: skip
+        return Comparison(
+            CANNOT_TELL,
+            f"{a_name} vs {b_name}: {len(a)} vs {len(b)} searches, too few to tell "
+            f"(means {_mean(a):.{digits}f} vs {_mean(b):.{digits}f} {what})",
+        )
     diff, low, high = bootstrap_difference(a, b)
     verdict = SUPPORTED if high < 0 else CONTRADICTED if low > 0 else CANNOT_TELL
     interval = f"{CONFIDENCE:.0%} interval [{low:+.{digits}f}, {high:+.{digits}f}]"
-    return Comparison(verdict, f"{a_name} {_mean(a):.{digits}f} vs {b_name} {_mean(b):.{digits}f} {what} "
-                               f"(n={len(a)} vs {len(b)} searches): difference {diff:+.{digits}f}, {interval}: "
-                               f"{verdict}")  # fmt: skip
+    return Comparison(
+        verdict,
+        f"{a_name} {_mean(a):.{digits}f} vs {b_name} {_mean(b):.{digits}f} {what} "
+        f"(n={len(a)} vs {len(b)} searches): difference {diff:+.{digits}f}, {interval}: "
+        f"{verdict}",
+    )
 
 
 def below_zero(name: str, differences, what: str = "test error difference (%)") -> Comparison:
@@ -84,8 +92,11 @@ def below_zero(name: str, differences, what: str = "test error difference (%)") 
         return Comparison(CANNOT_TELL, f"{name}: {searches}, too few to tell{mean}")
     diff, low, high = bootstrap_difference(differences, [0.0])
     verdict = SUPPORTED if high < 0 else CONTRADICTED if low > 0 else CANNOT_TELL
-    return Comparison(verdict, f"{name}: mean {what} {diff:+.2f} (n={len(differences)} searches), "
-                               f"{CONFIDENCE:.0%} interval [{low:+.2f}, {high:+.2f}]: {verdict}")  # fmt: skip
+    return Comparison(
+        verdict,
+        f"{name}: mean {what} {diff:+.2f} (n={len(differences)} searches), "
+        f"{CONFIDENCE:.0%} interval [{low:+.2f}, {high:+.2f}]: {verdict}",
+    )
 
 
 def _mean(values) -> float:
@@ -124,12 +135,20 @@ def beats_baselines(evaluations: pd.DataFrame) -> Verdict:
         # a win with more parameters is not a win "at similar parameters"; a loss stays a loss
         unmatched = sc_params and base_params and abs(sc_params / base_params - 1) > PARAMS_TOLERANCE
         if unmatched and part.verdict == SUPPORTED:
-            part = Comparison(CANNOT_TELL, f"{part.text}; but params differ ({sc_params:.3f}M vs {base_params:.3f}M), "
-                                           f"beyond {PARAMS_TOLERANCE:.0%}")  # fmt: skip
+            part = Comparison(
+                CANNOT_TELL,
+                f"{part.text}; but params differ ({sc_params:.3f}M vs {base_params:.3f}M), "
+                f"beyond {PARAMS_TOLERANCE:.0%}",
+            )
         parts.append(part)
     rule = f"{COMPARISON_RULE}; each pair's params within {PARAMS_TOLERANCE:.0%}"
-    return Verdict("Stretchable cells beat DARTS and MiLeNAS at similar parameters", "Table 1", combine(parts),
-                   tuple(p.text for p in parts), rule)  # fmt: skip
+    return Verdict(
+        "Stretchable cells beat DARTS and MiLeNAS at similar parameters",
+        "Table 1",
+        combine(parts),
+        tuple(p.text for p in parts),
+        rule,
+    )
 
 
 def shallow_and_wide(cells: pd.DataFrame) -> Verdict:
@@ -137,15 +156,28 @@ def shallow_and_wide(cells: pd.DataFrame) -> Verdict:
         return list(cells[cells["experiment"].isin(experiments)][column]) if len(cells) else []
 
     darts, sc = "+".join(CELL_DARTS), "+".join(CELL_SC)
-    shallower = lower(darts, values(CELL_DARTS, "depth_normal"), sc, values(CELL_SC, "depth_normal"),
-                      "normal-cell depth (ops)")  # fmt: skip
+    shallower = lower(
+        darts, values(CELL_DARTS, "depth_normal"), sc, values(CELL_SC, "depth_normal"), "normal-cell depth (ops)"
+    )
     # wider: the SC cell's width is lower than DARTS's
-    wider = lower(sc, values(CELL_SC, "width_normal"), darts, values(CELL_DARTS, "width_normal"),
-                  "normal-cell width (edges from the cell inputs)")  # fmt: skip
-    rule = ("depth: longest path in ops from a cell input to the output; width: edges leaving the two cell inputs; "
-            "one value per search (its final cell); " + comparison_rule("mean value over searches"))  # fmt: skip
-    return Verdict("At 8 layers, DARTS cells are shallower and wider than stretchable cells", "Figure 3 / Table 1 text",
-                   combine([shallower, wider]), (shallower.text, wider.text), rule)  # fmt: skip
+    wider = lower(
+        sc,
+        values(CELL_SC, "width_normal"),
+        darts,
+        values(CELL_DARTS, "width_normal"),
+        "normal-cell width (edges from the cell inputs)",
+    )
+    rule = (
+        "depth: longest path in ops from a cell input to the output; width: edges leaving the two cell inputs; "
+        "one value per search (its final cell); " + comparison_rule("mean value over searches")
+    )
+    return Verdict(
+        "At 8 layers, DARTS cells are shallower and wider than stretchable cells",
+        "Figure 3 / Table 1 text",
+        combine([shallower, wider]),
+        (shallower.text, wider.text),
+        rule,
+    )
 
 
 def best_at_own_layers(evaluations: pd.DataFrame) -> Verdict:
@@ -165,11 +197,18 @@ def best_at_own_layers(evaluations: pd.DataFrame) -> Verdict:
             seeds = own_err.index.intersection(other_err.index)
             diffs = list(own_err[seeds] - other_err[seeds])
             parts.append(below_zero(f"{experiment}: test error at L{own} minus at L{other}", diffs))
-    rule = ("for each stretchable cell and each other evaluation depth, the per-search difference of test error "
-            "(own depth minus other depth), each averaged over training seeds; "
-            + comparison_rule("the mean per-search difference from 0"))  # fmt: skip
-    return Verdict("Each stretchable cell is best at its own search layer count", "Figures 1 and 4",
-                   combine(parts), tuple(p.text for p in parts), rule)  # fmt: skip
+    rule = (
+        "for each stretchable cell and each other evaluation depth, the per-search difference of test error "
+        "(own depth minus other depth), each averaged over training seeds; "
+        + comparison_rule("the mean per-search difference from 0")
+    )
+    return Verdict(
+        "Each stretchable cell is best at its own search layer count",
+        "Figures 1 and 4",
+        combine(parts),
+        tuple(p.text for p in parts),
+        rule,
+    )
 
 
 def stability_changes(stability: pd.DataFrame, experiment: str) -> tuple[list[float], int]:
@@ -186,31 +225,53 @@ def more_stable(stability: pd.DataFrame) -> Verdict:
     (stable, stable_gaps), (unstable, unstable_gaps) = (stability_changes(stability, e) for e in (STABLE, UNSTABLE))
     part = lower(STABLE, stable, UNSTABLE, unstable, "cell edits per snapshot step", digits=1)
     gaps = f"steps without a derivable cell, left out: {STABLE} {stable_gaps}, {UNSTABLE} {unstable_gaps}"
-    rule = ("per search, edges gained or lost plus ops changed per step between consecutive snapshot genotypes "
-            "(no training), over the steps whose cells are derivable; "
-            + comparison_rule("mean edits per step over searches"))  # fmt: skip
-    return Verdict("Cells learned with explicit topology are more stable across search epochs than DARTS's",
-                   "Table 4", part.verdict, (part.text, gaps), rule)  # fmt: skip
+    rule = (
+        "per search, edges gained or lost plus ops changed per step between consecutive snapshot genotypes "
+        "(no training), over the steps whose cells are derivable; "
+        + comparison_rule("mean edits per step over searches")
+    )
+    return Verdict(
+        "Cells learned with explicit topology are more stable across search epochs than DARTS's",
+        "Table 4",
+        part.verdict,
+        (part.text, gaps),
+        rule,
+    )
 
 
 def output_beats_input(evaluations: pd.DataFrame) -> Verdict:
-    part = lower(OUTPUT_EDGES, search_errors(evaluations, OUTPUT_EDGES), INPUT_EDGES,
-                 search_errors(evaluations, INPUT_EDGES))  # fmt: skip
+    part = lower(
+        OUTPUT_EDGES, search_errors(evaluations, OUTPUT_EDGES), INPUT_EDGES, search_errors(evaluations, INPUT_EDGES)
+    )
     note = "the paper's own DARTS (2nd order) row has output edges worse (2.82 vs 2.76); its claim is on DARTS w/o SC"
-    return Verdict("Selecting output edges beats selecting input edges", "Table 5", part.verdict, (part.text, note),
-                   COMPARISON_RULE)  # fmt: skip
+    return Verdict(
+        "Selecting output edges beats selecting input edges",
+        "Table 5",
+        part.verdict,
+        (part.text, note),
+        COMPARISON_RULE,
+    )
 
 
 def arbitrary_beats_fixed(evaluations: pd.DataFrame) -> Verdict:
-    parts = [lower(ARBITRARY, search_errors(evaluations, ARBITRARY), fixed, search_errors(evaluations, fixed))
-             for fixed in FIXED_K]  # fmt: skip
-    return Verdict("An arbitrary number of outputs per node beats every fixed number", "Figure 5", combine(parts),
-                   tuple(p.text for p in parts), COMPARISON_RULE)  # fmt: skip
+    parts = [
+        lower(ARBITRARY, search_errors(evaluations, ARBITRARY), fixed, search_errors(evaluations, fixed))
+        for fixed in FIXED_K
+    ]
+    return Verdict(
+        "An arbitrary number of outputs per node beats every fixed number",
+        "Figure 5",
+        combine(parts),
+        tuple(p.text for p in parts),
+        COMPARISON_RULE,
+    )
 
 
 def no_invalid_node(search_dynamics: pd.DataFrame, experiments: pd.DataFrame) -> Verdict:
-    rule = (f"every search with topology variables ends (last epoch) with no dropped node, i.e. no intermediate node "
-            f"left without an input; at least {MIN_SEARCHES} searches; one dropped node contradicts")  # fmt: skip
+    rule = (
+        f"every search with topology variables ends (last epoch) with no dropped node, i.e. no intermediate node "
+        f"left without an input; at least {MIN_SEARCHES} searches; one dropped node contradicts"
+    )
     claim = "The passive-aggressive regulariser leaves no invalid node"
     with_beta = set(experiments[experiments["topology_mode"].map(has_topology_variables)]["experiment"])
     if search_dynamics.empty or "dropped_nodes" not in search_dynamics:
@@ -221,11 +282,21 @@ def no_invalid_node(search_dynamics: pd.DataFrame, experiments: pd.DataFrame) ->
     n = len(last)
     if len(dropped):
         names = ", ".join(f"{r.experiment} seed {r.search_seed}: {r.dropped_nodes}" for r in dropped.itertuples())
-        return Verdict(claim, "Method (regulariser)", CONTRADICTED, (f"{len(dropped)} of {n} searches end with dropped "
-                                                                       f"nodes ({names})",), rule)  # fmt: skip
+        return Verdict(
+            claim,
+            "Method (regulariser)",
+            CONTRADICTED,
+            (f"{len(dropped)} of {n} searches end with dropped nodes ({names})",),
+            rule,
+        )
     verdict = SUPPORTED if n >= MIN_SEARCHES else CANNOT_TELL
-    return Verdict(claim, "Method (regulariser)", verdict, (f"{n} searches with topology variables, none ends with "
-                                                             f"a dropped node",), rule)  # fmt: skip
+    return Verdict(
+        claim,
+        "Method (regulariser)",
+        verdict,
+        (f"{n} searches with topology variables, none ends with a dropped node",),
+        rule,
+    )
 
 
 def has_topology_variables(topology_mode: str) -> bool:

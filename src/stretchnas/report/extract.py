@@ -1,4 +1,9 @@
-"""Tables regenerated from code and runs (pandas), written atomically."""
+"""Runs to tidy data: the one extraction step of the report (`stretchnas tables`).
+
+Every experiment summary, search record and run record of a scale becomes a few long-format CSVs
+(results/<scale>/data/): one row per evaluation training, per search epoch, per snapshot step, per NB201
+lookup, per run's provenance. The tables and figures in the paper's layout are built from these by
+`stretchnas.report.layouts` and `stretchnas.report.figures`, and nowhere else."""
 
 from __future__ import annotations
 
@@ -11,16 +16,7 @@ import pandas as pd
 from stretchnas import StretchnasError
 from stretchnas.evaluation.nb201_files import DATASETS as NB201_DATASETS
 from stretchnas.method.genotype import Genotype
-from stretchnas.method.published_genotypes import DARTS_FORMAT, get_genotype
 from stretchnas.report.artefacts import TABLE_FILES
-from stretchnas.report.paper_numbers import (
-    MILENAS_FIG5_SMALL,
-    TABLE1_ROW_OF_EXPERIMENT,
-    TABLE1_ROW_OF_GENOTYPE,
-    TABLE3,
-    TABLE5,
-    table1_columns,
-)
 from stretchnas.runs.atomic import atomic_write_text
 from stretchnas.runs.documents import read_document
 from stretchnas.search.snapshots import INDEX_FILE, cell_changes, read_index
@@ -30,52 +26,24 @@ class TablesError(StretchnasError, ValueError):
     """The summaries cannot make the tables; the message names the file."""
 
 
-def published_cells_table(layers: int = 20, C: int = 36) -> pd.DataFrame:
-    """Params and FLOPs of the published cells at DARTS's evaluation size, beside the papers' values."""
-    from stretchnas.evaluation.measure import measure  # torch: only this table needs it
-
-    rows = []
-    for name in sorted(DARTS_FORMAT):
-        if name in TABLE1_ROW_OF_GENOTYPE:
-            paper = table1_columns(TABLE1_ROW_OF_GENOTYPE[name])
-        elif name == "MILENAS_2_50":
-            label, (error, params, flops) = MILENAS_FIG5_SMALL
-            paper = {"paper_row": label, "paper_error": error, "paper_params_m": params, "paper_flops_m": flops}
-        else:
-            continue  # ImageNet cells are measured by `stretchnas measure --imagenet`
-        m = measure(get_genotype(name), layers, C)
-        rows.append(
-            {
-                "genotype": name,
-                "layers": layers,
-                "channels": C,
-                "params_m": m["params_m"],
-                "conv_linear_macs_m": m["conv_linear_macs_m"],
-                "thop_style_flops_m": m["thop_style_flops_m"],
-                "depth_normal": m["depth"]["normal"],
-                "width_normal": m["width"]["normal"],
-                **paper,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     atomic_write_text(path, frame.to_csv(index=False))
-
-
-def write_published_cells_table(path: str | Path, layers: int = 20, C: int = 36) -> pd.DataFrame:
-    """`stretchnas published-table`."""
-    table = published_cells_table(layers, C)
-    write_csv(table, path)
-    return table
 
 
 # --------------------------------------------------------------------------- tables from runs
 
 
-SUMMARY_FIELDS = ("experiment", "procedure", "method", "optimizer", "topology_mode", "k", "intermediate_nodes",
-                  "search_layers", "eval_layers")  # fmt: skip
+SUMMARY_FIELDS = (
+    "experiment",
+    "procedure",
+    "method",
+    "optimizer",
+    "topology_mode",
+    "k",
+    "intermediate_nodes",
+    "search_layers",
+    "eval_layers",
+)
 
 
 def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
@@ -113,98 +81,6 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _summarise(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    grouped = frame.groupby(keys, sort=False, dropna=False)
-    shape = {name: (name, "first") for name in ("layers", "channels") if name not in keys}
-    out = grouped.agg(
-        runs=("test_error", "size"),
-        test_error_mean=("test_error", "mean"),
-        test_error_std=("test_error", "std"),
-        params_m=("params_m", "mean"),
-        thop_style_flops_m=("thop_style_flops_m", "mean"),
-        **shape,
-    ).reset_index()
-    return out.round({"test_error_mean": 2, "test_error_std": 2, "params_m": 3, "thop_style_flops_m": 1})
-
-
-def _tagged(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    return frame[frame["tables"].str.split(",").apply(lambda tags: table in tags)]
-
-
-def _final(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Evaluations of the final genotypes, at their own layer count, of the experiments that feed `table`."""
-    tagged = _tagged(frame, table)
-    return tagged[(tagged["genotype"] == "final") & tagged["own_layers"]]
-
-
-def table1(frame: pd.DataFrame) -> pd.DataFrame:
-    table = _summarise(_final(frame, "table1"), ["experiment", "method"])
-    paper = pd.DataFrame([table1_columns(TABLE1_ROW_OF_EXPERIMENT.get(e)) for e in table["experiment"]])
-    return pd.concat([table, paper], axis=1)
-
-
-def table2(frame: pd.DataFrame) -> pd.DataFrame:
-    """ImageNet: the transferred and the directly searched cells, top-1 and top-5 error."""
-    finals = _final(frame, "table2")
-    finals = finals.assign(test_top5_error=pd.to_numeric(finals["test_top5_error"]))
-    table = _summarise(finals, ["experiment", "method"])
-    top5 = finals.groupby("experiment", sort=False)["test_top5_error"].agg(["mean", "std"]).round(2)
-    table["test_top5_error_mean"] = table["experiment"].map(top5["mean"])
-    table["test_top5_error_std"] = table["experiment"].map(top5["std"])
-    return table
-
-
-def table3(frame: pd.DataFrame) -> pd.DataFrame:
-    table = _summarise(_final(frame, "table3"), ["experiment", "method", "intermediate_nodes", "search_layers"])
-    nodes = table["intermediate_nodes"] + 3  # the paper counts the two inputs and the output
-    paper = [TABLE3.get((m, n), {}).get(layers, (None, None))
-             for m, n, layers in zip(table["method"], nodes, table["search_layers"])]  # fmt: skip
-    table.insert(2, "paper_nodes", nodes)
-    table["paper_test_error"] = [p[0] for p in paper]
-    table["paper_params_m"] = [p[1] for p in paper]
-    return table
-
-
-def table4(frame: pd.DataFrame) -> pd.DataFrame:
-    rows = _tagged(frame, "table4")
-    rows = rows[rows["own_layers"]]
-    table = _summarise(rows, ["experiment", "method", "search_seed", "genotype"])
-    return table.sort_values(["experiment", "search_seed", "genotype"], kind="stable").reset_index(drop=True)
-
-
-def perspective(topology_mode: str) -> str:
-    """Which side of a node its selected edges are counted on: 'input' or 'output'."""
-    from stretchnas.method.topology import mode_space
-
-    return mode_space(topology_mode).perspective
-
-
-def table5(frame: pd.DataFrame) -> pd.DataFrame:
-    table = _summarise(_final(frame, "table5"), ["experiment", "method", "topology_mode"])
-    table.insert(3, "perspective", table["topology_mode"].map(perspective))
-    table["paper_error"] = [TABLE5.get(key) for key in zip(table["method"], table["perspective"])]
-    return table
-
-
-def figure4(frame: pd.DataFrame) -> pd.DataFrame:
-    """Figures 1 and 4: each final cell's test error at every evaluation layer count."""
-    tagged = _tagged(frame, "figure4")
-    table = _summarise(tagged[tagged["genotype"] == "final"], ["experiment", "method", "search_layers", "layers"])
-    return table.sort_values(["experiment", "layers"], kind="stable").reset_index(drop=True)
-
-
-def figure5(frame: pd.DataFrame) -> pd.DataFrame:
-    """Figure 5: test error (and params) per number of outputs selected per node."""
-    table = _summarise(_final(frame, "figure5"), ["experiment", "method", "topology_mode", "k"])
-    table["outputs_per_node"] = [outputs_per_node(mode, k) for mode, k in zip(table["topology_mode"], table["k"])]
-    return table.sort_values("outputs_per_node", kind="stable").reset_index(drop=True)
-
-
-def outputs_per_node(topology_mode: str, k) -> str:
-    """Figure 5's x value: output_k selects k outputs per node, stretchable any number (docs/method.md §2)."""
-    return str(int(k)) if topology_mode == "output_k" else "arbitrary"
-
-
 def search_dirs(frame: pd.DataFrame, lookups: pd.DataFrame) -> list[tuple[str, int, Path]]:
     """(experiment, search seed, folder) of every search: those trained, and NB201's, scored by lookup."""
     found = {}
@@ -228,10 +104,25 @@ def search_dynamics(frame: pd.DataFrame, lookups: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()
 
 
-NB201_COLUMNS = ("experiment", "method", "optimizer", "topology_mode", "simplified", "search_seed", "arch",
-                 "nb201_index", *(f"{d}_{kind}_acc" for d in NB201_DATASETS for kind in ("val", "test")),
-                 *(f"{d}_val_acc_200ep" for d in NB201_DATASETS), "source", "source_200ep", "search_seconds",
-                 "peak_rss_mib", "images_per_s", "device", "genotype_file")  # fmt: skip
+NB201_COLUMNS = (
+    "experiment",
+    "method",
+    "optimizer",
+    "topology_mode",
+    "simplified",
+    "search_seed",
+    "arch",
+    "nb201_index",
+    *(f"{d}_{kind}_acc" for d in NB201_DATASETS for kind in ("val", "test")),
+    *(f"{d}_val_acc_200ep" for d in NB201_DATASETS),
+    "source",
+    "source_200ep",
+    "search_seconds",
+    "peak_rss_mib",
+    "images_per_s",
+    "device",
+    "genotype_file",
+)
 NO_COST = {"search_seconds": None, "peak_rss_mib": None, "images_per_s": None, "device": None}
 
 
@@ -255,13 +146,30 @@ def _search_cost(dynamics: pd.DataFrame | None, experiment: str, seed) -> dict:
     epochs = dynamics[(dynamics["experiment"] == experiment) & (dynamics["search_seed"] == seed)]
     if epochs.empty:
         return NO_COST
-    return {"search_seconds": float(epochs["seconds"].sum()), "peak_rss_mib": float(epochs["peak_rss_mib"].max()),
-            "images_per_s": float(epochs["images_per_s"].median()), "device": epochs["device"].iloc[0]}  # fmt: skip
+    return {
+        "search_seconds": float(epochs["seconds"].sum()),
+        "peak_rss_mib": float(epochs["peak_rss_mib"].max()),
+        "images_per_s": float(epochs["images_per_s"].median()),
+        "device": epochs["device"].iloc[0],
+    }
 
 
-PROVENANCE_COLUMNS = ("kind", "experiment", "search_seed", "run_dir", "git_commit", "package_changed", "command",
-                      "platform", "cpu_model", "logical_cpus", "threads", "device", "data_source",
-                      "data_source_sha256")  # fmt: skip
+PROVENANCE_COLUMNS = (
+    "kind",
+    "experiment",
+    "search_seed",
+    "run_dir",
+    "git_commit",
+    "package_changed",
+    "command",
+    "platform",
+    "cpu_model",
+    "logical_cpus",
+    "threads",
+    "device",
+    "data_source",
+    "data_source_sha256",
+)
 
 
 def provenance(frame: pd.DataFrame, lookups: pd.DataFrame) -> pd.DataFrame:
@@ -274,20 +182,31 @@ def provenance(frame: pd.DataFrame, lookups: pd.DataFrame) -> pd.DataFrame:
         runs.append(("random", experiment, seed, Path(group["genotype_file"].iloc[0]).parent))
     if "run_dir" in frame:
         trainings = frame.dropna(subset=["run_dir"]).drop_duplicates("run_dir")
-        runs += [("training", row.experiment, row.search_seed, Path(row.run_dir))
-                 for row in trainings.itertuples()]  # fmt: skip
+        runs += [("training", row.experiment, row.search_seed, Path(row.run_dir)) for row in trainings.itertuples()]
     rows = []
     for kind, experiment, seed, folder in runs:
         run_file = folder / "run.json"
         run = read_document(run_file, json.loads, TablesError, "run record") if run_file.exists() else {}
         versions, machine, data = run.get("versions", {}), run.get("machine", {}), run.get("data", {})
         command = run.get("command")
-        rows.append({"kind": kind, "experiment": experiment, "search_seed": seed, "run_dir": str(folder),
-                     "git_commit": versions.get("git_commit"), "package_changed": versions.get("git_tracked_changes"),
-                     "command": shlex.join(command) if command else None, "platform": machine.get("platform"),
-                     "cpu_model": machine.get("cpu_model"), "logical_cpus": machine.get("logical_cpus"),
-                     "threads": run.get("threads"), "device": run.get("device_name"), "data_source":
-                     data.get("source_name"), "data_source_sha256": data.get("source_sha256")})  # fmt: skip
+        rows.append(
+            {
+                "kind": kind,
+                "experiment": experiment,
+                "search_seed": seed,
+                "run_dir": str(folder),
+                "git_commit": versions.get("git_commit"),
+                "package_changed": versions.get("git_tracked_changes"),
+                "command": shlex.join(command) if command else None,
+                "platform": machine.get("platform"),
+                "cpu_model": machine.get("cpu_model"),
+                "logical_cpus": machine.get("logical_cpus"),
+                "threads": run.get("threads"),
+                "device": run.get("device_name"),
+                "data_source": data.get("source_name"),
+                "data_source_sha256": data.get("source_sha256"),
+            }
+        )
     return pd.DataFrame(rows, columns=list(PROVENANCE_COLUMNS))
 
 
@@ -313,12 +232,23 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for row in _final_cells(frame).itertuples(index=False):
         genotype = Genotype.load(row.genotype_file)
-        rows.append({"experiment": row.experiment, "method": row.method, "procedure": row.procedure,
-                     "topology_mode": row.topology_mode, "search_seed": row.search_seed,
-                     "search_layers": row.search_layers, "intermediate_nodes": row.intermediate_nodes,
-                     **{f"{key}_{cell_type}": getattr(getattr(genotype, cell_type), key)()
-                        for cell_type in ("normal", "reduce") for key in ("depth", "width")},
-                     "genotype_file": row.genotype_file})  # fmt: skip
+        rows.append(
+            {
+                "experiment": row.experiment,
+                "method": row.method,
+                "procedure": row.procedure,
+                "topology_mode": row.topology_mode,
+                "search_seed": row.search_seed,
+                "search_layers": row.search_layers,
+                "intermediate_nodes": row.intermediate_nodes,
+                **{
+                    f"{key}_{cell_type}": getattr(getattr(genotype, cell_type), key)()
+                    for cell_type in ("normal", "reduce")
+                    for key in ("depth", "width")
+                },
+                "genotype_file": row.genotype_file,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -337,14 +267,25 @@ def stability(frame: pd.DataFrame) -> pd.DataFrame:
     for row in _final_cells(frame[frame["procedure"] == "search"]).itertuples(index=False):
         search_dir = Path(row.genotype_file).parent
         index = read_index(search_dir / INDEX_FILE)
-        chain = [(entry["epoch"], _snapshot_genotype(search_dir, entry))
-                 for entry in sorted(index.values(), key=lambda e: e["epoch"])]  # fmt: skip
+        chain = [
+            (entry["epoch"], _snapshot_genotype(search_dir, entry))
+            for entry in sorted(index.values(), key=lambda e: e["epoch"])
+        ]
         chain.append(("final", Genotype.load(row.genotype_file)))
         for (start, before), (end, after) in zip(chain, chain[1:]):
             changes = cell_changes(before, after) if before is not None and after is not None else {}
-            rows.append({"experiment": row.experiment, "method": row.method, "topology_mode": row.topology_mode,
-                         "search_seed": row.search_seed, "from_epoch": start, "to_epoch": end,
-                         "not_derivable": before is None or after is None, **changes})  # fmt: skip
+            rows.append(
+                {
+                    "experiment": row.experiment,
+                    "method": row.method,
+                    "topology_mode": row.topology_mode,
+                    "search_seed": row.search_seed,
+                    "from_epoch": start,
+                    "to_epoch": end,
+                    "not_derivable": before is None or after is None,
+                    **changes,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -378,32 +319,50 @@ def experiments(summaries: list[dict], not_planned: dict[str, tuple[dict, str]] 
     rows = []
     summarised = {summary["experiment"] for summary in summaries}
     for summary in summaries:
-        rows.append({**{key: summary[key] for key in SUMMARY_FIELDS}, "tables": ",".join(summary["tables"]),
-                     "simplified": bool(summary.get("simplified", False)),  # older summaries: before the setting
-                     "search_seeds": ",".join(map(str, summary.get("search", {}).get("seeds", []))),
-                     "results": len(summary["results"]), "not_run": len(summary.get("not_run", [])),
-                     "not_planned": None})  # fmt: skip
+        rows.append(
+            {
+                **{key: summary[key] for key in SUMMARY_FIELDS},
+                "tables": ",".join(summary["tables"]),
+                "simplified": bool(summary.get("simplified", False)),  # older summaries: before the setting
+                "search_seeds": ",".join(map(str, summary.get("search", {}).get("seeds", []))),
+                "results": len(summary["results"]),
+                "not_run": len(summary.get("not_run", [])),
+                "not_planned": None,
+            }
+        )
     for name, (fields, reason) in (not_planned or {}).items():
         if name in summarised:
             continue
-        rows.append({**{key: fields[key] for key in SUMMARY_FIELDS}, "tables": ",".join(fields["tables"]),
-                     "simplified": fields["simplified"], "search_seeds": "", "results": 0, "not_run": 0,
-                     "not_planned": reason})  # fmt: skip
+        rows.append(
+            {
+                **{key: fields[key] for key in SUMMARY_FIELDS},
+                "tables": ",".join(fields["tables"]),
+                "simplified": fields["simplified"],
+                "search_seeds": "",
+                "results": 0,
+                "not_run": 0,
+                "not_planned": reason,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def not_run(summaries: list[dict]) -> pd.DataFrame:
     """Every training that did not run, and why (a snapshot with no derivable cell)."""
-    rows = [{"experiment": summary["experiment"], **{key: entry[key] for key in NOT_RUN_FIELDS}}
-            for summary in summaries for entry in summary.get("not_run", [])]  # fmt: skip
+    rows = [
+        {"experiment": summary["experiment"], **{key: entry[key] for key in NOT_RUN_FIELDS}}
+        for summary in summaries
+        for entry in summary.get("not_run", [])
+    ]
     return pd.DataFrame(rows, columns=["experiment", *NOT_RUN_FIELDS])
 
 
 NOT_RUN_FIELDS = ("search_seed", "genotype", "layers", "train_seed", "reason")
 
 
-def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
-                 not_planned: dict[str, tuple[dict, str]] | None = None) -> dict[str, pd.DataFrame]:  # fmt: skip
+def build_tables(
+    paths: list[str | Path], out_dir: str | Path, scale: str, not_planned: dict[str, tuple[dict, str]] | None = None
+) -> dict[str, pd.DataFrame]:
     """`stretchnas tables`: the data behind every table and figure of `scale`, from its experiment
     summaries, as CSV (the report renders them). `not_planned`: experiment -> (its fields, why the plan
     has no job for it), listed in experiments.csv so the report can say why."""
@@ -420,13 +379,6 @@ def build_tables(paths: list[str | Path], out_dir: str | Path, scale: str,
         "experiments": experiments(summaries, not_planned),
         "evaluations": frame,
         "not_run": not_run(summaries),
-        "table1": table1(frame),
-        "table2": table2(frame),
-        "table3": table3(frame),
-        "table4": table4(frame),
-        "table5": table5(frame),
-        "figure4": figure4(frame),
-        "figure5": figure5(frame),
         "search_dynamics": dynamics,
         "cells": cells(frame),
         "stability": stability(frame),

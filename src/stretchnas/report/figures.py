@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stretchnas.report.extract import outputs_per_node
 from stretchnas.report.frames import edits_per_derivable_step, errors_by_depth
-from stretchnas.report.layouts import FIGURE5_REFERENCE, Data
+from stretchnas.report.layouts import FIGURE5_REFERENCE, Data, outputs_per_node
 from stretchnas.report.stats import mean_std, per_search
 from stretchnas.runs.atomic import atomic_save
 
@@ -46,11 +45,19 @@ def _depth_lines(ax, data: Data, experiments: list[str]) -> None:
         if points.empty:
             continue
         # one search: no error bar
-        line = ax.errorbar(points["layers"], points["mean"], yerr=points["std"].fillna(0.0), fmt="o-", markersize=4,
-                           capsize=2, label=experiment)  # fmt: skip
+        line = ax.errorbar(
+            points["layers"],
+            points["mean"],
+            yerr=points["std"].fillna(0.0),
+            fmt="o-",
+            markersize=4,
+            capsize=2,
+            label=experiment,
+        )
         own = points[points["layers"] == int(data.experiments.loc[experiment, "search_layers"])]
-        ax.plot(own["layers"], own["mean"], "o", markersize=10, markerfacecolor="white", zorder=3,
-                color=line[0].get_color())  # fmt: skip
+        ax.plot(
+            own["layers"], own["mean"], "o", markersize=10, markerfacecolor="white", zorder=3, color=line[0].get_color()
+        )
     ax.set_xlabel("evaluation layers")
     ax.set_ylabel("test error (%)")
     if ax.has_data():
@@ -62,8 +69,11 @@ def figure1(data: Data, stem: Path) -> list[Path]:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     _depth_lines(ax, data, data.tagged("figure4"))
-    ax.set_title(f"Figure 1 at scale {data.scale()}: test error vs evaluation layers\n"
-                 "(hollow: evaluated at its search layers; bars: std over searches)", fontsize=7)  # fmt: skip
+    ax.set_title(
+        f"Figure 1 at scale {data.scale()}: test error vs evaluation layers\n"
+        "(hollow: evaluated at its search layers; bars: std over searches)",
+        fontsize=7,
+    )
     return save(fig, stem)
 
 
@@ -172,15 +182,25 @@ def nb201(data: Data, stem: Path) -> list[Path]:
     unit = points[unit_name][0][0] if unit_name else 1.0
     for experiment, ((cost, cost_std, n), (accuracy, accuracy_std, _)) in points.items():
         # one search: no error bar
-        ax.errorbar(cost / unit, accuracy, xerr=0.0 if n < 2 else cost_std / unit,
-                    yerr=0.0 if n < 2 else accuracy_std, fmt="o", capsize=2,
-                    label=f"{experiment} (n={n})")  # fmt: skip
+        ax.errorbar(
+            cost / unit,
+            accuracy,
+            xerr=0.0 if n < 2 else cost_std / unit,
+            yerr=0.0 if n < 2 else accuracy_std,
+            fmt="o",
+            capsize=2,
+            label=f"{experiment} (n={n})",
+        )
     for experiment in points:
         base = experiment.removesuffix(SIMPLIFIED_SUFFIX)
         if experiment.endswith(SIMPLIFIED_SUFFIX) and base in points:
             start, end = points[base], points[experiment]
-            ax.annotate("", xy=(end[0][0] / unit, end[1][0]), xytext=(start[0][0] / unit, start[1][0]),
-                        arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.8})  # fmt: skip
+            ax.annotate(
+                "",
+                xy=(end[0][0] / unit, end[1][0]),
+                xytext=(start[0][0] / unit, start[1][0]),
+                arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.8},
+            )
     ax.set_xlabel(f"search cost, relative to {unit_name or 'nothing'}'s mean search time (this run)")
     ax.set_ylabel("ImageNet16-120 test acc. (%), NB201 12-epoch table")
     ax.set_title(f"NAS-Bench-201 searches (arrows: to the simplified search), scale {data.scale()}", fontsize=8)

@@ -19,8 +19,10 @@ def errors_by_depth(evaluations: pd.DataFrame, experiment: str) -> pd.DataFrame:
     """Per evaluation depth of the experiment's final cell: mean, std (NaN for one search) and n over
     searches of its test error."""
     finals = evaluations[(evaluations["experiment"] == experiment) & (evaluations["genotype"] == "final")]
-    rows = [dict(zip(("mean", "std", "n"), mean_std(per_search(runs))), layers=layers)
-            for layers, runs in finals.groupby("layers", sort=True)]  # fmt: skip
+    rows = [
+        dict(zip(("mean", "std", "n"), mean_std(per_search(runs))), layers=layers)
+        for layers, runs in finals.groupby("layers", sort=True)
+    ]
     return pd.DataFrame(rows, columns=["layers", "mean", "std", "n"])
 
 

@@ -9,7 +9,6 @@ import math
 
 import pandas as pd
 
-from stretchnas.report.extract import outputs_per_node, perspective
 from stretchnas.report.frames import devices, errors_by_depth, final_runs, step_edits
 from stretchnas.report.paper_numbers import (
     NOT_IN_THE_PAPER,
@@ -45,8 +44,9 @@ class Data:
     def final_runs(self, experiment: str, layers: int | None = None) -> pd.DataFrame:
         return final_runs(self.evaluations, experiment, layers)
 
-    def why_not(self, experiment: str, genotype: str = "final", layers: int | None = None,
-                search_seed: int | None = None) -> str:  # fmt: skip
+    def why_not(
+        self, experiment: str, genotype: str = "final", layers: int | None = None, search_seed: int | None = None
+    ) -> str:
         """'not run (reason)' for trainings with no result."""
         if experiment not in self.experiments.index:
             return f"{NOT_RUN} (no experiment {experiment} at this scale)"
@@ -121,6 +121,18 @@ def search_method(data: Data, experiment: str) -> str:
     return {"search": "gradient-based", "retrain": "gradient-based (retrained)"}.get(procedure, "random")
 
 
+def perspective(topology_mode: str) -> str:
+    """Which side of a node its selected edges are counted on: 'input' or 'output'."""
+    from stretchnas.method.topology import mode_space  # torch: only Table 5 needs it
+
+    return mode_space(topology_mode).perspective
+
+
+def outputs_per_node(topology_mode: str, k) -> str:
+    """Figure 5's x value: output_k selects k outputs per node, stretchable any number (docs/method.md §2)."""
+    return str(int(k)) if topology_mode == "output_k" else "arbitrary"
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -134,28 +146,57 @@ def table1(data: Data) -> pd.DataFrame:
         row = {"Architecture": experiment, "Paper row": paper_row or NOT_IN_THE_PAPER}
         if runs.empty:
             reason = data.why_not(experiment)
-            row.update({"Test error (%) over searches": reason, "Test error (%) of the best search": reason,
-                        "Params (M)": reason, "FLOPs (M)": reason})  # fmt: skip
+            row.update(
+                {
+                    "Test error (%) over searches": reason,
+                    "Test error (%) of the best search": reason,
+                    "Params (M)": reason,
+                    "FLOPs (M)": reason,
+                }
+            )
         else:
             stats = seed_summary(runs)
-            row.update({"Test error (%) over searches": stats.over_searches,
-                        "Test error (%) of the best search": stats.best_over_trainings,
-                        "Params (M)": _params(runs), "FLOPs (M)": _flops(runs)})  # fmt: skip
-        row.update({"Search cost": search_cost(data, experiment), "Search method": search_method(data, experiment),
-                    "paper_test_error": _paper(error), "paper_params_m": _paper(params),
-                    "paper_flops_m": _paper(flops), "paper_search_cost_gpu_days": _paper(cost),
-                    "paper_protocol": _protocol(paper_row)})  # fmt: skip
+            row.update(
+                {
+                    "Test error (%) over searches": stats.over_searches,
+                    "Test error (%) of the best search": stats.best_over_trainings,
+                    "Params (M)": _params(runs),
+                    "FLOPs (M)": _flops(runs),
+                }
+            )
+        row.update(
+            {
+                "Search cost": search_cost(data, experiment),
+                "Search method": search_method(data, experiment),
+                "paper_test_error": _paper(error),
+                "paper_params_m": _paper(params),
+                "paper_flops_m": _paper(flops),
+                "paper_search_cost_gpu_days": _paper(cost),
+                "paper_protocol": _protocol(paper_row),
+            }
+        )
         rows.append(row)
     for paper_row, (error, params, flops, cost) in TABLE1.items():
         if paper_row in reproduced:
             continue
         reason = f"{NOT_RUN} (no experiment in params.yaml reproduces this row)"
-        rows.append({"Architecture": "none", "Paper row": paper_row, "Test error (%) over searches": reason,
-                     "Test error (%) of the best search": reason, "Params (M)": reason, "FLOPs (M)": reason,
-                     "Search cost": reason, "Search method": "none", "paper_test_error": _paper(error),
-                     "paper_params_m": _paper(params), "paper_flops_m": _paper(flops),
-                     "paper_search_cost_gpu_days": _paper(cost),
-                     "paper_protocol": _protocol(paper_row)})  # fmt: skip
+        rows.append(
+            {
+                "Architecture": "none",
+                "Paper row": paper_row,
+                "Test error (%) over searches": reason,
+                "Test error (%) of the best search": reason,
+                "Params (M)": reason,
+                "FLOPs (M)": reason,
+                "Search cost": reason,
+                "Search method": "none",
+                "paper_test_error": _paper(error),
+                "paper_params_m": _paper(params),
+                "paper_flops_m": _paper(flops),
+                "paper_search_cost_gpu_days": _paper(cost),
+                "paper_protocol": _protocol(paper_row),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -175,23 +216,49 @@ def table2(data: Data) -> pd.DataFrame:
         row = {"Architecture": experiment, "Paper row": paper_row or NOT_IN_THE_PAPER}
         if runs.empty:
             reason = data.why_not(experiment)
-            row.update({"Top-1 error (%)": reason, "Top-5 error (%)": reason, "Params (M)": reason,
-                        "FLOPs (M)": reason})  # fmt: skip
+            row.update(
+                {"Top-1 error (%)": reason, "Top-5 error (%)": reason, "Params (M)": reason, "FLOPs (M)": reason}
+            )
         else:
-            row.update({"Top-1 error (%)": seed_summary(runs).over_searches, "Top-5 error (%)": _top5(runs),
-                        "Params (M)": _params(runs), "FLOPs (M)": _flops(runs)})  # fmt: skip
-        row.update({"Search cost": search_cost(data, experiment), "paper_top1_error": _paper(top1),
-                    "paper_top5_error": _paper(top5), "paper_params_m": _paper(params),
-                    "paper_flops_m": _paper(flops), "paper_search_cost_gpu_days": _paper(cost)})  # fmt: skip
+            row.update(
+                {
+                    "Top-1 error (%)": seed_summary(runs).over_searches,
+                    "Top-5 error (%)": _top5(runs),
+                    "Params (M)": _params(runs),
+                    "FLOPs (M)": _flops(runs),
+                }
+            )
+        row.update(
+            {
+                "Search cost": search_cost(data, experiment),
+                "paper_top1_error": _paper(top1),
+                "paper_top5_error": _paper(top5),
+                "paper_params_m": _paper(params),
+                "paper_flops_m": _paper(flops),
+                "paper_search_cost_gpu_days": _paper(cost),
+            }
+        )
         rows.append(row)
     for paper_row, (top1, top5, params, flops, cost) in TABLE2.items():
         if paper_row in reproduced:
             continue
         reason = f"{NOT_RUN} (no experiment in params.yaml reproduces this row)"
-        rows.append({"Architecture": "none", "Paper row": paper_row, "Top-1 error (%)": reason,
-                     "Top-5 error (%)": reason, "Params (M)": reason, "FLOPs (M)": reason, "Search cost": reason,
-                     "paper_top1_error": top1, "paper_top5_error": top5, "paper_params_m": params,
-                     "paper_flops_m": flops, "paper_search_cost_gpu_days": cost})  # fmt: skip
+        rows.append(
+            {
+                "Architecture": "none",
+                "Paper row": paper_row,
+                "Top-1 error (%)": reason,
+                "Top-5 error (%)": reason,
+                "Params (M)": reason,
+                "FLOPs (M)": reason,
+                "Search cost": reason,
+                "paper_top1_error": top1,
+                "paper_top5_error": top5,
+                "paper_params_m": params,
+                "paper_flops_m": flops,
+                "paper_search_cost_gpu_days": cost,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -304,15 +371,19 @@ def figure4(data: Data) -> pd.DataFrame:
     rows = []
     for experiment in tagged:
         points = errors_by_depth(e, experiment).set_index("layers")
-        row = {"Experiment": experiment, "Method": data.experiments.loc[experiment, "method"],
-               "Search layers": int(data.experiments.loc[experiment, "search_layers"])}  # fmt: skip
+        row = {
+            "Experiment": experiment,
+            "Method": data.experiments.loc[experiment, "method"],
+            "Search layers": int(data.experiments.loc[experiment, "search_layers"]),
+        }
         for layers in depths:
             if layers not in points.index:
                 row[f"L{layers} test error (%)"] = data.why_not(experiment, layers=layers)
                 continue
             point = points.loc[layers]
-            row[f"L{layers} test error (%)"] = format_mean_std(point["mean"], point["std"], int(point["n"]),
-                                                               unit="searches")  # fmt: skip
+            row[f"L{layers} test error (%)"] = format_mean_std(
+                point["mean"], point["std"], int(point["n"]), unit="searches"
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -345,8 +416,11 @@ def cells(data: Data) -> pd.DataFrame:
     frame = data.frames["cells"]
     rows = []
     for experiment, group in frame.groupby("experiment", sort=True) if len(frame) else []:
-        row = {"Experiment": experiment, "Method": group["method"].iloc[0],
-               "Search layers": int(group["search_layers"].iloc[0])}  # fmt: skip
+        row = {
+            "Experiment": experiment,
+            "Method": group["method"].iloc[0],
+            "Search layers": int(group["search_layers"].iloc[0]),
+        }
         for column in ("depth_normal", "width_normal", "depth_reduce", "width_reduce"):
             row[column.replace("_", " (") + " cell)"] = format_mean_std(*mean_std(group[column]), 1, "searches")
         rows.append(row)
@@ -359,12 +433,22 @@ def stability(data: Data) -> pd.DataFrame:
     rows = []
     for (experiment, seed), group in frame.groupby(["experiment", "search_seed"], sort=True) if len(frame) else []:
         edits = step_edits(group[~group["not_derivable"]])
-        last_edits = (int(step_edits(group).iloc[-1]) if not group["not_derivable"].iloc[-1]
-                      else f"{NOT_RUN} (the last snapshot has no derivable cell)")  # fmt: skip
-        rows.append({"Experiment": experiment, "Method": group["method"].iloc[0], "Search": f"seed {seed}",
-                     "Snapshot steps": len(group), "Not derivable": int(group["not_derivable"].sum()),
-                     "Edits per derivable step": format_mean_std(*mean_std(edits), 1, "steps"),
-                     "Edits, last snapshot to final": last_edits})  # fmt: skip
+        last_edits = (
+            int(step_edits(group).iloc[-1])
+            if not group["not_derivable"].iloc[-1]
+            else f"{NOT_RUN} (the last snapshot has no derivable cell)"
+        )
+        rows.append(
+            {
+                "Experiment": experiment,
+                "Method": group["method"].iloc[0],
+                "Search": f"seed {seed}",
+                "Snapshot steps": len(group),
+                "Not derivable": int(group["not_derivable"].sum()),
+                "Edits per derivable step": format_mean_std(*mean_std(edits), 1, "steps"),
+                "Edits, last snapshot to final": last_edits,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -375,17 +459,29 @@ def costs(data: Data) -> pd.DataFrame:
     for experiment in data.experiments["experiment"]:
         search = dynamics[dynamics["experiment"] == experiment] if "experiment" in dynamics else dynamics
         trainings = e[e["experiment"] == experiment]
-        row = {"Experiment": experiment, "Method": data.experiments.loc[experiment, "method"],
-               "Search cost": search_cost(data, experiment)}  # fmt: skip
+        row = {
+            "Experiment": experiment,
+            "Method": data.experiments.loc[experiment, "method"],
+            "Search cost": search_cost(data, experiment),
+        }
         if len(search):
-            row.update({"Device": ", ".join(devices(search)) or "not recorded",
-                        "Search seconds per epoch": format_mean_std(*mean_std(search["seconds"]), unit="epochs"),
-                        "Search peak RSS (MiB)": f"{search['peak_rss_mib'].max():.0f}",
-                        "Search images/s": format_mean_std(*mean_std(search["images_per_s"]), 1,
-                                                           "epochs")})  # fmt: skip
+            row.update(
+                {
+                    "Device": ", ".join(devices(search)) or "not recorded",
+                    "Search seconds per epoch": format_mean_std(*mean_std(search["seconds"]), unit="epochs"),
+                    "Search peak RSS (MiB)": f"{search['peak_rss_mib'].max():.0f}",
+                    "Search images/s": format_mean_std(*mean_std(search["images_per_s"]), 1, "epochs"),
+                }
+            )
         else:
-            row.update({"Device": "no search", "Search seconds per epoch": "no search",
-                        "Search peak RSS (MiB)": "no search", "Search images/s": "no search"})  # fmt: skip
+            row.update(
+                {
+                    "Device": "no search",
+                    "Search seconds per epoch": "no search",
+                    "Search peak RSS (MiB)": "no search",
+                    "Search images/s": "no search",
+                }
+            )
         seconds = trainings["wall_seconds"].dropna() if "wall_seconds" in trainings else pd.Series(dtype=float)
         row["Training hours (all trainings)"] = f"{seconds.sum() / 3600:.3f} (n={len(seconds)} trainings)"
         rows.append(row)
@@ -423,12 +519,17 @@ def nb201(data: Data) -> pd.DataFrame:
             listed = found["cifar10_val_acc_200ep"].dropna()
             row["200-epoch val. acc. (%), CIFAR-10"] = (
                 format_mean_std(*mean_std(listed), unit="searches") + f", {len(listed)} of {len(found)} cells listed"
-                if len(listed) else f"none of the {len(found)} cells is in the 200-epoch subset")  # fmt: skip
+                if len(listed)
+                else f"none of the {len(found)} cells is in the 200-epoch subset"
+            )
             row["Table"] = ", ".join(sorted(set(found["source"].astype(str)))) + " (12 epochs)"
             for column, name, digits in (("peak_rss_mib", "Peak memory (MiB)", 0), ("images_per_s", "Images/s", 1)):
                 values = found[column].dropna().astype(float) if column in found else found.iloc[:0, 0]
-                row[name] = (format_mean_std(*mean_std(values), unit="searches", digits=digits) if len(values)
-                             else f"{NOT_RUN} (no search record)")  # fmt: skip
+                row[name] = (
+                    format_mean_std(*mean_std(values), unit="searches", digits=digits)
+                    if len(values)
+                    else f"{NOT_RUN} (no search record)"
+                )
         row["Search cost"] = search_cost(data, experiment)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -105,5 +105,10 @@ NOT_IN_THE_PAPER = "not in the paper"
 def table1_columns(row: str | None) -> dict:
     """The paper_* columns of one Table 1 row (a row the paper does not have says so, its numbers None)."""
     error, params, flops, cost = TABLE1.get(row, (None,) * 4) if row else (None,) * 4
-    return {"paper_row": row or NOT_IN_THE_PAPER, "paper_error": error, "paper_params_m": params,
-            "paper_flops_m": flops, "paper_search_cost_gpu_days": cost}  # fmt: skip
+    return {
+        "paper_row": row or NOT_IN_THE_PAPER,
+        "paper_error": error,
+        "paper_params_m": params,
+        "paper_flops_m": flops,
+        "paper_search_cost_gpu_days": cost,
+    }

@@ -75,8 +75,10 @@ def _commit(commit, changed) -> str:
 
 
 def _machine(platform, cpu, cpus, threads, device) -> str:
-    return (f"{_recorded(platform)}, {_recorded(cpu)}, {_recorded(cpus)} logical CPUs, {_recorded(threads)} "
-            f"torch thread(s) per run, device {_recorded(device)}")  # fmt: skip
+    return (
+        f"{_recorded(platform)}, {_recorded(cpu)}, {_recorded(cpus)} logical CPUs, {_recorded(threads)} "
+        f"torch thread(s) per run, device {_recorded(device)}"
+    )
 
 
 def _data(name, sha) -> str:
@@ -94,16 +96,22 @@ def provenance_section(runs: pd.DataFrame) -> list[str]:
     """Where the runs behind every number ran: each distinct commit, machine and data copy, with how many runs
     it accounts for (data/provenance.csv has each run's folder and command)."""
     kinds = ", ".join(f"{n} {kind}" for kind, n in runs["kind"].value_counts(sort=False).items())
-    lines = ["## Provenance", "", f"The numbers above come from {len(runs)} runs ({kinds or 'none'}); "
-             "`data/provenance.csv` lists each run's folder, command, commit, machine and data copy.", ""]  # fmt: skip
+    lines = [
+        "## Provenance",
+        "",
+        f"The numbers above come from {len(runs)} runs ({kinds or 'none'}); "
+        "`data/provenance.csv` lists each run's folder, command, commit, machine and data copy.",
+        "",
+    ]
     for label, columns, describe in PROVENANCE_FACETS:
         for values, n in runs.groupby(list(columns), dropna=False, sort=True).size().items():
             lines.append(f"- {label}: {describe(*values)}: {n} run{'' if n == 1 else 's'}")
     return lines + [""]
 
 
-def readme(scale: str, data_copy: str, claims: list[Verdict], cell_names: list[str],
-           runs: pd.DataFrame | None = None) -> str:  # fmt: skip
+def readme(
+    scale: str, data_copy: str, claims: list[Verdict], cell_names: list[str], runs: pd.DataFrame | None = None
+) -> str:
     lines = [
         f"# Results at scale `{scale}`",
         "",

@@ -25,15 +25,26 @@ TITLES = {
 
 NO_RESULT = "not run (no result)"
 PAPER_MISSING = "not printed"
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def filled(frame: pd.DataFrame) -> pd.DataFrame:
     """No blank cell: a paper value the paper does not print, or a number of ours that a row lacks
     (a column another row has), says so."""
-    return frame.astype(object).apply(lambda col: col.where(col.notna(), PAPER_MISSING if col.name.startswith("paper_")
-                                                            else NO_RESULT))  # fmt: skip
+    return frame.astype(object).apply(
+        lambda col: col.where(col.notna(), PAPER_MISSING if col.name.startswith("paper_") else NO_RESULT)
+    )
 
 
 def latex_escape(text: str) -> str:
@@ -41,8 +52,10 @@ def latex_escape(text: str) -> str:
 
 
 def caption(name: str, scale: str, data_copy: str) -> str:
-    return (f"{TITLES[name]}. Scale {scale}; data: {data_copy}. Our numbers: mean ± std (n); "
-            f"paper_* columns: the paper's printed values.")  # fmt: skip
+    return (
+        f"{TITLES[name]}. Scale {scale}; data: {data_copy}. Our numbers: mean ± std (n); "
+        f"paper_* columns: the paper's printed values."
+    )
 
 
 def markdown(frame: pd.DataFrame, name: str, scale: str, data_copy: str) -> str:
@@ -55,8 +68,9 @@ def latex(frame: pd.DataFrame, name: str, scale: str, data_copy: str) -> str:
     if not len(frame.columns):
         frame = pd.DataFrame({"": ["(no rows)"]})
     # pandas escapes the cells and the header, not the caption
-    text = frame.to_latex(index=False, escape=True, caption=latex_escape(caption(name, scale, data_copy)),
-                          label=f"tab:{scale}-{name}")  # fmt: skip
+    text = frame.to_latex(
+        index=False, escape=True, caption=latex_escape(caption(name, scale, data_copy)), label=f"tab:{scale}-{name}"
+    )
     return text.replace("±", r"$\pm$")
 
 
@@ -70,8 +84,11 @@ def csv(frame: pd.DataFrame, scale: str, data_copy: str) -> str:
 def write_table(frame: pd.DataFrame, name: str, folder: Path, scale: str, data_copy: str) -> list[Path]:
     frame = filled(frame)
     paths = [folder / f"{name}.md", folder / f"{name}.csv", folder / f"{name}.tex"]
-    texts = [markdown(frame, name, scale, data_copy), csv(frame, scale, data_copy),
-             latex(frame, name, scale, data_copy)]  # fmt: skip
+    texts = [
+        markdown(frame, name, scale, data_copy),
+        csv(frame, scale, data_copy),
+        latex(frame, name, scale, data_copy),
+    ]
     for path, text in zip(paths, texts):
         atomic_write_text(path, text)
     return paths

@@ -80,8 +80,9 @@ def seed_summary(runs: pd.DataFrame, value: str = "test_error") -> SeedSummary:
     return SeedSummary(mean_std(means), best_seed, mean_std(best))
 
 
-def bootstrap_difference(a, b, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-                         confidence: float = CONFIDENCE) -> tuple[float, float, float]:  # fmt: skip
+def bootstrap_difference(
+    a, b, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED, confidence: float = CONFIDENCE
+) -> tuple[float, float, float]:
     """mean(a) - mean(b), with a percentile bootstrap interval: each group resampled with replacement,
     independently (the units are searches). Seeded: the same inputs give the same interval."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)

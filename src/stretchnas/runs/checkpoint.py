@@ -23,8 +23,12 @@ def seed_everything(seed: int) -> None:
 
 
 def capture_rng() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
-            "cuda": capture_cuda_rng()}  # fmt: skip
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": capture_cuda_rng(),
+    }
 
 
 def restore_rng(state: dict) -> None:

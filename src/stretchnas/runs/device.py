@@ -49,8 +49,10 @@ def resolve_device(spec: str) -> torch.device:
     if device.type == "cuda":
         if not torch.cuda.is_available():
             built = torch.version.cuda or "no CUDA"
-            raise DeviceError(f"device {spec!r}: CUDA is not available here (torch {torch.__version__}, built with "
-                              f"{built}; no GPU visible); use --device cpu or auto")  # fmt: skip
+            raise DeviceError(
+                f"device {spec!r}: CUDA is not available here (torch {torch.__version__}, built with "
+                f"{built}; no GPU visible); use --device cpu or auto"
+            )
         index = device.index or 0
         if index >= torch.cuda.device_count():
             raise DeviceError(f"device {spec!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
@@ -75,8 +77,12 @@ def describe_device(device: torch.device) -> dict:
 
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
-        return {"device": f"cuda:{index}", "device_name": torch.cuda.get_device_name(index),
-                "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}  # fmt: skip
+        return {
+            "device": f"cuda:{index}",
+            "device_name": torch.cuda.get_device_name(index),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+        }
     return {"device": "cpu", "device_name": "cpu", "cuda": None, "cudnn": None}
 
 

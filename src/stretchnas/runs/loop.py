@@ -176,8 +176,12 @@ class EpochRun(ResumableRun):
         self.build()
         self.progress = self._resume()
         if self.progress.epoch or self.progress.step:  # to the log, so a retried job shows it continued
-            print(f"{self.out}: resuming at epoch {self.progress.epoch + 1}, step {self.progress.step} "
-                  f"from {self.checkpoint_path.name}", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"{self.out}: resuming at epoch {self.progress.epoch + 1}, step {self.progress.step} "
+                f"from {self.checkpoint_path.name}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def execute(self, show_progress: bool):
         progress = self.progress
@@ -188,8 +192,13 @@ class EpochRun(ResumableRun):
                 progress.sums = {}
             self.start_epoch(epoch, fresh)
             started = time.perf_counter() - progress.seconds
-            bar = tqdm(total=steps, initial=progress.step, desc=self.progress_label(epoch),
-                       disable=not show_progress, leave=False)  # fmt: skip
+            bar = tqdm(
+                total=steps,
+                initial=progress.step,
+                desc=self.progress_label(epoch),
+                disable=not show_progress,
+                leave=False,
+            )
             for step in range(progress.step, steps):
                 stats = self.train_step()
                 self._check_loss(stats, epoch, step)

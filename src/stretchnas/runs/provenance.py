@@ -20,8 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1]
 def _git(*args: str) -> str | None:
     """git's output for this package's checkout, or None where there is no git or no checkout."""
     try:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
-                              cwd=PACKAGE).stdout  # fmt: skip
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=PACKAGE).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -39,8 +38,12 @@ def git_tracked_changes() -> bool | None:
 
 
 def versions() -> dict:
-    return {"stretchnas": __version__, "torch": torch.__version__, "git_commit": git_commit(),
-            "git_tracked_changes": git_tracked_changes()}  # fmt: skip
+    return {
+        "stretchnas": __version__,
+        "torch": torch.__version__,
+        "git_commit": git_commit(),
+        "git_tracked_changes": git_tracked_changes(),
+    }
 
 
 def machine() -> dict:
@@ -51,8 +54,12 @@ def machine() -> dict:
             model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
     except OSError:
         pass
-    return {"platform": platform.platform(), "architecture": platform.machine(),
-            "cpu_model": model or platform.processor() or None, "logical_cpus": os.cpu_count()}  # fmt: skip
+    return {
+        "platform": platform.platform(),
+        "architecture": platform.machine(),
+        "cpu_model": model or platform.processor() or None,
+        "logical_cpus": os.cpu_count(),
+    }
 
 
 def command() -> list[str]:

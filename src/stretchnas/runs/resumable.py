@@ -112,8 +112,11 @@ class ResumableRun(ABC):
             for entry in sorted(self.out.iterdir()):
                 if entry.name not in (LOCK_FILE, SUPERSEDED):
                     entry.rename(target / entry.name)
-        print(f"{self.out}: held a run of other settings; moved it to {target} and starting over",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"{self.out}: held a run of other settings; moved it to {target} and starting over",
+            file=sys.stderr,
+            flush=True,
+        )
         return target
 
     def prepare(self) -> None:  # noqa: B027 (an optional hook)

@@ -34,8 +34,7 @@ def task_loss(net, batch: Batch, **forward_kw) -> tuple[torch.Tensor, torch.Tens
 
 
 def _grads(loss, params, create_graph: bool = False):
-    return list(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True,
-                                    create_graph=create_graph))  # fmt: skip
+    return list(torch.autograd.grad(loss, params, allow_unused=True, materialize_grads=True, create_graph=create_graph))
 
 
 def first_order(net, groups: list[ArchGroup], penalty: Callable, forward_kw=None) -> tuple[list, dict]:
@@ -119,8 +118,14 @@ def unrolled(
         d_arch, d_w = list(both[: len(group.params)]), both[len(group.params) :]
         stats.setdefault("val", (loss.detach(), logits.detach(), group.batch[1]))
         if exact:
-            hvp = torch.autograd.grad(g_train, group.params, grad_outputs=list(d_w), retain_graph=True,
-                                      allow_unused=True, materialize_grads=True)  # fmt: skip
+            hvp = torch.autograd.grad(
+                g_train,
+                group.params,
+                grad_outputs=list(d_w),
+                retain_graph=True,
+                allow_unused=True,
+                materialize_grads=True,
+            )
             grads.append([da - eta * h for da, h in zip(d_arch, hvp)])
             continue
         eps = r / torch.cat([g.flatten() for g in d_w]).norm()

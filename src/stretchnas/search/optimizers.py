@@ -194,8 +194,15 @@ class DartsSecondOrder(SearchOptimizer):
 
     def arch_gradients(self, batches: StepBatches):
         eta = self.scheduler.get_last_lr()[0]
-        return architect.unrolled(self.net, self.groups(batches), batches.train, self.penalty, self.w_optimizer, eta,
-                                  hessian=self.settings["hessian"])  # fmt: skip
+        return architect.unrolled(
+            self.net,
+            self.groups(batches),
+            batches.train,
+            self.penalty,
+            self.w_optimizer,
+            eta,
+            hessian=self.settings["hessian"],
+        )
 
 
 class MiLeNAS(SearchOptimizer):

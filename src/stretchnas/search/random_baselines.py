@@ -61,8 +61,15 @@ class RandomBaselineRun(ResumableRun):
     run_type = "random_baseline"
     final_file = "genotype.json"
 
-    def __init__(self, experiment: Experiment, recipe: dict, data: PreparedData, out: str | Path, seed: int,
-                 topology: Genotype | None = None):  # fmt: skip
+    def __init__(
+        self,
+        experiment: Experiment,
+        recipe: dict,
+        data: PreparedData,
+        out: str | Path,
+        seed: int,
+        topology: Genotype | None = None,
+    ):
         super().__init__(out, data, seed)
         if (experiment.procedure == "random_ops") != (topology is not None):
             raise RunError(f"{experiment.name}: random_ops, and only it, keeps a searched topology")
@@ -86,8 +93,14 @@ class RandomBaselineRun(ResumableRun):
 
     def describe(self) -> dict:
         e = self.experiment
-        return {"experiment": e.name, "procedure": e.procedure, "seed": self.seed, "random": e.random,
-                "search": e.search, "recipe": self.short}  # fmt: skip
+        return {
+            "experiment": e.name,
+            "procedure": e.procedure,
+            "seed": self.seed,
+            "random": e.random,
+            "search": e.search,
+            "recipe": self.short,
+        }
 
     def load_result(self) -> Genotype:
         return Genotype.load(self.out / self.final_file)
@@ -109,9 +122,14 @@ class RandomBaselineRun(ResumableRun):
         for index in range(random_cfg["samples"]):
             genotype = self.sample(index)
             sample_dir = self.out / "samples" / f"{index:03d}"
-            spec = TrainSpec(genotype, f"{e.name}[{index}]", random_cfg["layers"], random_cfg["channels"],
-                             train_part=(e.search["split_scheme"], "train"),
-                             eval_part=(e.search["split_scheme"], "val_alpha"))  # fmt: skip
+            spec = TrainSpec(
+                genotype,
+                f"{e.name}[{index}]",
+                random_cfg["layers"],
+                random_cfg["channels"],
+                train_part=(e.search["split_scheme"], "train"),
+                eval_part=(e.search["split_scheme"], "val_alpha"),
+            )
             result = TrainRun(spec, self.short, self.data, sample_dir, self.seed).run(show_progress)
             genotype.save(sample_dir / "genotype.json")
             rows.append({"sample": index, "val_error": result["val_error"], "params_m": result["params_m"]})
@@ -124,9 +142,16 @@ class RandomBaselineRun(ResumableRun):
         return chosen
 
 
-def run_random_baseline(experiment: Experiment, recipe: dict, data: PreparedData, out: str | Path,
-                        seed: int | None = None, topology_from: str | Path | None = None,
-                        show_progress: bool = True, supersede: bool = False) -> Genotype:  # fmt: skip
+def run_random_baseline(
+    experiment: Experiment,
+    recipe: dict,
+    data: PreparedData,
+    out: str | Path,
+    seed: int | None = None,
+    topology_from: str | Path | None = None,
+    show_progress: bool = True,
+    supersede: bool = False,
+) -> Genotype:
     """`stretchnas random-search`: one seed of a random_search or random_ops experiment."""
     if experiment.procedure == "random_ops" and topology_from is None:
         raise RunError(f"{experiment.name} keeps a searched topology: pass --topology-from genotype.json")

@@ -45,8 +45,7 @@ class SearchRun(EpochRun):
     run_type, final_file = "search", "genotype.json"
     loss_keys = ("train_loss", "val_loss")
 
-    def __init__(self, name: str, search: dict, data: PreparedData, out: str | Path, seed: int,
-                 imagenet: bool = False):  # fmt: skip
+    def __init__(self, name: str, search: dict, data: PreparedData, out: str | Path, seed: int, imagenet: bool = False):
         self.name, self.search, self.imagenet = name, search, imagenet
         super().__init__(out, data, seed, LoopSettings.of(search))
 
@@ -89,8 +88,11 @@ class SearchRun(EpochRun):
             dataset = self.data.subset(s["split_scheme"], part, transform)
             return make_stream(dataset, s["batch_size"], self.seed, part, mode, s["workers"], pin)
 
-        streams = {"train": stream("train", "epoch"), "val_alpha": stream("val_alpha", s["arch_batches"]),
-                   "val_beta": None}  # fmt: skip
+        streams = {
+            "train": stream("train", "epoch"),
+            "val_alpha": stream("val_alpha", s["arch_batches"]),
+            "val_beta": None,
+        }
         if self.net.topology.has_beta and s["beta_data"] == "separate":
             streams["val_beta"] = stream("val_beta", s["arch_batches"])
         return streams
@@ -197,8 +199,14 @@ class SearchRun(EpochRun):
         return genotype
 
 
-def run_search(experiment: Experiment, data: PreparedData, out: str | Path, seed: int | None = None,
-               show_progress: bool = True, supersede: bool = False) -> Genotype:  # fmt: skip
+def run_search(
+    experiment: Experiment,
+    data: PreparedData,
+    out: str | Path,
+    seed: int | None = None,
+    show_progress: bool = True,
+    supersede: bool = False,
+) -> Genotype:
     """Search (or resume) one seed of an experiment; default seed: the experiment's first."""
     seed = experiment.search["seeds"][0] if seed is None else seed
     run = SearchRun(experiment.name, experiment.search, data, out, seed, experiment.searches_imagenet)

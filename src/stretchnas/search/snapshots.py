@@ -38,8 +38,11 @@ def write_index(search_dir: str | Path, epochs: list[int]) -> dict:
     for epoch in epochs:
         path = snapshot_file(search_dir, epoch)
         if path.exists():  # the genotype inline too, so the index alone serves readers of every snapshot
-            index[snapshot_label(epoch)] = {"epoch": epoch, "genotype_file": path.name,
-                                            "genotype": load_genotype(path).to_dict()}  # fmt: skip
+            index[snapshot_label(epoch)] = {
+                "epoch": epoch,
+                "genotype_file": path.name,
+                "genotype": load_genotype(path).to_dict(),
+            }
         else:
             index[snapshot_label(epoch)] = {"epoch": epoch, "not_derivable": "every intermediate node was dropped"}
     atomic_write_json(Path(search_dir) / INDEX_FILE, index)

@@ -1,1 +1,2 @@
-"""params.yaml: one configuration, a base and one overlay per scale, validated against the JSON schema and read through typed settings."""
+"""params.yaml: one configuration, a base and one overlay per scale, validated against the JSON schema
+(schema.yaml), which holds every default."""

@@ -135,21 +135,42 @@ def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[lis
     if late:
         errors.append((path + ["snapshot_epochs"], f"{late} lie beyond epochs: {search['epochs']}"))
     if search["op_space"] != "darts" and search["topology"]["mode"] in DARTS_CELL_ONLY:
-        errors.append((path + ["topology", "mode"], f"{search['topology']['mode']!r} needs DARTS's two-input "
-                       f"cell, not the {search['op_space']} space's"))  # fmt: skip
+        errors.append(
+            (
+                path + ["topology", "mode"],
+                f"{search['topology']['mode']!r} needs DARTS's two-input cell, not the {search['op_space']} space's",
+            )
+        )
     pc = search["pc_darts"]
     if pc["partial_channels"] > 1 and search["channels"] % (2 * pc["partial_channels"]):
-        errors.append((path + ["channels"], f"{search['channels']} channels cannot be split in "
-                       f"{pc['partial_channels']} even parts (pc_darts.partial_channels)"))  # fmt: skip
+        errors.append(
+            (
+                path + ["channels"],
+                f"{search['channels']} channels cannot be split in "
+                f"{pc['partial_channels']} even parts (pc_darts.partial_channels)",
+            )
+        )
     if pc["edge_normalization"] and search["optimizer"] == "edas":
-        errors.append((path + ["pc_darts", "edge_normalization"], "edas updates one alpha row per step "
-                       "(sparse Adam); it does not take edge-normalisation weights"))  # fmt: skip
+        errors.append(
+            (
+                path + ["pc_darts", "edge_normalization"],
+                "edas updates one alpha row per step (sparse Adam); it does not take edge-normalisation weights",
+            )
+        )
     if search["arch_warmup_epochs"] >= search["epochs"]:
-        errors.append((path + ["arch_warmup_epochs"], f"{search['arch_warmup_epochs']} leaves no architecture "
-                       f"step in {search['epochs']} epochs"))  # fmt: skip
+        errors.append(
+            (
+                path + ["arch_warmup_epochs"],
+                f"{search['arch_warmup_epochs']} leaves no architecture step in {search['epochs']} epochs",
+            )
+        )
     if search["sampling"] == "gdas" and search["optimizer"] == "edas":
-        errors.append((path + ["sampling"], "gdas draws one op on every edge; edas relaxes one edge and clamps the "
-                       "rest: choose one"))  # fmt: skip
+        errors.append(
+            (
+                path + ["sampling"],
+                "gdas draws one op on every edge; edas relaxes one edge and clamps the rest: choose one",
+            )
+        )
     if "k" in search["topology"] and search["topology"]["mode"] != "output_k":
         errors.append((path + ["topology", "k"], "only topology mode output_k takes k"))
     if search["topology"]["mode"] == "output_k" and "k" not in search["topology"]:
@@ -178,17 +199,26 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                 (
                     [section, name, "procedure"],
                     f"{' and '.join(FOLLOWUP_PROCEDURES)} experiments, and only they, belong under followups",
-                )  # fmt: skip
+                )
             )
         errors += _unknown_tables([section, name, "tables"], experiment.get("tables", []))
         if experiment.get("imagenet") and experiment["procedure"] == "search":
             if experiment_search(settings, name)["channels_last"]:
-                errors.append(([section, name, "search", "channels_last"], "must be false for an ImageNet search: "
-                               "torch's CPU channels-last backward of a 1x1 stride-2 convolution with few channels "
-                               "(the first cell reading the stem's 56x56 output) corrupts memory"))  # fmt: skip
+                errors.append(
+                    (
+                        [section, name, "search", "channels_last"],
+                        "must be false for an ImageNet search: "
+                        "torch's CPU channels-last backward of a 1x1 stride-2 convolution with few channels "
+                        "(the first cell reading the stem's 56x56 output) corrupts memory",
+                    )
+                )
         if experiment.get("imagenet") and "channels" not in experiment:
-            errors.append(([section, name, "channels"], "an ImageNet experiment trains at a fixed C (DARTS: 48); "
-                           "the parameter budget is CIFAR's"))  # fmt: skip
+            errors.append(
+                (
+                    [section, name, "channels"],
+                    "an ImageNet experiment trains at a fixed C (DARTS: 48); the parameter budget is CIFAR's",
+                )
+            )
     for key in ("snapshots_for", "layers_for"):
         errors += _unknown_tables(["evaluation", key], settings["evaluation"][key])
     overlap = set(settings["experiments"]) & set(settings.get("followups", {}))
@@ -230,8 +260,12 @@ def _topology_seed_errors(settings: Mapping, name: str, path: list) -> list[tupl
     if not missing:
         return []
     how = "paired with its own seeds" if rule == "paired" else "named"
-    return [(path + ["topology_seed"], f"search seed(s) {missing} ({how}) are not among "
-             f"{entry['topology_from']!r}'s seeds {source_seeds}")]  # fmt: skip
+    return [
+        (
+            path + ["topology_seed"],
+            f"search seed(s) {missing} ({how}) are not among {entry['topology_from']!r}'s seeds {source_seeds}",
+        )
+    ]
 
 
 def all_experiments(settings: Mapping) -> dict:
@@ -320,8 +354,13 @@ class Experiment:
 
     def describe(self) -> dict:
         """Its defining fields and its full settings."""
-        return {**self.fields(), "search": self.search, "random": self.random, "topology_from": self.topology_from,
-                "topology_seed": self.topology_seed}  # fmt: skip
+        return {
+            **self.fields(),
+            "search": self.search,
+            "random": self.random,
+            "topology_from": self.topology_from,
+            "topology_seed": self.topology_seed,
+        }
 
     def fields(self) -> dict:
         """What a summary records about the experiment, for the tables to group by."""
@@ -498,8 +537,10 @@ IMAGENET_ENV_VAR = "STRETCHNAS_IMAGENET"
 def apply_source_override(settings: dict, environ: Mapping[str, str]) -> None:
     """The local data copies the environment names, over params.yaml's (CIFAR, and ImageNet)."""
     data = settings["data"]
-    for section, var, key in ((data, DATASETS[data["dataset"]].source_env_var, "data.source"),
-                              (data["imagenet"], IMAGENET_ENV_VAR, "data.imagenet.source")):  # fmt: skip
+    for section, var, key in (
+        (data, DATASETS[data["dataset"]].source_env_var, "data.source"),
+        (data["imagenet"], IMAGENET_ENV_VAR, "data.imagenet.source"),
+    ):
         if var and environ.get(var):
             section["source"] = environ[var]
             section["source_origin"] = f"environment variable {var}"
@@ -508,5 +549,7 @@ def apply_source_override(settings: dict, environ: Mapping[str, str]) -> None:
     folder = environ.get(NB201_ENV_VAR)
     if folder:  # the folder of the two table files, by their published names
         subset = Path(folder) / NB201_SUBSET_FILE
-        settings["nasbench201"] = {"table": str(Path(folder) / NB201_FULL_FILE),
-                                   "table_200ep": str(subset) if subset.exists() else None}  # fmt: skip
+        settings["nasbench201"] = {
+            "table": str(Path(folder) / NB201_FULL_FILE),
+            "table_200ep": str(subset) if subset.exists() else None,
+        }

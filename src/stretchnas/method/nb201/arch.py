@@ -74,8 +74,11 @@ class NB201Genotype:
         """Longest path, in ops other than `none`, from the input to the output node (0: no path)."""
         longest = {0: 0}
         for j in range(1, NODES + 1):
-            paths = [longest[i] + 1 for op, (i, jj) in zip(self.ops, EDGES) if jj == j and longest.get(i) is not None
-                     and op != "none"]  # fmt: skip
+            paths = [
+                longest[i] + 1
+                for op, (i, jj) in zip(self.ops, EDGES)
+                if jj == j and longest.get(i) is not None and op != "none"
+            ]
             longest[j] = max(paths) if paths else None
         return longest[NODES] or 0
 

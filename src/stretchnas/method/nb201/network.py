@@ -43,8 +43,10 @@ class NB201SearchCell(nn.Module):
         self.edges = nn.ModuleDict(
             {str(e): MixedEdge(op_names, C, 1, SPACE, options) for e in range(len(topology.edges)) if active[e]}
         )
-        self.incoming = {j: [(e, i) for e, (i, jj) in enumerate(topology.edges) if jj == j and str(e) in self.edges]
-                         for j in topology.nodes}  # fmt: skip
+        self.incoming = {
+            j: [(e, i) for e, (i, jj) in enumerate(topology.edges) if jj == j and str(e) in self.edges]
+            for j in topology.nodes
+        }
 
     def forward(self, x, weights: torch.Tensor, single_op: dict[int, int] | None = None):
         states = [x]
@@ -55,10 +57,19 @@ class NB201SearchCell(nn.Module):
 class NB201SearchNetwork(Supernet):
     """One cell type (NB201 stacks a single searched cell); alpha is edges x ops."""
 
-    def __init__(self, topology: TopologySpace, C: int = 16, N: int = 5, num_classes: int = 10,
-                 arch_init_std: float = 1e-3, channels_last: bool = False, recompute: str = "none",
-                 sampling: str = "mixture", edge_normalization: bool = False,
-                 edge_options: EdgeOptions = PLAIN_EDGES):  # fmt: skip
+    def __init__(
+        self,
+        topology: TopologySpace,
+        C: int = 16,
+        N: int = 5,
+        num_classes: int = 10,
+        arch_init_std: float = 1e-3,
+        channels_last: bool = False,
+        recompute: str = "none",
+        sampling: str = "mixture",
+        edge_normalization: bool = False,
+        edge_options: EdgeOptions = PLAIN_EDGES,
+    ):
         super().__init__()
         if topology.n_inputs != 1:
             raise ValueError("the NB201 supernet needs a topology space of NB201's one-input cell")
