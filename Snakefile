@@ -18,10 +18,10 @@ from stretchnas.pipeline.jobs import LOGS, OUTPUTS, RECORDS, Plan, pattern
 configfile: "params.yaml"
 
 SETTINGS = load_settings("params.yaml", config.get("scale"))  # validated before any job starts
-SCALE = SETTINGS["scale"]
+SCALE = SETTINGS.scale
 FROM_RUNS = str(config.get("from_runs", False)).lower() in ("true", "1", "yes")
 PLAN = Plan(SETTINGS, from_runs=FROM_RUNS)
-RESOURCES = SETTINGS["workflow"]["resources"]
+RESOURCES = SETTINGS.workflow.resources
 EXPERIMENTS = sorted({job.wildcards["exp"] for job in PLAN.jobs if "exp" in job.wildcards})
 
 
@@ -43,7 +43,7 @@ def command_of(rule):
 
 def resources_of(rule):
     """Memory (MB), runtime (minutes) and GPUs of a rule's jobs at this scale (threads go to `threads:`)."""
-    return {key: value for key, value in RESOURCES[rule].items() if key != "threads"}
+    return {key: value for key, value in RESOURCES[rule].to_tree().items() if key != "threads"}
 
 
 wildcard_constraints:

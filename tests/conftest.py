@@ -55,16 +55,16 @@ def prepared_cifar10(cifar10_source, tmp_path_factory):
     from stretchnas.data.prepare import prepare_data
     from stretchnas.settings.params import load_settings
 
-    data = load_settings(REPO / "params.yaml", "smoke", environ={})["data"]
+    data = load_settings(REPO / "params.yaml", "smoke", environ={}).data
     out = tmp_path_factory.mktemp("cifar10") / "prepared"
     prepare_data(
         cifar10_source,
         out,
         "cifar10",
-        data["split_schemes"],
-        data["seed"],
-        data["train_per_class"],
-        data["test_per_class"],
+        {name: scheme.fractions() for name, scheme in data.split_schemes.items()},
+        data.seed,
+        data.train_per_class,
+        data.test_per_class,
         verify_checksums=True,
     )
     return out

@@ -15,16 +15,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def search_settings(op_space="nb201", mode="stretchable", **overrides):
-    search = load_settings(REPO / "params.yaml", "smoke", environ={})["search"]
-    return {
-        **search,
-        "op_space": op_space,
-        "cells_per_stage": 1,
-        "channels": 4,
-        "layers": 5,
-        "topology": {"mode": mode, "allow_empty_output": False},
-        **overrides,
-    }
+    search = load_settings(REPO / "params.yaml", "smoke", environ={}).search
+    return search.merged(
+        {
+            "op_space": op_space,
+            "cells_per_stage": 1,
+            "channels": 4,
+            "layers": 5,
+            "topology": {"mode": mode, "allow_empty_output": False},
+            **overrides,
+        }
+    )
 
 
 @pytest.mark.parametrize(("op_space", "mode"), [("nb201", "stretchable"), ("nb201", "darts"), ("darts", "darts")])

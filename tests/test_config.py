@@ -20,9 +20,9 @@ def write_params(tmp_path, mutate) -> Path:
 def test_every_scale_of_the_shipped_params_resolves():
     for scale in ("smoke", "mini", "paper"):
         settings = load_settings(REPO / "params.yaml", scale, environ={})
-        assert settings["scale"] == scale
-    assert load_settings(REPO / "params.yaml", "smoke", environ={})["search"]["batch_size"] == 8
-    assert load_settings(REPO / "params.yaml", "paper", environ={})["data"]["train_per_class"] is None
+        assert settings.scale == scale
+    assert load_settings(REPO / "params.yaml", "smoke", environ={}).search.batch_size == 8
+    assert load_settings(REPO / "params.yaml", "paper", environ={}).data.train_per_class is None
 
 
 @pytest.mark.parametrize(
@@ -93,19 +93,20 @@ def test_a_broken_paper_overlay_is_caught_when_running_smoke(tmp_path):
 
 def test_environment_variable_overrides_the_data_source():
     settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_CIFAR10": "/data/c10.tar"})
-    assert settings["data"]["source"] == "/data/c10.tar"
-    assert "STRETCHNAS_CIFAR10" in settings["data"]["source_origin"]
+    assert settings.data.source == "/data/c10.tar"
+    assert "STRETCHNAS_CIFAR10" in settings.data.source_origin
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
-    assert settings["data"]["source"] == "download"
+    assert settings.data.source == "download"
 
 
 def test_schema_defaults_are_filled_in_and_only_there():
     """Code reads optional keys directly: the loader writes the schema's defaults into the settings."""
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
-    assert settings["train_imagenet"]["gamma"] == 0.97  # set in params.yaml
-    assert settings["train"]["gamma"] == 0.97  # not in params.yaml: the schema's default
-    assert settings["search"]["topology"]["allow_empty_output"] is False
-    assert "k" not in settings["search"]["topology"]  # no default: only output_k takes k
+    assert settings.train_imagenet.gamma == 0.97  # set in params.yaml
+    assert settings.tree["train"]["gamma"] == settings.train.gamma == 0.97  # not in params.yaml: the schema's
+    assert settings.search.topology.allow_empty_output is False
+    assert "k" not in settings.tree["search"]["topology"]  # no default: only output_k takes k
+    assert settings.search.topology.k is None
 
 
 def test_schema_dataset_names_are_the_known_datasets():
@@ -116,17 +117,15 @@ def test_schema_dataset_names_are_the_known_datasets():
 
 
 def test_experiments_are_looked_up_with_one_clear_error():
-    from stretchnas.settings.params import get_experiment
-
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
-    experiment = get_experiment(settings, "darts_sc_out3")
+    experiment = settings.experiment("darts_sc_out3")
     assert (experiment.method, experiment.optimizer, experiment.topology_mode, experiment.k) == (
         "DARTS-SC (1st order)",
         "darts_1st",
         "output_k",
         3,
     )
-    with pytest.raises(ConfigError, match=r"params\.yaml: no experiment 'nope'; known: \["):
-        get_experiment(settings, "nope")
+    with pytest.raises(ConfigError, match=r"params\.yaml: no experiment 'nope'; `stretchnas experiments` lists"):
+        settings.experiment("nope")
     with pytest.raises(ConfigError, match=r"experiments\.random_search: procedure is 'random_search'"):
-        get_experiment(settings, "random_search", procedures=("search",))
+        settings.experiment("random_search", procedures=("search",))

@@ -14,26 +14,26 @@ from stretchnas.method.published_genotypes import get_genotype
 from stretchnas.runs.checkpoint import load_checkpoint
 from stretchnas.runs.device import DeviceError, describe_device, resolve_device
 from stretchnas.search.runner import SearchRun
-from stretchnas.settings.params import get_experiment, load_settings, with_device
+from stretchnas.settings.params import load_settings
+from stretchnas.settings.types import SearchSettings
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
 
 
-def tiny_search(device: str) -> dict:
-    search = get_experiment(load_settings(REPO / "params.yaml", "smoke", environ={}), "milenas_sc_L8").search
-    search.update(
+def tiny_search(device: str) -> SearchSettings:
+    search = load_settings(REPO / "params.yaml", "smoke", environ={}).experiment("milenas_sc_L8").search
+    return search.replace(
         layers=3,
         channels=4,
         batch_size=2,
         epochs=1,
         max_steps_per_epoch=2,
-        snapshot_epochs=[1],
+        snapshot_epochs=(1,),
         intermediate_nodes=4,
         threads=1,
         checkpoint_every_steps=1,
         device=device,
     )
-    return search
 
 
 def test_device_selection():
@@ -52,10 +52,10 @@ def test_asking_for_cuda_without_it_is_one_clear_error():
 
 
 def test_the_cli_device_reaches_every_search_and_training():
-    settings = with_device(load_settings(REPO / "params.yaml", "smoke", environ={}), "cpu")
-    assert {settings[s]["device"] for s in ("search", "train", "train_imagenet")} == {"cpu"}
-    assert get_experiment(settings, "darts_wo_sc").search["device"] == "cpu"
-    assert load_settings(REPO / "params.yaml", "smoke", environ={})["search"]["device"] == "auto"  # schema default
+    settings = load_settings(REPO / "params.yaml", "smoke", environ={}).on_device("cpu")
+    assert {settings.search.device, settings.train.device, settings.train_imagenet.device} == {"cpu"}
+    assert {e.search.device for e in settings.experiments.values()} == {"cpu"}
+    assert load_settings(REPO / "params.yaml", "smoke", environ={}).search.device == "auto"  # schema default
 
 
 def on_device(run, device: torch.device) -> None:
@@ -86,7 +86,7 @@ def test_a_search_step_runs_wholly_on_the_selected_device(tiny_search_data, tmp_
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
 def test_a_training_step_runs_wholly_on_the_selected_device(tiny_search_data, tmp_path, device):
-    recipe = {**load_settings(REPO / "params.yaml", "smoke", environ={})["train"], "device": device}
+    recipe = load_settings(REPO / "params.yaml", "smoke", environ={}).train.replace(device=device)
     spec = TrainSpec(get_genotype("DARTS_V2"), "DARTS_V2", 3, 4)
     run = run_on(TrainRun(spec, recipe, tiny_search_data, tmp_path / "t", seed=0), device)
     run.start_epoch(0, fresh=True)
@@ -101,7 +101,7 @@ def test_run_json_records_the_device_and_a_run_resumes_on_another_device_setting
     assert {k: recorded[k] for k in ("device", "device_name", "cuda", "cudnn")} == describe_device(torch.device("cpu"))
     assert "device" not in recorded["identity"]["search"]  # where a run computes is not what it computes
     # the same run asked for with device auto is the same run: nothing is refused, nothing recomputed
-    again = SearchRun("tiny", {**search, "device": "auto"}, tiny_search_data, out, seed=0)
+    again = SearchRun("tiny", search.replace(device="auto"), tiny_search_data, out, seed=0)
     assert again.run(show_progress=False) == SearchRun("tiny", search, tiny_search_data, out, seed=0).load_result()
 
 
@@ -122,10 +122,10 @@ def test_checkpoints_load_onto_the_cpu_whatever_device_wrote_them(tmp_path, monk
 @CUDA
 def test_a_cuda_checkpoint_resumes_on_the_cpu(tiny_search_data, tmp_path):
     out = tmp_path / "run"
-    gpu = SearchRun("tiny", {**tiny_search("cuda"), "epochs": 2}, tiny_search_data, out, seed=0)
+    gpu = SearchRun("tiny", tiny_search("cuda").replace(epochs=2), tiny_search_data, out, seed=0)
     genotype = gpu.run(show_progress=False)
     (out / "run.json").unlink()
     (out / "genotype.json").unlink()  # only the last checkpoint, written on the GPU, is left
-    cpu = SearchRun("tiny", {**tiny_search("cpu"), "epochs": 2}, tiny_search_data, out, seed=0)
+    cpu = SearchRun("tiny", tiny_search("cpu").replace(epochs=2), tiny_search_data, out, seed=0)
     assert cpu.run(show_progress=False) == genotype  # derived on the CPU from the GPU's parameters
     assert json.loads((out / "run.json").read_text())["device"] == "cpu"

@@ -26,7 +26,7 @@ from stretchnas.method.supernet import IMAGENET_SEARCH_CROP
 from stretchnas.pipeline.jobs import NO_IMAGENET_SOURCE, Plan
 from stretchnas.report.extract import build_tables
 from stretchnas.report.layouts import table2
-from stretchnas.settings.params import ConfigError, get_experiment, load_settings, resolve_scale
+from stretchnas.settings.params import ConfigError, load_settings, resolve_scale
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGENET_EXPERIMENTS = ("milenas_sc_imagenet", "milenas_sc_L12_imagenet")
@@ -58,7 +58,9 @@ def test_the_search_subset_is_a_per_class_share_of_the_pool_cut_into_disjoint_ba
 
 def test_imagenet_data_is_prepared_from_its_own_section_and_refused_for_cifar_runs(tmp_path, imagefolder):
     settings = smoke({"STRETCHNAS_IMAGENET": str(imagefolder)})
-    settings["data"]["imagenet"].update(train_per_class=6, test_per_class=2, search_fraction=0.5)
+    settings = settings.merged(
+        {"data": {"imagenet": {"train_per_class": 6, "test_per_class": 2, "search_fraction": 0.5}}}
+    )
     prepare_from_settings(settings, tmp_path / "imagenet", imagenet=True)
     manifest = json.loads((tmp_path / "imagenet" / "manifest.json").read_text())
     assert manifest["storage"] == "files" and manifest["source"]["origin"] == "environment variable STRETCHNAS_IMAGENET"
@@ -67,7 +69,7 @@ def test_imagenet_data_is_prepared_from_its_own_section_and_refused_for_cifar_ru
     open_prepared(tmp_path / "imagenet", settings, imagenet=True)
     with pytest.raises(PreparedDataError, match=r"data.imagenet.source's images, not data.source's"):
         open_prepared(tmp_path / "imagenet", settings)
-    settings["data"]["imagenet"]["source"] = None
+    settings = settings.merged({"data": {"imagenet": {"source": None}}})
     with pytest.raises(Exception, match=r"data.imagenet.source: not set"):
         prepare_from_settings(settings, tmp_path / "none", imagenet=True)
 
@@ -76,7 +78,7 @@ def test_imagenet_data_is_prepared_from_its_own_section_and_refused_for_cifar_ru
 
 
 def test_the_imagenet_search_stem_brings_224_to_28_before_the_first_cell():
-    search = dict(smoke()["search"], layers=5, channels=4, channels_last=False)
+    search = smoke().search.replace(layers=5, channels=4, channels_last=False)
     net = build_search_network(search, num_classes=7, imagenet=True)
     seen = {}
     net.cells[0].register_forward_pre_hook(lambda module, args: seen.update(s0=args[0].shape, s1=args[1].shape))
@@ -187,7 +189,7 @@ def test_table2_shows_top1_and_top5_over_searches_beside_the_papers_rows(tmp_pat
 def test_table2_without_an_imagenet_source_says_so_in_every_cell_of_ours(tmp_path):
     data_dir = stage_outputs(tmp_path, [summary("darts_2nd_L8", "DARTS (2nd order)", ["table1"], {1: [3.0]})])
     settings = smoke()
-    not_planned = {name: (get_experiment(settings, name).fields(), NO_IMAGENET_SOURCE) for name in IMAGENET_EXPERIMENTS}
+    not_planned = {name: (settings.experiments[name].fields(), NO_IMAGENET_SOURCE) for name in IMAGENET_EXPERIMENTS}
     build_tables([tmp_path / "runs" / "summaries"], data_dir, "smoke", not_planned)
     table = table2(read(data_dir))
     assert sorted(table["Paper row"]) == ["MiLeNAS-SC-L12 (CIFAR-10)", "MiLeNAS-SC-L8 (ImageNet)"]

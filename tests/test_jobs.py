@@ -1,6 +1,5 @@
 """The workflow's job plan: one job per search, per training and per gather, linked by files."""
 
-import copy
 import json
 from collections import Counter
 from pathlib import Path
@@ -48,9 +47,9 @@ def test_one_job_per_search_seed_training_and_experiment(tmp_path):
     settings = settings_for(tmp_path, edit=two_seeds)
     plan = Plan(settings)
     # darts_2nd_L8 feeds table4 (its snapshots are trained too) and figure4 (its final cell at every depth)
-    jobs = plan.experiment_jobs("darts_2nd_L8")
-    snapshots = len(settings["search"]["snapshot_epochs"])
-    depths = sorted(set(settings["evaluation"]["layers"]) | {8})
+    jobs = plan.experiment_jobs(settings.experiment("darts_2nd_L8"))
+    snapshots = len(settings.search.snapshot_epochs)
+    depths = sorted(set(settings.evaluation.layers) | {8})
     trainings = 2 * (len(depths) + snapshots) * 2  # search seeds x genotypes and depths x training seeds
     assert Counter(job.rule for job in jobs) == {"search": 2, "evaluate": trainings, "gather": 1}
     finals = {job.wildcards["layers"] for job in jobs if job.wildcards.get("label") == "final"}
@@ -70,8 +69,8 @@ def test_one_job_per_search_seed_training_and_experiment(tmp_path):
     assert "results/smoke/figures/cells/darts_2nd_L8-seed3.svg" in report.outputs
     assert "runs/smoke/darts_2nd_L8/seed3/search/genotype.json" in plan.final_genotypes()
     # one summary per experiment, but for ImageNet's and NAS-Bench-201's, where no source or table is named
-    assert len(plan.summaries()) == len(settings["experiments"]) + len(settings["followups"]) - len(plan.not_planned)
-    nb201 = {name for name in settings["experiments"] if name.startswith("nb201_")}
+    assert len(plan.summaries()) == len(settings.experiments) - len(plan.not_planned)
+    nb201 = {name for name in settings.experiments if name.startswith("nb201_")}
     assert len(nb201) == 15 and set(plan.not_planned) == {"milenas_sc_imagenet", "milenas_sc_L12_imagenet", *nb201}
 
 
@@ -82,7 +81,8 @@ def test_a_followup_starts_from_the_search_seed_its_rule_names(tmp_path, rule, e
         raw["followups"]["milenas_sc_L8_random_ops"]["topology_seed"] = rule
 
     plan = Plan(settings_for(tmp_path, edit=edit))
-    randoms = [job for job in plan.experiment_jobs("milenas_sc_L8_random_ops") if job.rule == "random"]
+    experiment = plan.settings.experiment("milenas_sc_L8_random_ops")
+    randoms = [job for job in plan.experiment_jobs(experiment) if job.rule == "random"]
     sources = [job.inputs[1] for job in randoms]
     assert sources == [f"runs/smoke/milenas_sc_L8/seed{s}/search/genotype.json" for s in expected_source_seeds]
     assert all(job.argv[job.argv.index("--topology-from") + 1] == job.inputs[1] for job in randoms)
@@ -143,7 +143,8 @@ def test_a_snapshot_without_a_derivable_cell_is_recorded_not_trained(tmp_path):
     search_dir = tmp_path / "search"
     search_dir.mkdir()
     (search_dir / INDEX_FILE).write_text(json.dumps({"epoch_001": {"epoch": 1, "not_derivable": "all dropped"}}))
-    result = evaluate(settings, "darts_2nd_L8", search_dir / INDEX_FILE, "epoch_001", 0, tmp_path / "t", data=None)
+    experiment = settings.experiment("darts_2nd_L8")
+    result = evaluate(settings, experiment, search_dir / INDEX_FILE, "epoch_001", 0, tmp_path / "t", data=None)
     assert result["not_run"] == "epoch_001: all dropped"
     assert json.loads((tmp_path / "t" / "result.json").read_text()) == result
     assert not (tmp_path / "t" / "run.json").exists()  # no training started
@@ -151,38 +152,39 @@ def test_a_snapshot_without_a_derivable_cell_is_recorded_not_trained(tmp_path):
 
 def test_gather_names_a_missing_training_result(tmp_path):
     with pytest.raises(GatherError, match=r"train_seed0/result\.json"):
-        gather(settings_for(tmp_path), "darts_1st_L8", tmp_path / "s.json", root=str(tmp_path / "runs"))
+        settings = settings_for(tmp_path)
+        gather(settings, settings.experiment("darts_1st_L8"), tmp_path / "s.json", root=str(tmp_path / "runs"))
     assert not (tmp_path / "s.json").exists()
 
 
 def tiny_settings(settings):
-    settings = copy.deepcopy(settings)
-    settings["search"].update(
-        layers=3,
-        channels=4,
-        batch_size=2,
-        epochs=2,
-        max_steps_per_epoch=2,
-        snapshot_epochs=[1, 2],
-        threads=1,
-        checkpoint_every_steps=2,
-    )
-    settings["train"].update(epochs=1, max_steps_per_epoch=1, batch_size=2, seeds=[0], threads=1)
-    return settings
+    search = {
+        "layers": 3,
+        "channels": 4,
+        "batch_size": 2,
+        "epochs": 2,
+        "max_steps_per_epoch": 2,
+        "snapshot_epochs": [1, 2],
+        "threads": 1,
+        "checkpoint_every_steps": 2,
+    }
+    train = {"epochs": 1, "max_steps_per_epoch": 1, "batch_size": 2, "seeds": [0], "threads": 1}
+    return settings.merged({"search": search, "train": train})
 
 
 def test_an_experiment_in_one_process_writes_what_the_jobs_write(tmp_path, tiny_search_data):
     settings = tiny_settings(settings_for(tmp_path))
     root = str(tmp_path / "runs")
-    summary = run_experiment(settings, "darts_wo_sc", tiny_search_data, root, quiet=True)
+    experiment = settings.experiment("darts_wo_sc")
+    summary = run_experiment(settings, experiment, tiny_search_data, root, quiet=True)
     plan = Plan(settings, root)
-    for job in plan.experiment_jobs("darts_wo_sc"):
+    for job in plan.experiment_jobs(experiment):
         assert all(Path(path).exists() for path in job.outputs), job.name
     assert sorted(r["genotype"] for r in summary["results"]) == ["epoch_001", "epoch_002", "final"]
     snapshot = next(r for r in summary["results"] if r["genotype"] == "epoch_001")
     assert snapshot["genotype_file"].endswith("search/genotype_epoch_001.json")
     # gathering again from the files gives the same summary
-    assert gather(settings, "darts_wo_sc", tmp_path / "again.json", root) == summary
+    assert gather(settings, experiment, tmp_path / "again.json", root) == summary
 
 
 def test_step_counts_at_paper_scale_follow_the_darts_recipe(tmp_path):
@@ -212,7 +214,7 @@ def test_an_estimate_times_each_distinct_step_once(tmp_path):
 
 def test_a_retrain_trains_its_sources_final_cells_at_its_channels_and_searches_nothing(tmp_path):
     plan = Plan(settings_for(tmp_path))
-    jobs = plan.experiment_jobs("darts_wo_sc_C48")
+    jobs = plan.experiment_jobs(plan.settings.experiment("darts_wo_sc_C48"))
     assert Counter(job.rule for job in jobs) == {"evaluate": 1, "gather": 1}
     assert jobs[0].inputs[-1] == "runs/smoke/darts_wo_sc/seed2/search/genotype.json"
     assert "experiments.darts_wo_sc" not in jobs[0].reads and "followups.darts_wo_sc_C48" in jobs[0].reads

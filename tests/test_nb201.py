@@ -103,9 +103,9 @@ def test_a_cell_missing_from_the_table_is_an_error_naming_it(tmp_path, tables):
 
 
 def nb201_search(mode="darts", **overrides):
-    search = load_settings(REPO / "params.yaml", "smoke", environ={})["search"]
+    search = load_settings(REPO / "params.yaml", "smoke", environ={}).search
     topology = {"mode": mode, "allow_empty_output": False, **({"k": overrides.pop("k")} if "k" in overrides else {})}
-    return {**search, "op_space": "nb201", "cells_per_stage": 2, "channels": 4, "topology": topology, **overrides}
+    return search.merged({"op_space": "nb201", "cells_per_stage": 2, "channels": 4, "topology": topology, **overrides})
 
 
 def test_the_nb201_topology_groups_are_each_nodes_outgoing_edges():
@@ -113,9 +113,9 @@ def test_the_nb201_topology_groups_are_each_nodes_outgoing_edges():
 
     space = build_space("stretchable", 4, op_space="nb201")  # NB201's cell is fixed: 3 nodes, whatever is asked
     assert space.edges == list(EDGES) and list(space.nodes) == [1, 2, 3]
-    groups = {g.node: [space.edges[e] for e in g.edges] for g in space.groups}
+    groups = {g.node: [space.edges[e] for e in g.edges] for g in space.variables}
     assert groups == {0: [(0, 1), (0, 2), (0, 3)], 1: [(1, 2), (1, 3)], 2: [(2, 3)]}
-    assert [len(g.subsets) for g in space.groups] == [7, 3, 1]  # every non-empty subset of the outputs
+    assert [len(g.subsets) for g in space.variables] == [7, 3, 1]  # every non-empty subset of the outputs
     with pytest.raises(ValueError, match=r"'input_pairs' needs DARTS's two-input cell"):
         build_space("input_pairs", 4, op_space="nb201")
 
@@ -200,22 +200,20 @@ def test_every_nb201_experiment_searches_and_is_scored_by_lookup(tmp_path, prepa
     """Every base method of the NB201 comparison, with and without stretchable cells and with the 2024
     simplification, at smoke scale (one search each): its cell is looked up in the 12-epoch table, which the
     result names."""
-    import copy
-
     from stretchnas.data.cache import PreparedData
     from stretchnas.pipeline.experiment import run_experiment
     from stretchnas.report.extract import nb201
 
     settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_NB201": nb201_tables})
-    names = [name for name in settings["experiments"] if name.startswith("nb201_")]
+    names = [name for name in settings.experiments if name.startswith("nb201_")]
     bases = {n.removesuffix("_sc").removesuffix("_simplified") for n in names}
     assert bases == {"nb201_darts_1st", "nb201_darts_2nd", "nb201_gdas", "nb201_pc_darts", "nb201_beta_darts"}
     data = PreparedData.open(prepared_cifar10)
     summaries = []
     for name in names:
-        one_seed = copy.deepcopy(settings)
-        one_seed["experiments"][name]["search"]["seeds"] = [0]
-        summaries.append(run_experiment(one_seed, name, data, root=str(tmp_path / "runs"), quiet=True))
+        one_seed = settings.merged({"experiments": {name: {"search": {"seeds": [0]}}}})
+        experiment = one_seed.experiment(name)
+        summaries.append(run_experiment(one_seed, experiment, data, root=str(tmp_path / "runs"), quiet=True))
         (lookup_result,) = summaries[-1]["lookups"]
         assert lookup_result["source"] == FULL_FILE and "12 epochs" in lookup_result["schedule"]
         assert NB201Genotype.load(lookup_result["genotype_file"]).arch_str == lookup_result["arch"]

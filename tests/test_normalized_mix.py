@@ -107,17 +107,18 @@ def test_an_alpha_gradient_keeps_no_more_than_the_weight_step_on_conv_only_edges
 )
 def test_supernet_with_fusion_equals_it_without(monkeypatch, space, mode, optimizer_settings):
     """Logits, every weight and architecture gradient and every running statistic, in float64."""
-    search = load_settings(Path(__file__).resolve().parents[1] / "params.yaml", "smoke", environ={})["search"]
-    search = {
-        **search,
-        "channels": 8,
-        "layers": 5,
-        "op_space": space,
-        "cells_per_stage": 2,
-        "channels_last": True,
-        "topology": {"mode": mode, "allow_empty_output": False},
-        **optimizer_settings,
-    }
+    search = load_settings(Path(__file__).resolve().parents[1] / "params.yaml", "smoke", environ={}).search
+    search = search.merged(
+        {
+            "channels": 8,
+            "layers": 5,
+            "op_space": space,
+            "cells_per_stage": 2,
+            "channels_last": True,
+            "topology": {"mode": mode, "allow_empty_output": False},
+            **optimizer_settings,
+        }
+    )
     torch.manual_seed(0)
     fused = build_search_network(search).double()
     plain = copy.deepcopy(fused)

@@ -59,7 +59,7 @@ def test_only_entry_points_sit_outside_the_subpackages():
     assert {path.name for path in PACKAGE.glob("*.py")} == TOP_LEVEL
 
 
-def test_every_subpackage_init_is_a_docstring_only():
+def test_no_subpackage_init_imports_a_module():
     """Importing a light module (the workflow's plan, the settings) must not pull torch in through an __init__."""
     for init in PACKAGE.glob("*/**/__init__.py"):
         body = ast.parse(init.read_text()).body
@@ -79,7 +79,7 @@ def test_the_readme_module_map_names_every_module_and_only_those():
     text = (PACKAGE.parents[1] / "README.md").read_text()
     table = text.split("<!-- module map: begin -->")[1].split("<!-- module map: end -->")[0]
     named = set()
-    for row in table.splitlines()[2:]:
+    for row in [line for line in table.splitlines() if line.startswith("| `")]:
         package, modules_cell = row.split("|")[1:3]
         folder = re.match(r"\s*`(\w+)/`", package).group(1)
         named.update(f"{folder}/{name}" for name in re.findall(r"`([\w/]+\.(?:py|yaml))`", modules_cell))

@@ -1,4 +1,3 @@
-import copy
 import dataclasses
 import json
 
@@ -10,7 +9,8 @@ from stretchnas.method.genotype import Genotype
 from stretchnas.method.published_genotypes import get_genotype
 from stretchnas.runs import RunError
 from stretchnas.search.random_baselines import random_ops_on, run_random_baseline, sample_from_space
-from stretchnas.settings.params import experiment_search, get_experiment, load_settings
+from stretchnas.settings.params import load_settings
+from stretchnas.settings.types import RandomSettings
 
 
 def smoke_settings():
@@ -18,12 +18,12 @@ def smoke_settings():
 
 
 def test_space_samples_are_seeded_valid_and_varied():
-    search = experiment_search(smoke_settings(), "milenas_sc_L8")
+    search = smoke_settings().experiment("milenas_sc_L8").search
     a = [sample_from_space(search, 0, i) for i in range(6)]
     b = [sample_from_space(search, 0, i) for i in range(6)]
     assert a == b
     assert len({g.normal.edges for g in a}) == 6
-    darts = experiment_search(smoke_settings(), "darts_1st_L8")
+    darts = smoke_settings().experiment("darts_1st_L8").search
     for g in (sample_from_space(darts, 1, i) for i in range(5)):
         assert all(len(g.normal.inputs_of(j)) == 2 for j in g.normal.nodes)  # DARTS space: two inputs per node
 
@@ -42,11 +42,11 @@ def test_random_ops_keep_the_topology_and_never_draw_none():
 def test_random_search_keeps_the_sample_with_the_lowest_val_error(tmp_path, request):
     tiny = request.getfixturevalue("tiny_search_data")
     settings = smoke_settings()
-    experiment = get_experiment(settings, "random_search")
-    search = {**copy.deepcopy(experiment.search), "split_scheme": "three_way", "intermediate_nodes": 4}
-    random_cfg = {"samples": 3, "train_epochs": 1, "channels": 4, "layers": 3}
+    experiment = settings.experiment("random_search")
+    search = experiment.search.replace(split_scheme="three_way", intermediate_nodes=4)
+    random_cfg = RandomSettings(samples=3, train_epochs=1, channels=4, layers=3)
     experiment = dataclasses.replace(experiment, search=search, random=random_cfg)
-    recipe = {**settings["train"], "batch_size": 4, "max_steps_per_epoch": 2}
+    recipe = settings.train.replace(batch_size=4, max_steps_per_epoch=2)
     chosen = run_random_baseline(experiment, recipe, tiny, tmp_path / "rs", seed=0, show_progress=False)
     table = pd.read_csv(tmp_path / "rs" / "candidates.csv")
     assert list(table["sample"]) == [0, 1, 2]

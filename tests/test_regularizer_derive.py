@@ -15,7 +15,7 @@ def beta_choosing(space, choice: dict[int, set[tuple[int, int]]], strength=3.0) 
     """A beta whose argmax subset for each group node is the given set of (from, to) edges."""
     beta = torch.zeros(space.num_subsets)
     start = 0
-    for group in space.groups:
+    for group in space.variables:
         wanted = choice[group.node]
         for k, subset in enumerate(group.subsets):
             if {space.edges[e] for e in subset} == wanted:
@@ -31,7 +31,7 @@ def brute_force_r(space, beta, outer="all_intermediate"):
         if outer == "exclude_last" and j == space.n_nodes + 1:
             continue
         product = 1.0
-        for group, p in zip(space.groups, probs):
+        for group, p in zip(space.variables, probs):
             into_j = [e for e in group.edges if space.edges[e][1] == j]
             if not into_j:
                 continue
@@ -137,7 +137,7 @@ def brute_force_cell(space, alpha, beta, op_names):
     edges = space.edges
     if space.has_beta:
         kept, start = set(), 0
-        for group in space.groups:
+        for group in space.variables:
             scores = beta[start : start + len(group.subsets)].tolist()
             start += len(group.subsets)
             kept |= {edges[e] for e in group.subsets[scores.index(max(scores))]}

@@ -3,6 +3,7 @@
 Each test reproduces one fault and checks what is left behind: nothing lost, nothing wrong, one clear line.
 """
 
+import dataclasses
 import errno
 import json
 import math
@@ -27,7 +28,8 @@ from stretchnas.runs.atomic import SCRATCH_MARK, OutputError
 from stretchnas.runs.checkpoint import load_checkpoint, save_checkpoint
 from stretchnas.runs.lock import LOCK_FILE
 from stretchnas.search.runner import SearchRun
-from stretchnas.settings.params import ConfigError, get_experiment, load_settings
+from stretchnas.settings.params import ConfigError, load_settings
+from stretchnas.settings.types import SearchSettings
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
@@ -47,21 +49,19 @@ def smoke_settings():
     return load_settings(REPO / "params.yaml", "smoke", environ={})
 
 
-def tiny_search(**overrides) -> dict:
-    search = get_experiment(smoke_settings(), "milenas_sc_L8").search
-    search.update(
+def tiny_search(**overrides) -> SearchSettings:
+    search = smoke_settings().experiment("milenas_sc_L8").search
+    return search.replace(
         layers=3,
         channels=4,
         batch_size=2,
         epochs=1,
         max_steps_per_epoch=4,
-        snapshot_epochs=[1],
+        snapshot_epochs=(1,),
         intermediate_nodes=4,
         threads=1,
         checkpoint_every_steps=2,
-    )
-    search.update(overrides)
-    return search
+    ).merged(overrides)
 
 
 def prepare_tree(tree, out):
@@ -236,7 +236,7 @@ def test_the_nan_test_loss_message_names_the_metric_and_epoch(tiny_search_data, 
 
 def test_a_second_run_into_a_busy_folder_is_refused_and_the_first_finishes(tiny_search_data, tmp_path):
     config = tmp_path / "long.yaml"
-    config.write_text(yaml.safe_dump({"search": {**tiny_search(epochs=10, max_steps_per_epoch=6)}}))
+    config.write_text(yaml.safe_dump({"search": tiny_search(epochs=10, max_steps_per_epoch=6).to_tree()}))
     cmd = [
         STRETCHNAS,
         "search",
@@ -413,14 +413,15 @@ def test_data_prepared_for_another_scale_says_so(tmp_path):
         for cls in ("a", "b"):
             for i in range(count):
                 write_image(tree / split / cls / f"{i}.png", size=(8, 8), seed=i)
-    smoke = smoke_settings()
-    smoke["data"].update(dataset="imagefolder", train_per_class=None, test_per_class=None)
+    smoke = smoke_settings().merged(
+        {"data": {"dataset": "imagefolder", "train_per_class": None, "test_per_class": None}}
+    )
     prepare_from_settings(smoke, tmp_path / "prepared", source=str(tree))
     open_prepared(tmp_path / "prepared", smoke)  # serves its own scale
-    mini = {**smoke, "scale": "mini"}
+    mini = dataclasses.replace(smoke, scale="mini")
     with pytest.raises(PreparedDataError, match=r"prepared: prepared for scale 'smoke', not 'mini'"):
         open_prepared(tmp_path / "prepared", mini)
-    other = {**smoke, "data": {**smoke["data"], "seed": 99}}
+    other = smoke.merged({"data": {"seed": 99}})
     with pytest.raises(PreparedDataError, match=r"prepared for other data settings: seed"):
         open_prepared(tmp_path / "prepared", other)
 

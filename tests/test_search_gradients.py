@@ -1,6 +1,5 @@
 """Architecture gradients of the search optimisers against independent computations (float64)."""
 
-import copy
 import random
 
 import pytest
@@ -14,15 +13,12 @@ from stretchnas.method.topology import build_space
 from stretchnas.search import architect
 from stretchnas.search.architect import ArchGroup
 from stretchnas.search.optimizers import EDAS, StepBatches, build_search_optimizer
-from stretchnas.settings.params import experiment_search, load_settings
+from stretchnas.settings.params import load_settings
 
 
 def settings_for(optimizer, **overrides):
-    search = experiment_search(load_settings(REPO / "params.yaml", "smoke", environ={}), "darts_1st_L8")
-    search = copy.deepcopy(search)
-    search["optimizer"] = optimizer
-    search.update(overrides)
-    return search
+    search = load_settings(REPO / "params.yaml", "smoke", environ={}).experiment("darts_1st_L8").search
+    return search.merged({"optimizer": optimizer, **overrides})
 
 
 def tiny_net(mode="darts", n_nodes=4, seed=0):

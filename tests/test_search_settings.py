@@ -7,26 +7,25 @@ import torch
 from conftest import REPO
 
 from stretchnas.search.runner import SearchRun
-from stretchnas.settings.params import get_experiment, load_settings
+from stretchnas.settings.params import load_settings
+from stretchnas.settings.types import SearchSettings
 
 
-def tiny_search(**overrides) -> dict:
+def tiny_search(**overrides) -> SearchSettings:
     settings = load_settings(REPO / "params.yaml", "smoke", environ={})
-    search = get_experiment(settings, "milenas_sc_L8").search  # stretchable cells, three-way split
-    search.update(
+    search = settings.experiment("milenas_sc_L8").search  # stretchable cells, three-way split
+    return search.replace(
         layers=3,
         channels=4,
         batch_size=2,
         epochs=1,
         max_steps_per_epoch=3,
-        snapshot_epochs=[1],
+        snapshot_epochs=(1,),
         intermediate_nodes=4,
         optimizer="darts_1st",
         threads=1,
         checkpoint_every_steps=10,
-    )
-    search.update(overrides)
-    return search
+    ).merged(overrides)
 
 
 def prepared_run(data, tmp_path, **overrides) -> SearchRun:

@@ -17,6 +17,7 @@ from stretchnas.method.nb201.arch import NB201Genotype
 from stretchnas.method.networks import build_search_network
 from stretchnas.method.simplify import GROUPS, MergedConv, SharedGroup, merged_kernel, normalize_kernel
 from stretchnas.settings.params import load_settings
+from stretchnas.settings.types import SearchSettings
 
 REPO = Path(__file__).resolve().parents[1]
 EVERY_GROUP = [pytest.param(space, group, id=f"{space}-{group.kind}") for space in GROUPS for group in GROUPS[space]]
@@ -99,18 +100,19 @@ def test_a_shared_group_equals_its_modules_with_every_candidate_convolution_run_
     torch.testing.assert_close(module(x, weights, members), shared_group_unmerged(module, x, weights, how))
 
 
-def simplified_settings(space: str, mode: str, **overrides) -> dict:
-    search = load_settings(REPO / "params.yaml", "smoke", environ={})["search"]
-    return {
-        **search,
-        "op_space": space,
-        "cells_per_stage": 1,
-        "channels": 8,
-        "layers": 5,
-        "simplify": True,
-        "topology": {"mode": mode, "allow_empty_output": False},
-        **overrides,
-    }
+def simplified_settings(space: str, mode: str, **overrides) -> SearchSettings:
+    search = load_settings(REPO / "params.yaml", "smoke", environ={}).search
+    return search.merged(
+        {
+            "op_space": space,
+            "cells_per_stage": 1,
+            "channels": 8,
+            "layers": 5,
+            "simplify": True,
+            "topology": {"mode": mode, "allow_empty_output": False},
+            **overrides,
+        }
+    )
 
 
 @pytest.mark.parametrize("space", ["nb201", "darts"])
@@ -118,7 +120,7 @@ def simplified_settings(space: str, mode: str, **overrides) -> dict:
 def test_gradients_reach_every_candidate_kernel_every_alpha_and_beta(space, sampling):
     torch.manual_seed(0)
     net = build_search_network(simplified_settings(space, "stretchable"))
-    plain = build_search_network({**simplified_settings(space, "stretchable"), "simplify": False})
+    plain = build_search_network(simplified_settings(space, "stretchable", simplify=False))
     assert any(name.endswith("kernels.1") for name, _ in net.named_parameters())
     for network in (net, plain):
         network.sampling = sampling

@@ -61,7 +61,7 @@ def reference_edge_scale(space, beta):
     """s(e) as the explicit sum over subsets (Eq. 4 form): c_v * sum_{S in F_v, e in S} p_v(S)."""
     scale = [beta.new_zeros(()) for _ in space.edges]
     start = 0
-    for group in space.groups:
+    for group in space.variables:
         p = torch.softmax(beta[start : start + len(group.subsets)], dim=0)
         start += len(group.subsets)
         for subset, p_subset in zip(group.subsets, p):

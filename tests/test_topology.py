@@ -58,9 +58,9 @@ def test_merged_weights_equal_the_explicit_sum_over_subsets(mode, kw, n_nodes):
 
     # Eq. 4: every node j sums, over every group v and subset S, p_v(S) * c_v * (sum of S's edges into j)
     families = brute_force_families(mode, n_nodes, **kw)
-    assert len(families) == len(space.groups)
+    assert len(families) == len(space.variables)
     explicit = {j: torch.zeros(3, 5, 5, dtype=torch.float64) for j in range(2, n_nodes + 2)}
-    for (node, (_, subsets, c)), group, p in zip(families.items(), space.groups, weights.probabilities(beta)):
+    for (node, (_, subsets, c)), group, p in zip(families.items(), space.variables, weights.probabilities(beta)):
         assert group.node == node and len(group.subsets) == len(subsets)
         assert group.scale == pytest.approx(c if mode != "input_pairs" else 1.0)
         for subset_tuple, prob in zip(group.subsets, p):
@@ -93,24 +93,24 @@ def test_input_pairs_are_unscaled():
 def test_family_sizes(n_nodes):
     for allow_empty in (False, True):
         space = build_space("stretchable", n_nodes, allow_empty_output=allow_empty)
-        assert len(space.groups) == n_nodes + 1  # every node but the last has a successor
-        for group in space.groups:
+        assert len(space.variables) == n_nodes + 1  # every node but the last has a successor
+        for group in space.variables:
             n = len(group.edges)
             assert len(group.subsets) == (2**n if allow_empty else 2**n - 1)
     for k in (1, 2, 3, 4):
         space = build_space("output_k", n_nodes, k=k)
-        for group in space.groups:
+        for group in space.variables:
             assert len(group.subsets) == math.comb(len(group.edges), k)
-        assert [g.node for g in space.groups] == [i for i in range(n_nodes + 1) if n_nodes + 1 - max(i, 1) >= k]
+        assert [g.node for g in space.variables] == [i for i in range(n_nodes + 1) if n_nodes + 1 - max(i, 1) >= k]
 
 
 def test_output_pairs_with_four_nodes_select_eight_edges():
     space = build_space("output_pairs", 4)
-    assert [len(g.edges) for g in space.groups] == [4, 4, 3, 2]  # node 4 has one successor: no variable
+    assert [len(g.edges) for g in space.variables] == [4, 4, 3, 2]  # node 4 has one successor: no variable
     for seed in range(20):
         beta = torch.randn(space.num_subsets, generator=torch.Generator().manual_seed(seed))
         chosen = set()
-        for group, p in zip(space.groups, TopologyWeights(space).probabilities(beta)):
+        for group, p in zip(space.variables, TopologyWeights(space).probabilities(beta)):
             chosen |= set(group.subsets[int(p.argmax())])
         assert len(chosen) == 8
 

@@ -9,7 +9,7 @@ import traceback
 
 from stretchnas import StretchnasError, __version__
 from stretchnas.runs.device import check_device_spec
-from stretchnas.settings.params import load_settings
+from stretchnas.settings.params import Settings, load_settings
 
 COMMANDS = {}
 
@@ -55,10 +55,8 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=["smoke", "mini", "paper"], help="overrides the file's `scale` key")
 
 
-def _settings(args) -> dict:
-    from stretchnas.settings.params import with_device
-
-    return with_device(load_settings(args.params, args.scale), getattr(args, "device", None))
+def _settings(args) -> Settings:
+    return load_settings(args.params, args.scale).on_device(getattr(args, "device", None))
 
 
 def _device_arg(parser: argparse.ArgumentParser) -> None:
@@ -177,9 +175,7 @@ def published_table_cmd(args) -> int:
 
 @command("experiments", "print every experiment of params.yaml with its defining fields and settings", _settings_args)
 def experiments_cmd(args) -> int:
-    from stretchnas.settings.params import describe_experiments
-
-    print(json.dumps(describe_experiments(_settings(args)), indent=2))
+    print(json.dumps(_settings(args).describe_experiments(), indent=2))
     return 0
 
 
@@ -194,13 +190,13 @@ def _search_args(parser):
 @command("search", "run (or resume) one supernet search", _search_args)
 def search_cmd(args) -> int:
     from stretchnas.search.runner import run_search
-    from stretchnas.settings.params import get_experiment, search_from_file
+    from stretchnas.settings.params import search_from_file
 
     settings = _settings(args)
     if args.exp:
-        experiment = get_experiment(settings, args.exp, procedures=("search",))
+        experiment = settings.experiment(args.exp, procedures=("search",))
     else:
-        experiment = search_from_file(args.params, args.config, settings["scale"]).on_device(args.device)
+        experiment = search_from_file(args.params, args.config, settings.scale).on_device(args.device)
     data = _data(args, settings, experiment.imagenet)
     genotype = run_search(experiment, data, args.out, args.seed, show_progress=not args.quiet, supersede=args.supersede)
     return _print({"out": args.out, "genotype": genotype.to_dict()})
@@ -216,13 +212,12 @@ def _random_args(parser):
 @command("random-search", "random baseline: sample genotypes, short-train each, keep the best on D_val", _random_args)
 def random_search_cmd(args) -> int:
     from stretchnas.search.random_baselines import run_random_baseline
-    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
-    experiment = get_experiment(settings, args.exp, procedures=("random_search", "random_ops"))
+    experiment = settings.experiment(args.exp, procedures=("random_search", "random_ops"))
     chosen = run_random_baseline(
         experiment,
-        settings["train"],
+        settings.train,
         _data(args, settings),
         args.out,
         args.seed,
@@ -250,11 +245,10 @@ def _experiment_args(parser):
 )
 def experiment_cmd(args) -> int:
     from stretchnas.pipeline.experiment import run_experiment
-    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
-    imagenet = get_experiment(settings, args.exp).imagenet
-    summary = run_experiment(settings, args.exp, _data(args, settings, imagenet), args.root, quiet=args.quiet)
+    experiment = settings.experiment(args.exp)
+    summary = run_experiment(settings, experiment, _data(args, settings, experiment.imagenet), args.root, args.quiet)
     return _print(
         {
             "experiment": args.exp,
@@ -279,14 +273,14 @@ def _evaluate_args(parser):
 )
 def evaluate_cmd(args) -> int:
     from stretchnas.pipeline.experiment import evaluate
-    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
-    data = _data(args, settings, get_experiment(settings, args.exp).imagenet)
+    experiment = settings.experiment(args.exp)
+    data = _data(args, settings, experiment.imagenet)
     return _print(
         evaluate(
             settings,
-            args.exp,
+            experiment,
             args.genotype,
             args.label,
             args.seed,
@@ -310,7 +304,8 @@ def _gather_args(parser):
 def gather_cmd(args) -> int:
     from stretchnas.pipeline.summaries import gather
 
-    summary = gather(_settings(args), args.exp, args.out, args.root)
+    settings = _settings(args)
+    summary = gather(settings, settings.experiment(args.exp), args.out, args.root)
     return _print(
         {
             "experiment": args.exp,
@@ -339,7 +334,7 @@ def train_cmd(args) -> int:
     settings = _settings(args)
     data = _data(args, settings, args.imagenet)
     result = run_training(
-        settings,
+        settings.train_imagenet if args.imagenet else settings.train,
         args.genotype,
         args.layers,
         args.out,
@@ -390,13 +385,12 @@ def _tables_args(parser):
 def tables_cmd(args) -> int:
     from stretchnas.pipeline.jobs import Plan
     from stretchnas.report.extract import build_tables
-    from stretchnas.settings.params import get_experiment
 
     settings = _settings(args)
     not_planned = {
-        name: (get_experiment(settings, name).fields(), reason) for name, reason in Plan(settings).not_planned.items()
+        name: (settings.experiments[name].fields(), reason) for name, reason in Plan(settings).not_planned.items()
     }
-    tables = build_tables(args.summaries, args.out, settings["scale"], not_planned)
+    tables = build_tables(args.summaries, args.out, settings.scale, not_planned)
     return _print({name: len(table) for name, table in tables.items()})
 
 
@@ -505,7 +499,8 @@ def job_costs_cmd(args) -> int:
 
 @command("config", "print the resolved configuration of one scale as JSON", _settings_args)
 def config_cmd(args) -> int:
-    print(json.dumps(_settings(args), indent=2))
+    settings = _settings(args)
+    print(json.dumps({**settings.tree, "params_file": settings.params_file}, indent=2))
     return 0
 
 

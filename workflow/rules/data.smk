@@ -6,7 +6,7 @@ rule prepare_data:
         command=command_of("prepare_data"),
     log:
         LOGS["prepare_data"],
-    threads: RESOURCES["prepare_data"]["threads"]
+    threads: RESOURCES["prepare_data"].threads
     resources:
         **resources_of("prepare_data"),
     conda:
@@ -24,7 +24,7 @@ rule prepare_imagenet:
         command=command_of("prepare_imagenet"),
     log:
         LOGS["prepare_imagenet"],
-    threads: RESOURCES["prepare_data"]["threads"]
+    threads: RESOURCES["prepare_data"].threads
     resources:
         **resources_of("prepare_data"),
     conda:

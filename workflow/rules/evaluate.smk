@@ -12,7 +12,7 @@ rule evaluate:
         LOGS["evaluate"],
     benchmark:
         pattern(RECORDS["evaluate"])
-    threads: RESOURCES["evaluate"]["threads"]
+    threads: RESOURCES["evaluate"].threads
     resources:
         **resources_of("evaluate"),
     conda:
@@ -32,7 +32,7 @@ rule lookup:
         command=command_of("lookup"),
     log:
         LOGS["lookup"],
-    threads: RESOURCES["lookup"]["threads"]
+    threads: RESOURCES["lookup"].threads
     resources:
         **resources_of("lookup"),
     conda:

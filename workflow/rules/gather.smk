@@ -9,7 +9,7 @@ rule gather:
         command=command_of("gather"),
     log:
         LOGS["gather"],
-    threads: RESOURCES["gather"]["threads"]
+    threads: RESOURCES["gather"].threads
     resources:
         **resources_of("gather"),
     conda:

@@ -12,7 +12,7 @@ rule search:
         LOGS["search"],
     benchmark:
         pattern(RECORDS["search"])
-    threads: RESOURCES["search"]["threads"]
+    threads: RESOURCES["search"].threads
     resources:
         **resources_of("search"),
     conda:
@@ -33,7 +33,7 @@ rule random:
         LOGS["random"],
     benchmark:
         pattern(RECORDS["random"])
-    threads: RESOURCES["random"]["threads"]
+    threads: RESOURCES["random"].threads
     resources:
         **resources_of("random"),
     conda:

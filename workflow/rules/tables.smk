@@ -5,7 +5,7 @@ rule published_cells:
         command=PLAN.job("published_cells", {}).command,
     log:
         LOGS["published_cells"],
-    threads: RESOURCES["published_cells"]["threads"]
+    threads: RESOURCES["published_cells"].threads
     resources:
         **resources_of("published_cells"),
     conda:
@@ -25,7 +25,7 @@ rule tables:
         command=command_of("tables"),
     log:
         LOGS["tables"],
-    threads: RESOURCES["tables"]["threads"]
+    threads: RESOURCES["tables"].threads
     resources:
         **resources_of("tables"),
     conda:
@@ -44,7 +44,7 @@ rule report:
         command=PLAN.job("report", {"scale": SCALE}).command,
     log:
         LOGS["report"].format(scale=SCALE),
-    threads: RESOURCES["report"]["threads"]
+    threads: RESOURCES["report"].threads
     resources:
         **resources_of("report"),
     conda:

@@ -16,6 +16,7 @@ from stretchnas.data.files import FileSubset, read_index
 from stretchnas.data.folders import prepared_folder
 from stretchnas.data.prepare import ARRAYS, SPLITS_FILE, prepared_files, prepared_for
 from stretchnas.runs.documents import read_document
+from stretchnas.settings.params import Settings
 
 
 class PreparedDataError(StretchnasError, RuntimeError):
@@ -78,7 +79,7 @@ class PreparedData:
                 )
         return cls(root, manifest, splits, {}, files)
 
-    def check_serves(self, settings: dict, imagenet: bool = False) -> None:
+    def check_serves(self, settings: Settings, imagenet: bool = False) -> None:
         """Refuse data prepared for another scale, other data settings than the run's, or the other data
         set (CIFAR's for an ImageNet run, or the reverse)."""
         recorded = self.manifest.get("prepared_for")
@@ -147,9 +148,9 @@ class ArraySubset(Dataset):
         return image, int(self.labels[index])
 
 
-def open_prepared(path: str | Path | None, settings: dict, imagenet: bool = False) -> PreparedData:
+def open_prepared(path: str | Path | None, settings: Settings, imagenet: bool = False) -> PreparedData:
     """The prepared data at `path` (default: where the workflow puts it), checked to serve runs of
     `settings` (on data.imagenet's data with `imagenet`)."""
-    data = PreparedData.open(path or prepared_folder(settings["scale"], imagenet))
+    data = PreparedData.open(path or prepared_folder(settings.scale, imagenet))
     data.check_serves(settings, imagenet)
     return data

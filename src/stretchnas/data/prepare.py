@@ -20,6 +20,7 @@ from stretchnas.data.files import FILES_INDEX, IMAGENET_MEAN, IMAGENET_STD, scan
 from stretchnas.data.sources import DataSourceError, RawDataset, read_source
 from stretchnas.data.splits import PARTS, make_splits
 from stretchnas.runs.atomic import atomic_directory, check_replaceable, unexpected_entries
+from stretchnas.settings.params import Settings
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
 SPLITS_FILE = "splits.json"
@@ -282,18 +283,18 @@ def _prepare_files(
     return _write_prepared(out_dir, lambda scratch: write_index(index, scratch), split_index, manifest)
 
 
-def prepared_for(settings: Mapping, imagenet: bool = False) -> dict:
+def prepared_for(settings: Settings, imagenet: bool = False) -> dict:
     """What a prepared folder must match to serve a run of these settings (of data.imagenet's data)."""
-    data = settings["data"]
+    data = settings.data.to_tree()
     keys = ("seed", "train_per_class", "test_per_class", "split_schemes")  # what selects and cuts the images
     if not imagenet:
-        return {"scale": settings["scale"], "data": {key: data[key] for key in (*keys, "image_size")}}
+        return {"scale": settings.scale, "data": {key: data[key] for key in (*keys, "image_size")}}
     chosen = {**data, **data["imagenet"]}
-    return {"scale": settings["scale"], "imagenet": {key: chosen[key] for key in (*keys, "search_fraction")}}
+    return {"scale": settings.scale, "imagenet": {key: chosen[key] for key in (*keys, "search_fraction")}}
 
 
 def prepare_from_settings(
-    settings: Mapping,
+    settings: Settings,
     out_dir: str | Path,
     source: str | None = None,
     dataset: str | None = None,
@@ -305,31 +306,52 @@ def prepare_from_settings(
     the command line's overrides.
 
     Returns a short summary of what was written."""
-    data = settings["data"]
+    data = settings.data
     if imagenet:
-        section = data["imagenet"]
-        if not (source or section["source"]):
+        section = data.imagenet
+        if section is None or not (source or section.source):
             raise DataSourceError(
-                f"{settings.get('params_file', 'params.yaml')}: data.imagenet.source: not set; "
+                f"{settings.params_file}: data.imagenet.source: not set; "
                 "name an ImageFolder tree there or in $STRETCHNAS_IMAGENET"
             )
         # an ImageNet tree is read in place: decoding it into arrays would not fit in memory
-        data = {**data, **section, "dataset": "imagefolder", "storage": "files", "verify_checksums": False}
-    origin = "command line --source" if source else data["source_origin"]
+        chosen = {
+            "source": section.source,
+            "source_origin": section.source_origin,
+            "dataset": "imagefolder",
+            "storage": "files",
+            "verify_checksums": False,
+            "train_per_class": section.train_per_class,
+            "test_per_class": section.test_per_class,
+            "search_fraction": section.search_fraction,
+            "image_size": None,
+        }
+    else:
+        chosen = {
+            "source": data.source,
+            "source_origin": data.source_origin,
+            "dataset": data.dataset,
+            "storage": data.storage,
+            "verify_checksums": data.verify_checksums,
+            "train_per_class": data.train_per_class,
+            "test_per_class": data.test_per_class,
+            "search_fraction": None,
+            "image_size": data.image_size,
+        }
     manifest = prepare_data(
-        source=source or data["source"],
+        source=source or chosen["source"],
         out_dir=out_dir,
-        dataset=dataset or data["dataset"],
-        split_schemes=data["split_schemes"],
-        seed=data["seed"],
-        train_per_class=data["train_per_class"],
-        test_per_class=data["test_per_class"],
-        verify_checksums=data["verify_checksums"] and verify_checksums,
-        source_origin=origin,
+        dataset=dataset or chosen["dataset"],
+        split_schemes={name: scheme.fractions() for name, scheme in data.split_schemes.items()},
+        seed=data.seed,
+        train_per_class=chosen["train_per_class"],
+        test_per_class=chosen["test_per_class"],
+        verify_checksums=chosen["verify_checksums"] and verify_checksums,
+        source_origin="command line --source" if source else chosen["source_origin"],
         prepared_for=prepared_for(settings, imagenet),
-        storage=storage or data["storage"],
-        search_fraction=data["search_fraction"] if imagenet else None,
-        image_size=None if imagenet else data["image_size"],
+        storage=storage or chosen["storage"],
+        search_fraction=chosen["search_fraction"],
+        image_size=chosen["image_size"],
     )
     return {
         "out": str(Path(out_dir)),

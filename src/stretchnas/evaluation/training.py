@@ -28,9 +28,10 @@ from stretchnas.method.genotype import Genotype
 from stretchnas.method.published_genotypes import get_genotype
 from stretchnas.runs import RunError
 from stretchnas.runs.atomic import atomic_write_json
-from stretchnas.runs.device import to_device, without_placement
+from stretchnas.runs.device import to_device
 from stretchnas.runs.documents import read_document
 from stretchnas.runs.loop import EpochRun, LoopSettings
+from stretchnas.settings.types import TrainSettings
 
 
 def params_at(genotype: Genotype, layers: int, C: int, imagenet: bool, num_classes: int) -> float:
@@ -111,7 +112,7 @@ class TrainRun(EpochRun):
     final_file = "result.json"
     loss_keys = ("loss",)
 
-    def __init__(self, spec: TrainSpec, recipe: dict, data: PreparedData, out: str | Path, seed: int):
+    def __init__(self, spec: TrainSpec, recipe: TrainSettings, data: PreparedData, out: str | Path, seed: int):
         super().__init__(out, data, seed, LoopSettings.of(recipe))
         self.spec = spec
         self.recipe = recipe
@@ -127,7 +128,7 @@ class TrainRun(EpochRun):
             "channels": spec.channels,
             "imagenet": spec.imagenet,
             "seed": self.seed,
-            "recipe": without_placement(self.recipe),
+            "recipe": self.recipe.identity(),
             "data_manifest_sha256": self.data.manifest_sha256,
         }
 
@@ -140,7 +141,7 @@ class TrainRun(EpochRun):
             "channel_choice": spec.channel_choice,
             "imagenet": spec.imagenet,
             "seed": self.seed,
-            "recipe": self.recipe,
+            "recipe": self.recipe.to_tree(),
         }
 
     def load_result(self) -> dict:
@@ -156,22 +157,22 @@ class TrainRun(EpochRun):
             spec.channels,
             self.num_classes,
             spec.layers,
-            auxiliary=r["auxiliary_weight"] > 0,
+            auxiliary=r.auxiliary_weight > 0,
             imagenet=spec.imagenet,
         )
         self.model = model.to(self.device)
         self.optimizer = torch.optim.SGD(
-            self.model.parameters(), lr=r["lr"], momentum=r["momentum"], weight_decay=r["weight_decay"]
+            self.model.parameters(), lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay
         )
         self.scheduler = self._scheduler(self.optimizer)
         train_set, self.eval_set = self._datasets()
         self.stream = make_stream(
             train_set,
-            r["batch_size"],
+            r.batch_size,
             self.seed,
             "train",
             mode="epoch",
-            workers=r["workers"],
+            workers=r.workers,
             pin_memory=self.device.type == "cuda",
         )
         self.model.train()
@@ -179,17 +180,17 @@ class TrainRun(EpochRun):
     def _datasets(self):
         m = self.data.manifest
         if self.spec.imagenet:
-            train_t, test_t = imagenet_transforms(m["mean"], m["std"], self.recipe["crop"])
+            train_t, test_t = imagenet_transforms(m["mean"], m["std"], self.recipe.crop)
         else:
-            train_t = train_transform(m["mean"], m["std"], crop=m["image_size"][0], cutout=self.recipe["cutout"])
+            train_t = train_transform(m["mean"], m["std"], crop=m["image_size"][0], cutout=self.recipe.cutout)
             test_t = eval_transform(m["mean"], m["std"])
         return self.data.subset(*self.spec.train_part, train_t), self.data.subset(*self.spec.eval_part, test_t)
 
     def _scheduler(self, optimizer):
         r = self.recipe
-        if r["schedule"] == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r["epochs"], eta_min=r["lr_min"])
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=r["gamma"])
+        if r.schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=r.epochs, eta_min=r.lr_min)
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=r.gamma)
 
     def component_state(self) -> dict:
         return {
@@ -206,7 +207,7 @@ class TrainRun(EpochRun):
         self.stream.load_state_dict(state["stream"])
 
     def steps_per_epoch(self) -> int:
-        return min(len(self.stream), self.recipe["max_steps_per_epoch"] or len(self.stream))
+        return min(len(self.stream), self.recipe.max_steps_per_epoch or len(self.stream))
 
     # ----------------------------------------------------------------- loop hooks
 
@@ -216,21 +217,21 @@ class TrainRun(EpochRun):
     def start_epoch(self, epoch: int, fresh: bool) -> None:
         if fresh:
             self.stream.start_pass(epoch)
-        self.model.drop_path_prob = self.recipe["drop_path"] * epoch / self.recipe["epochs"]
+        self.model.drop_path_prob = self.recipe.drop_path * epoch / self.recipe.epochs
 
     def train_step(self) -> dict[str, float]:
         r = self.recipe
         x, y = to_device(self.stream.next(), self.device)
         out = self.model(x)
         logits, aux = out if isinstance(out, tuple) else (out, None)
-        loss = F.cross_entropy(logits, y, label_smoothing=r["label_smoothing"])
+        loss = F.cross_entropy(logits, y, label_smoothing=r.label_smoothing)
         if aux is not None:
-            loss = loss + r["auxiliary_weight"] * F.cross_entropy(aux, y, label_smoothing=r["label_smoothing"])
+            loss = loss + r.auxiliary_weight * F.cross_entropy(aux, y, label_smoothing=r.label_smoothing)
         value = loss.item()
         if math.isfinite(value):  # a non-finite loss stops the run before it can touch the weights
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), r["grad_clip"])
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), r.grad_clip)
             self.optimizer.step()
         return {
             "loss": value,
@@ -244,7 +245,7 @@ class TrainRun(EpochRun):
 
     def epoch_row(self, epoch: int, sums: dict) -> dict:
         eval_loss, eval_acc, eval_top_k = evaluate(
-            self.model, self.eval_set, self.recipe["batch_size"], self.device, self.recipe["workers"]
+            self.model, self.eval_set, self.recipe.batch_size, self.device, self.recipe.workers
         )
         name = self.spec.eval_name
         row = {
@@ -276,7 +277,7 @@ class TrainRun(EpochRun):
     def _result(self, rows: list[dict]) -> dict:
         spec, model = self.spec, self.model
         model.eval()
-        size = self.recipe["crop"] if spec.imagenet else self.data.manifest["image_size"][0]
+        size = self.recipe.crop if spec.imagenet else self.data.manifest["image_size"][0]
         x = torch.randn(1, 3, size, size, device=self.device)
         final = rows[-1]
         name = spec.eval_name
@@ -319,7 +320,7 @@ def channel_choice_for(genotype: Genotype, layers: int, target_m: float, imagene
 
 
 def run_training(
-    settings: dict,
+    recipe: TrainSettings,
     genotype_ref: str,
     layers: int,
     out: str | Path,
@@ -331,8 +332,8 @@ def run_training(
     show_progress: bool = True,
     supersede: bool = False,
 ) -> dict:
-    """`stretchnas train`: a published or saved genotype, at a fixed C or the C nearest a parameter budget."""
-    recipe = settings["train_imagenet" if imagenet else "train"]
+    """`stretchnas train`: a published or saved genotype, at a fixed C or the C nearest a parameter budget,
+    trained with `recipe` (CIFAR's or ImageNet's, as `imagenet` says)."""
     genotype = get_genotype(genotype_ref)
     choice = None
     if target_params_m is not None:
@@ -342,5 +343,5 @@ def run_training(
         raise RunError(f"--channels {channels}: must be an even number of at least 2 (FactorizedReduce halves it)")
     name = Path(genotype_ref).stem if genotype_ref.endswith(".json") else genotype_ref
     spec = TrainSpec(genotype, name, layers, channels, imagenet, choice)
-    seed = recipe["seeds"][0] if seed is None else seed
+    seed = recipe.seeds[0] if seed is None else seed
     return TrainRun(spec, recipe, data, out, seed).run(show_progress, supersede)

@@ -14,7 +14,6 @@ parser stays cheap.
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import functools
 import json
@@ -33,6 +32,7 @@ from typing import Any, Literal
 from stretchnas import StretchnasError
 from stretchnas.runs.device import check_device_spec
 from stretchnas.runs.processes import peak_rss_mib
+from stretchnas.settings.types import SearchSettings, Topology
 
 
 class BenchError(StretchnasError, ValueError):
@@ -216,11 +216,11 @@ def _print(result: dict) -> None:
     print(json.dumps(result), flush=True)
 
 
-def load_search_defaults(params: str | os.PathLike = "params.yaml") -> dict:
+def load_search_defaults(params: str | os.PathLike = "params.yaml") -> SearchSettings:
     """The search settings a benchmark starts from: the paper scale of `params`, no environment overrides."""
     from stretchnas.settings.params import load_settings
 
-    return load_settings(params, "paper", environ={})["search"]
+    return load_settings(params, "paper", environ={}).search
 
 
 # --------------------------------------------------------------------------- variants
@@ -267,7 +267,7 @@ def check_implemented(cfg: BenchConfig) -> None:
 def compare(
     base: BenchConfig,
     variants: Sequence[str],
-    search_defaults: dict,
+    search_defaults: SearchSettings,
     on_result: Callable[[dict], None] | None = None,
 ) -> list[dict]:
     """Measure `base` changed by each variant ('key=value,...'), each in a fresh process, one after the other.
@@ -302,7 +302,7 @@ def compare(
     return results
 
 
-def concurrent(cfg: BenchConfig, jobs: int, search_defaults: dict) -> list[dict]:
+def concurrent(cfg: BenchConfig, jobs: int, search_defaults: SearchSettings) -> list[dict]:
     """`jobs` copies of `cfg` measured at once, each in its own fresh process: what parallel workflow jobs get."""
     check_implemented(cfg)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
@@ -324,7 +324,7 @@ def _batch(batch: int, side: int, generator):
     return images, torch.randint(0, 10, (batch,), generator=generator)
 
 
-def build_step(cfg: BenchConfig, search_defaults: dict):
+def build_step(cfg: BenchConfig, search_defaults: SearchSettings):
     """A zero-argument callable doing one search step on fixed random data, and its parameter count."""
     import torch
 
@@ -354,13 +354,12 @@ def build_step(cfg: BenchConfig, search_defaults: dict):
         raise BenchError(f"--topology {cfg.topology}: unknown; the modes are {', '.join(TOPOLOGY_MODES)}")
     if cfg.optimizer not in SEARCH_OPTIMIZERS:
         raise BenchError(f"--optimizer {cfg.optimizer}: unknown; the optimisers are {', '.join(SEARCH_OPTIMIZERS)}")
-    search = copy.deepcopy(search_defaults)
-    search.update(
+    search = search_defaults.replace(
         channels=cfg.channels,
         layers=cfg.layers,
         intermediate_nodes=cfg.nodes,
         optimizer=cfg.optimizer,
-        topology={"mode": cfg.topology, "allow_empty_output": False},
+        topology=Topology(mode=cfg.topology),
         channels_last=cfg.channels_last,
         recompute=cfg.recompute,
         beta_data=cfg.beta_data,
@@ -400,7 +399,7 @@ def step_times(step: Callable[[], object], repeats: int, device) -> list[float]:
     return times
 
 
-def measure(cfg: BenchConfig, search_defaults: dict) -> dict:
+def measure(cfg: BenchConfig, search_defaults: SearchSettings) -> dict:
     """Time `cfg`'s search step in this process: the config's fields, then the figures (see `compare`)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode

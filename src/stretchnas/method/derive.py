@@ -43,7 +43,7 @@ def selected_edges(
     edges = space.edges
     if space.derive_rule == "subsets":
         chosen = []
-        for group, part in zip(space.groups, space.group_slices()):
+        for group, part in zip(space.variables, space.variable_slices()):
             chosen.extend(group.subsets[int(torch.argmax(beta.detach()[part]))])
         return sorted(set(chosen))
     if space.derive_rule == "argmax":

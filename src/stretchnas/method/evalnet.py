@@ -1,5 +1,5 @@
 """Evaluation networks built from any genotype: any number of inputs per node,
-any subset of nodes concatenated (DARTS model.py generalised)."""
+any subset of nodes concatenated (DARTS model.py generalised; docs/method.md §6)."""
 
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ class FactorizedReduce(ReluFirst):
         return self.bn(self.pre_norm(x))
 
 
-def _pool(kind: str, stride: int, C: int, search: bool) -> nn.Module:
+def _pool(kind: str, stride: int, C: int, supernet: bool) -> nn.Module:
     pool = (
         nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
         if kind == "avg"
@@ -127,37 +127,37 @@ def _pool(kind: str, stride: int, C: int, search: bool) -> nn.Module:
     )
     # DARTS appends an affine-free BN to pooling in the search network only, so
     # that outputs of parameter-free ops are on the scale of the conv ops'.
-    return nn.Sequential(pool, nn.BatchNorm2d(C, affine=False)) if search else pool
+    return nn.Sequential(pool, nn.BatchNorm2d(C, affine=False)) if supernet else pool
 
 
-OpFactory = Callable[[int, int, bool, bool], nn.Module]  # (C, stride, affine, search)
+OpFactory = Callable[[int, int, bool, bool], nn.Module]  # (C, stride, affine, in a search supernet)
 
 DARTS_OPS: dict[str, OpFactory] = {
-    "none": lambda C, stride, affine, search: Zero(stride),
-    "max_pool_3x3": lambda C, stride, affine, search: _pool("max", stride, C, search),
-    "avg_pool_3x3": lambda C, stride, affine, search: _pool("avg", stride, C, search),
-    "skip_connect": lambda C, stride, affine, search: Identity() if stride == 1 else FactorizedReduce(C, C, affine),
-    "sep_conv_3x3": lambda C, stride, affine, search: SepConv(C, C, 3, stride, 1, affine),
-    "sep_conv_5x5": lambda C, stride, affine, search: SepConv(C, C, 5, stride, 2, affine),
-    "dil_conv_3x3": lambda C, stride, affine, search: DilConv(C, C, 3, stride, 2, 2, affine),
-    "dil_conv_5x5": lambda C, stride, affine, search: DilConv(C, C, 5, stride, 4, 2, affine),
+    "none": lambda C, stride, affine, supernet: Zero(stride),
+    "max_pool_3x3": lambda C, stride, affine, supernet: _pool("max", stride, C, supernet),
+    "avg_pool_3x3": lambda C, stride, affine, supernet: _pool("avg", stride, C, supernet),
+    "skip_connect": lambda C, stride, affine, supernet: Identity() if stride == 1 else FactorizedReduce(C, C, affine),
+    "sep_conv_3x3": lambda C, stride, affine, supernet: SepConv(C, C, 3, stride, 1, affine),
+    "sep_conv_5x5": lambda C, stride, affine, supernet: SepConv(C, C, 5, stride, 2, affine),
+    "dil_conv_3x3": lambda C, stride, affine, supernet: DilConv(C, C, 3, stride, 2, 2, affine),
+    "dil_conv_5x5": lambda C, stride, affine, supernet: DilConv(C, C, 5, stride, 4, 2, affine),
 }
 
 NB201_OPS: dict[str, OpFactory] = {
-    "none": lambda C, stride, affine, search: Zero(stride),
-    "skip_connect": lambda C, stride, affine, search: Identity() if stride == 1 else FactorizedReduce(C, C, affine),
-    "nor_conv_1x1": lambda C, stride, affine, search: ReLUConvBN(C, C, 1, stride, 0, affine),
-    "nor_conv_3x3": lambda C, stride, affine, search: ReLUConvBN(C, C, 3, stride, 1, affine),
-    "avg_pool_3x3": lambda C, stride, affine, search: nn.AvgPool2d(3, stride, 1, count_include_pad=False),
+    "none": lambda C, stride, affine, supernet: Zero(stride),
+    "skip_connect": lambda C, stride, affine, supernet: Identity() if stride == 1 else FactorizedReduce(C, C, affine),
+    "nor_conv_1x1": lambda C, stride, affine, supernet: ReLUConvBN(C, C, 1, stride, 0, affine),
+    "nor_conv_3x3": lambda C, stride, affine, supernet: ReLUConvBN(C, C, 3, stride, 1, affine),
+    "avg_pool_3x3": lambda C, stride, affine, supernet: nn.AvgPool2d(3, stride, 1, count_include_pad=False),
 }
 
 OP_SPACES: dict[str, dict[str, OpFactory]] = {"darts": DARTS_OPS, "nb201": NB201_OPS}
 
 
-def build_op(name: str, C: int, stride: int, affine: bool, search: bool = False, space: str = "darts") -> nn.Module:
+def build_op(name: str, C: int, stride: int, affine: bool, supernet: bool = False, space: str = "darts") -> nn.Module:
     try:
         factory = OP_SPACES[space][name]
     except KeyError:
         known = sorted(OP_SPACES.get(space, {}))
         raise KeyError(f"unknown op {name!r} in space {space!r}; known ops: {known}") from None
-    return factory(C, stride, affine, search)
+    return factory(C, stride, affine, supernet)

@@ -31,7 +31,7 @@ def passive_aggressive(
     edges = space.edges
     probs = weights.probabilities(beta)
     factors: dict[int, list[torch.Tensor]] = {}
-    for group, p in zip(space.groups, probs):
+    for group, p in zip(space.variables, probs):
         q = p.max()
         for e in group.edges:
             containing = [k for k, subset in enumerate(group.subsets) if e in subset]

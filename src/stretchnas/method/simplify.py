@@ -46,7 +46,7 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Group:
+class ShapeGroup:
     """Ops of one space that share their modules (`kind`: conv, dil or sep) and merge their kernels."""
 
     kind: str
@@ -57,11 +57,11 @@ class Group:
         return tuple(c.op for c in self.candidates)
 
 
-GROUPS: dict[str, tuple[Group, ...]] = {
-    "nb201": (Group("conv", (Candidate("nor_conv_1x1", 1), Candidate("nor_conv_3x3", 3))),),
+GROUPS: dict[str, tuple[ShapeGroup, ...]] = {
+    "nb201": (ShapeGroup("conv", (Candidate("nor_conv_1x1", 1), Candidate("nor_conv_3x3", 3))),),
     "darts": (
-        Group("sep", (Candidate("sep_conv_3x3", 3), Candidate("sep_conv_5x5", 5))),
-        Group("dil", (Candidate("dil_conv_3x3", 3, 2), Candidate("dil_conv_5x5", 5, 2))),
+        ShapeGroup("sep", (Candidate("sep_conv_3x3", 3), Candidate("sep_conv_5x5", 5))),
+        ShapeGroup("dil", (Candidate("dil_conv_3x3", 3, 2), Candidate("dil_conv_5x5", 5, 2))),
     ),
 }
 
@@ -116,7 +116,7 @@ class SharedGroup(nn.Module):
     """One group of an edge: merged convolutions with the shared modules between them, up to a final
     affine-free batch norm (`final_norm`), on the node's rectified input."""
 
-    def __init__(self, group: Group, C: int, stride: int, kernel_norm: str):
+    def __init__(self, group: ShapeGroup, C: int, stride: int, kernel_norm: str):
         super().__init__()
         self.kind, self.candidates = group.kind, group.candidates
         if group.kind == "conv":
@@ -147,7 +147,7 @@ class SharedGroup(nn.Module):
         return total * self.final_norm(z)
 
 
-def groups_of(op_names: list[str], space: str) -> list[tuple[Group, list[int]]]:
+def groups_of(op_names: list[str], space: str) -> list[tuple[ShapeGroup, list[int]]]:
     """The space's groups with at least two of `op_names` present, each with those ops' indices."""
     found = []
     for group in GROUPS.get(space, ()):

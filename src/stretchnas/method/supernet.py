@@ -1,4 +1,4 @@
-"""The search supernet: DARTS cells whose edges carry a mixed op scaled by s(e).
+"""The search supernet: DARTS cells whose edges carry a mixed op scaled by s(e) (docs/method.md §1-2).
 
 Node j = sum_{i<j} s(i, j) * sum_o softmax(alpha_ij)_o * o(x_i)   (Eqs. 1, 2, 6, 9, 13).
 
@@ -48,10 +48,6 @@ class EdgeOptions:
     simplify: bool = False
     kernel_norm: str = "none"
 
-    @classmethod
-    def from_search(cls, search: dict) -> EdgeOptions:
-        return cls(search["pc_darts"]["partial_channels"], search["simplify"], search["kernel_norm"])
-
 
 PLAIN_EDGES = EdgeOptions()  # all channels, no simplification
 
@@ -74,7 +70,7 @@ class MixedEdge(nn.Module):
         self.partial = partial
         self.bypass = nn.MaxPool2d(2, 2) if partial > 1 and stride == 2 else None
         self.ops = nn.ModuleList(
-            build_op(op_names[k], C // partial, stride, affine=False, search=True, space=space) for k in self.op_index
+            build_op(op_names[k], C // partial, stride, affine=False, supernet=True, space=space) for k in self.op_index
         )
         self.relu_first = [getattr(op, "relu_first", False) for op in self.ops]
         # ops whose output depends only on (input, stride): shareable across a node's edges
@@ -97,51 +93,74 @@ class MixedEdge(nn.Module):
         only: int | None = None,
         shared: dict | None = None,
     ):
-        """Sum of weighted op outputs; `only` runs a single op (a clamped edge under EDAS, a drawn one under
-        GDAS); `shared` caches parameter-free op outputs among the edges leaving one node (which all see
-        the same channels). None where no op ran: the edge contributes nothing."""
-        rest = None
-        if self.partial > 1:
-            part = x.shape[1] // self.partial
-            x, x_relu, rest = x[:, :part], x_relu[:, :part], x[:, part:]
-        out, fused, norms, fused_ops = None, [], [], []
-        for k, op, relu_first, key, normalized in zip(
-            self.op_index, self.ops, self.relu_first, self.share_key, self.normalized
-        ):
-            if only is not None and k != only:
-                continue
-            if normalized and fusable(op.final_norm):
-                fused.append(op.pre_norm(x_relu))
-                norms.append(op.final_norm)
-                fused_ops.append(k)
-                continue
-            if key is not None and shared is not None and key in shared:
-                y = shared[key]
-            else:
-                y = op.body(x_relu) if relu_first else op(x)
-                if key is not None and shared is not None:
-                    shared[key] = y
-            term = weights[k] * y
-            out = term if out is None else out + term
-        if fused:
-            term = normalized_mix(self._weights_of(weights, fused_ops), fused, norms)
-            out = term if out is None else out + term
+        """sum_k weights[k] * op_k(x) over the edge's ops (docs/method.md §1), `x_relu` being relu(x) for the
+        ops that start with a ReLU. `only` runs a single op (a clamped edge under EDAS, a drawn one under
+        GDAS); `shared` caches parameter-free op outputs among the edges leaving one node. None where no op
+        ran: the edge contributes nothing.
+
+        The terms come from three computations of the same sum, in a fixed order: ops run one by one, the
+        ops whose final batch norm is fused with the weighted sum, and the simplification's merged groups."""
+        x, x_relu, bypassed = self._partial_channels(x, x_relu)
+        chosen = [i for i, k in enumerate(self.op_index) if only is None or k == only]
+        fused = [i for i in chosen if self.normalized[i] and fusable(self.ops[i].final_norm)]
+        terms = [self._op_term(i, x, x_relu, weights, shared) for i in chosen if i not in fused]
+        terms += [self._fused_term(fused, x_relu, weights)] if fused else []
+        terms += self._group_terms(x_relu, weights, only)
+        return self._rejoin(_sum(terms), bypassed)
+
+    def _op_term(self, i: int, x, x_relu, weights, shared: dict | None) -> torch.Tensor:
+        """weights[k] * op_k(x), a parameter-free op's output computed once per node (`shared`)."""
+        op, key = self.ops[i], self.share_key[i]
+        if key is not None and shared is not None and key in shared:
+            y = shared[key]
+        else:
+            y = op.body(x_relu) if self.relu_first[i] else op(x)
+            if key is not None and shared is not None:
+                shared[key] = y
+        return weights[self.op_index[i]] * y
+
+    def _fused_term(self, fused: list[int], x_relu, weights) -> torch.Tensor:
+        """sum over `fused` of weights[k] * BN_k(z_k), keeping only z_k (stretchnas.kernels.normalized_mix)."""
+        inputs = [self.ops[i].pre_norm(x_relu) for i in fused]
+        norms = [self.ops[i].final_norm for i in fused]
+        return normalized_mix(self._weights_of(weights, [self.op_index[i] for i in fused]), inputs, norms)
+
+    def _group_terms(self, x_relu, weights, only: int | None) -> list[torch.Tensor]:
+        """The 2024 simplification: each merged group's weighted sum over its members (method/simplify.py)."""
+        terms = []
         for group, members in zip(self.groups, self.group_members):
             chosen = [i for i, k in enumerate(members) if only is None or k == only]
             if chosen:
-                term = group(x_relu, self._weights_of(weights, [members[i] for i in chosen]), chosen)
-                out = term if out is None else out + term
-        if rest is None or out is None:
+                terms.append(group(x_relu, self._weights_of(weights, [members[i] for i in chosen]), chosen))
+        return terms
+
+    def _partial_channels(self, x, x_relu):
+        """PC-DARTS: the ops see the first C/K channels; the rest bypass them."""
+        if self.partial == 1:
+            return x, x_relu, None
+        part = x.shape[1] // self.partial
+        return x[:, :part], x_relu[:, :part], x[:, part:]
+
+    def _rejoin(self, out, bypassed):
+        if bypassed is None or out is None:
             return out
-        rest = self.bypass(rest) if self.bypass is not None else rest
+        bypassed = self.bypass(bypassed) if self.bypass is not None else bypassed
         # PC-DARTS's channel shuffle: channel g * (C / K) + i moves to i * K + g
-        return torch.nn.functional.channel_shuffle(torch.cat([out, rest], dim=1), self.partial)
+        return torch.nn.functional.channel_shuffle(torch.cat([out, bypassed], dim=1), self.partial)
 
     @staticmethod
     def _weights_of(weights: torch.Tensor, ops: list[int]) -> torch.Tensor:
         if ops == list(range(ops[0], ops[-1] + 1)):  # adjacent, as in both spaces: one slice
             return weights[ops[0] : ops[-1] + 1]
         return torch.stack([weights[k] for k in ops])
+
+
+def _sum(terms: list[torch.Tensor]) -> torch.Tensor | None:
+    """The terms added left to right (None for none): the order, and so the rounding, is fixed."""
+    out = None
+    for term in terms:
+        out = term if out is None else out + term
+    return out
 
 
 class SearchCell(nn.Module):

@@ -11,7 +11,7 @@ an edge is
 
     s(e) = c_v * sum_{S in F_v, e in S} p_v(S)  =  (c * p) @ M
 
-where M is the subset-membership matrix over all groups. An edge that no group
+where M is the subset-membership matrix over all variables. An edge that no variable
 can select has s = 0 and is not built at all. `darts` has no topology variables
 (s = 1 everywhere; `none` in the op set does the cutting).
 """
@@ -33,7 +33,7 @@ def cell_edges(n_nodes: int, n_inputs: int = 2) -> list[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class Group:
+class TopologyVariable:
     """One node's topology variable: the edges it chooses among and the allowed subsets."""
 
     node: int
@@ -48,7 +48,7 @@ class TopologySpace:
     n_nodes: int
     with_none: bool  # whether `none` is a candidate op (vanilla DARTS)
     perspective: str  # 'input' or 'output': which side of a node its variable chooses
-    groups: tuple[Group, ...] = field(default=())
+    variables: tuple[TopologyVariable, ...] = field(default=())
     # 'subsets' (argmax subset), 'top2_input' / 'top2_output' (DARTS hand rule), 'argmax' (NB201: every
     # edge keeps its argmax op, `none` included)
     derive_rule: str = "subsets"
@@ -65,18 +65,18 @@ class TopologySpace:
 
     @property
     def num_subsets(self) -> int:
-        return sum(len(g.subsets) for g in self.groups)
+        return sum(len(g.subsets) for g in self.variables)
 
     @property
     def has_beta(self) -> bool:
-        return bool(self.groups)
+        return bool(self.variables)
 
     def active_edges(self) -> list[bool]:
         """Edges some subset can select (all edges when there are no topology variables)."""
-        if not self.groups:
+        if not self.variables:
             return [True] * len(self.edges)
         active = [False] * len(self.edges)
-        for group in self.groups:
+        for group in self.variables:
             for subset in group.subsets:
                 for e in subset:
                     active[e] = True
@@ -85,16 +85,16 @@ class TopologySpace:
     def membership(self) -> torch.Tensor:
         """M (total subsets x edges), each row already multiplied by its group's scale."""
         rows = []
-        for group in self.groups:
+        for group in self.variables:
             for subset in group.subsets:
                 row = torch.zeros(len(self.edges), dtype=torch.float64)
                 row[list(subset)] = group.scale
                 rows.append(row)
         return torch.stack(rows) if rows else torch.zeros(0, len(self.edges), dtype=torch.float64)
 
-    def group_slices(self) -> list[slice]:
+    def variable_slices(self) -> list[slice]:
         slices, start = [], 0
-        for group in self.groups:
+        for group in self.variables:
             slices.append(slice(start, start + len(group.subsets)))
             start += len(group.subsets)
         return slices
@@ -119,26 +119,28 @@ def _scale_for(subsets, edges) -> float:
     return len(subsets) / containing
 
 
-def _output_groups(n_nodes: int, sizes_for: Callable[[int], list[int]], n_inputs: int) -> tuple[Group, ...]:
+def _output_variables(
+    n_nodes: int, sizes_for: Callable[[int], list[int]], n_inputs: int
+) -> tuple[TopologyVariable, ...]:
     index = _edge_index(n_nodes, n_inputs)
-    groups = []
+    variables = []
     for node in range(n_nodes + n_inputs - 1):  # the last node has no successors
         edges = tuple(index[(node, j)] for j in successors(node, n_nodes, n_inputs))
         sizes = [k for k in sizes_for(len(edges)) if 0 <= k <= len(edges)]
         if not edges or not [k for k in sizes if k > 0]:
             continue
         subsets = _subsets(edges, sizes)
-        groups.append(Group(node, edges, subsets, _scale_for(subsets, edges)))
-    return tuple(groups)
+        variables.append(TopologyVariable(node, edges, subsets, _scale_for(subsets, edges)))
+    return tuple(variables)
 
 
-def _input_pair_groups(n_nodes: int, n_inputs: int) -> tuple[Group, ...]:
+def _input_pair_variables(n_nodes: int, n_inputs: int) -> tuple[TopologyVariable, ...]:
     index = _edge_index(n_nodes, n_inputs)
-    groups = []
+    variables = []
     for j in range(n_inputs, n_nodes + n_inputs):
         edges = tuple(index[(i, j)] for i in range(j))
-        groups.append(Group(j, edges, _subsets(edges, [2]), 1.0))  # Eq. 6 has no scale
-    return tuple(groups)
+        variables.append(TopologyVariable(j, edges, _subsets(edges, [2]), 1.0))  # Eq. 6 has no scale
+    return tuple(variables)
 
 
 def mode_space(mode: str) -> TopologySpace:
@@ -178,25 +180,25 @@ def _darts_output(n_nodes, **_):
 
 
 def _input_pairs(n_nodes, **_):
-    return TopologySpace("input_pairs", n_nodes, False, "input", _input_pair_groups(n_nodes, 2))
+    return TopologySpace("input_pairs", n_nodes, False, "input", _input_pair_variables(n_nodes, 2))
 
 
 def _output_pairs(n_nodes, n_inputs=2, **_):
-    groups = _output_groups(n_nodes, lambda n: [2], n_inputs)
-    return TopologySpace("output_pairs", n_nodes, False, "output", groups, n_inputs=n_inputs)
+    variables = _output_variables(n_nodes, lambda n: [2], n_inputs)
+    return TopologySpace("output_pairs", n_nodes, False, "output", variables, n_inputs=n_inputs)
 
 
 def _output_k(n_nodes, k=None, n_inputs=2, **_):
     if k is None or not 1 <= k <= 4:
         raise ValueError(f"topology.k must be between 1 and 4, got {k}")
-    groups = _output_groups(n_nodes, lambda n: [k], n_inputs)
-    return TopologySpace(f"output_{k}", n_nodes, False, "output", groups, n_inputs=n_inputs)
+    variables = _output_variables(n_nodes, lambda n: [k], n_inputs)
+    return TopologySpace(f"output_{k}", n_nodes, False, "output", variables, n_inputs=n_inputs)
 
 
 def _stretchable(n_nodes, allow_empty_output=False, n_inputs=2, **_):
     first = 0 if allow_empty_output else 1
-    groups = _output_groups(n_nodes, lambda n: list(range(first, n + 1)), n_inputs)
-    return TopologySpace("stretchable", n_nodes, False, "output", groups, n_inputs=n_inputs)
+    variables = _output_variables(n_nodes, lambda n: list(range(first, n + 1)), n_inputs)
+    return TopologySpace("stretchable", n_nodes, False, "output", variables, n_inputs=n_inputs)
 
 
 TOPOLOGY_MODES: dict[str, Callable[..., TopologySpace]] = {
@@ -210,14 +212,14 @@ TOPOLOGY_MODES: dict[str, Callable[..., TopologySpace]] = {
 
 
 class TopologyWeights(torch.nn.Module):
-    """Maps a flat beta (one entry per subset, all groups) to the edge weights s."""
+    """Maps a flat beta (one entry per subset, all variables) to the edge weights s."""
 
     def __init__(self, space: TopologySpace):
         super().__init__()
         self.space = space
         # float64, cast to the parameters' dtype at use: a float32 copy would round scales such as 4/3
         self.register_buffer("membership", space.membership(), persistent=False)
-        self.slices = space.group_slices()
+        self.slices = space.variable_slices()
 
     def probabilities(self, beta: torch.Tensor) -> list[torch.Tensor]:
         return [torch.softmax(beta[s], dim=0) for s in self.slices]

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from stretchnas.data.datasets import DATASETS
 from stretchnas.data.splits import part_bounds
 from stretchnas.pipeline.jobs import NOT_READ, Plan
-from stretchnas.settings.params import ConfigError, get_experiment
+from stretchnas.settings.params import ConfigError, Settings
+from stretchnas.settings.types import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -35,19 +36,19 @@ class Work:
     label: tuple  # the configuration's defining fields, for the report
 
 
-def images(settings: dict, scheme: str | None, part: str) -> int:
+def images(settings: Settings, scheme: str | None, part: str) -> int:
     """Images in a part of the training set (`pool`: every selected training image)."""
-    data = settings["data"]
-    info = DATASETS[data["dataset"]]
-    per_class = data["train_per_class"] or info.train_per_class
+    data = settings.data
+    info = DATASETS[data.dataset]
+    per_class = data.train_per_class or info.train_per_class
     if per_class is None or info.num_classes is None:
         raise ConfigError(
-            f"{settings.get('params_file', 'params.yaml')}: data.dataset {data['dataset']}: "
+            f"{settings.params_file}: data.dataset {data.dataset}: "
             "an estimate needs the image counts, known only for CIFAR"
         )
     if part == "pool":
         return per_class * info.num_classes
-    start, stop = part_bounds(per_class, settings["data"]["split_schemes"][scheme])[part]
+    start, stop = part_bounds(per_class, data.split_schemes[scheme].fractions())[part]
     return (stop - start) * info.num_classes
 
 
@@ -60,49 +61,46 @@ def _train_config(layers: int, channels: int | None, batch: int) -> tuple:
     return ("train", layers, channels, batch)
 
 
-def plan_work(settings: dict, only: list[str] | None = None) -> list[Work]:
+def plan_work(settings: Settings, only: list[str] | None = None) -> list[Work]:
     """Every search and training step of the scale's plan (random baselines: their sample trainings),
     of every experiment or of those named in `only`."""
-    work, recipe = [], settings["train"]
-    for job in Plan(settings).jobs:
-        if job.rule not in ("search", "random", "evaluate") or (only and job.wildcards["exp"] not in only):
-            continue
-        experiment = get_experiment(settings, job.wildcards["exp"])
-        if experiment.imagenet:
-            continue
+    work, recipe, plan = [], settings.train, Plan(settings)
+    jobs = [
+        (experiment, job)
+        for experiment in plan.planned_experiments()
+        if not experiment.imagenet and (not only or experiment.name in only)
+        for job in plan.experiment_jobs(experiment)
+        if job.rule in ("search", "random", "evaluate")
+    ]
+    for experiment, job in jobs:
         s = experiment.search
         if job.rule == "search":
-            steps = steps_of(
-                s["epochs"], images(settings, s["split_scheme"], "train"), s["batch_size"], s["max_steps_per_epoch"]
-            )
-            config = json.dumps({k: v for k, v in s.items() if k not in NOT_READ}, sort_keys=True)
+            steps = steps_of(s.epochs, images(settings, s.split_scheme, "train"), s.batch_size, s.max_steps_per_epoch)
+            config = json.dumps({k: v for k, v in s.to_tree().items() if k not in NOT_READ}, sort_keys=True)
             label = (
                 "search",
-                s["optimizer"],
-                s["topology"]["mode"],
-                s["topology"].get("k"),
-                s["intermediate_nodes"],
-                s["layers"],
-                s["channels"],
-                s["batch_size"],
+                s.optimizer,
+                s.topology.mode,
+                s.topology.k,
+                s.intermediate_nodes,
+                s.layers,
+                s.channels,
+                s.batch_size,
             )
             work.append(Work(job.name, experiment.name, "search", steps, config, label))
         elif job.rule == "random":
             r = experiment.random
             per_sample = steps_of(
-                r["train_epochs"],
-                images(settings, s["split_scheme"], "train"),
-                recipe["batch_size"],
-                recipe["max_steps_per_epoch"],
+                r.train_epochs, images(settings, s.split_scheme, "train"), recipe.batch_size, recipe.max_steps_per_epoch
             )
-            config = _train_config(r["layers"], r["channels"], recipe["batch_size"])
-            work.append(Work(job.name, experiment.name, "train", r["samples"] * per_sample, config, config))
+            config = _train_config(r.layers, r.channels, recipe.batch_size)
+            work.append(Work(job.name, experiment.name, "train", r.samples * per_sample, config, config))
         else:
             steps = steps_of(
-                recipe["epochs"], images(settings, None, "pool"), recipe["batch_size"], recipe["max_steps_per_epoch"]
+                recipe.epochs, images(settings, None, "pool"), recipe.batch_size, recipe.max_steps_per_epoch
             )
             # C from the budget, a retrain's own C
-            config = _train_config(job.wildcards["layers"], experiment.channels, recipe["batch_size"])
+            config = _train_config(job.wildcards["layers"], experiment.channels, recipe.batch_size)
             work.append(Work(job.name, experiment.name, "train", steps, config, config))
     return work
 
@@ -120,9 +118,9 @@ def time_calls(step: Callable[[], object], warmup: int, repeats: int, device) ->
     return statistics.median(step_times(step, repeats, device))
 
 
-def image_size(settings: dict) -> int:
+def image_size(settings: Settings) -> int:
     """The side of the prepared images: data.image_size, or the data set's own."""
-    return settings["data"]["image_size"] or DATASETS[settings["data"]["dataset"]].image_size
+    return settings.data.image_size or DATASETS[settings.data.dataset].image_size
 
 
 def _batch(batch: int, size: int, classes: int, device):
@@ -140,22 +138,23 @@ def _batch(batch: int, size: int, classes: int, device):
     )
 
 
-def search_step(settings: dict, config: str, device) -> Callable[[], object]:
+def search_step(settings: Settings, config: str, device) -> Callable[[], object]:
     """One step of the search whose settings `config` holds (as JSON), on random batches."""
     from stretchnas.method.networks import build_search_network
     from stretchnas.search.optimizers import StepBatches, build_search_optimizer
 
-    search = json.loads(config)
-    info = DATASETS[settings["data"]["dataset"]]
+    # the config leaves out what does not change a step's cost (NOT_READ: device, workers, seeds)
+    search = SearchSettings.from_tree({**json.loads(config), "seeds": [0]}, "search")
+    info = DATASETS[settings.data.dataset]
     net = build_search_network(search, num_classes=info.num_classes).to(device)
-    step_optimizer = build_search_optimizer(search["optimizer"], net, search)
-    separate = net.topology.has_beta and search["beta_data"] == "separate"
-    batch = lambda: _batch(search["batch_size"], image_size(settings), info.num_classes, device)  # noqa: E731
+    step_optimizer = build_search_optimizer(search.optimizer, net, search)
+    separate = net.topology.has_beta and search.beta_data == "separate"
+    batch = lambda: _batch(search.batch_size, image_size(settings), info.num_classes, device)  # noqa: E731
     batches = StepBatches(batch(), batch(), batch() if separate else None)
     return lambda: step_optimizer.step(batches)
 
 
-def train_step(settings: dict, config: tuple, device) -> Callable[[], object]:
+def train_step(settings: Settings, config: tuple, device) -> Callable[[], object]:
     import torch
     import torch.nn.functional as F
 
@@ -164,22 +163,20 @@ def train_step(settings: dict, config: tuple, device) -> Callable[[], object]:
     from stretchnas.method.published_genotypes import get_genotype
 
     _, layers, channels, batch = config
-    info = DATASETS[settings["data"]["dataset"]]
+    info = DATASETS[settings.data.dataset]
     genotype = get_genotype("DARTS_V2")
     if channels is None:
-        channels, _ = choose_channels(
-            genotype, layers, settings["evaluation"]["target_params_m"], False, info.num_classes
-        )
-    recipe = settings["train"]
-    model = EvalNetwork(genotype, channels, info.num_classes, layers, auxiliary=recipe["auxiliary_weight"] > 0)
+        channels, _ = choose_channels(genotype, layers, settings.evaluation.target_params_m, False, info.num_classes)
+    recipe = settings.train
+    model = EvalNetwork(genotype, channels, info.num_classes, layers, auxiliary=recipe.auxiliary_weight > 0)
     model = model.to(device).train()
-    model.drop_path_prob = recipe["drop_path"]
-    optimizer = torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"])
+    model.drop_path_prob = recipe.drop_path
+    optimizer = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     x, y = _batch(batch, image_size(settings), info.num_classes, device)
 
     def step():
         logits, aux = model(x)
-        loss = F.cross_entropy(logits, y) + recipe["auxiliary_weight"] * F.cross_entropy(aux, y)
+        loss = F.cross_entropy(logits, y) + recipe.auxiliary_weight * F.cross_entropy(aux, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -188,7 +185,7 @@ def train_step(settings: dict, config: tuple, device) -> Callable[[], object]:
 
 
 def estimate(
-    settings: dict,
+    settings: Settings,
     device: str = "auto",
     warmup: int = 1,
     repeats: int = 2,
@@ -207,7 +204,7 @@ def estimate(
     torch.manual_seed(0)
     where = resolve_device(device)
     for name in only or ():
-        get_experiment(settings, name)  # an unknown name is a clear error before any timing
+        settings.experiment(name)  # an unknown name is a clear error before any timing
     work = plan_work(settings, only)
     seconds = {}
     labels = {w.config: w.label for w in work}
@@ -226,7 +223,7 @@ def estimate(
     for row in experiments.values():
         row["hours"] = row["search_hours"] + row["train_hours"]
     return {
-        "scale": settings["scale"],
+        "scale": settings.scale,
         **describe_device(where),
         "threads": torch.get_num_threads() if where.type == "cpu" else None,
         "step_seconds": [{"config": list(labels[c]), "s_per_step": round(s, 4)} for c, s in seconds.items()],

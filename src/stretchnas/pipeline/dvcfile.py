@@ -25,6 +25,7 @@ from stretchnas.data.prepare import ARRAYS, SPLITS_FILE
 from stretchnas.pipeline.jobs import MISSING, SECTIONS_NOT_READ, Job, Plan, at_key
 from stretchnas.runs.atomic import atomic_write_text
 from stretchnas.runs.documents import read_document
+from stretchnas.settings.params import Settings
 
 
 class DvcFileError(StretchnasError, ValueError):
@@ -64,10 +65,9 @@ def stage(job: Job, raw: Mapping, scale: str) -> dict:
     return entry
 
 
-def render(settings: Mapping) -> str:
-    params_file = settings.get("params_file", "params.yaml")
-    raw = read_document(params_file, yaml.safe_load, DvcFileError, "params file")
-    scale = settings["scale"]
+def render(settings: Settings) -> str:
+    raw = read_document(settings.params_file, yaml.safe_load, DvcFileError, "params file")
+    scale = settings.scale
     plan = Plan(settings)
     stages = {job.name: stage(job, raw, scale) for job in plan.jobs}
     nb201 = (
@@ -85,18 +85,18 @@ def render(settings: Mapping) -> str:
     return header + yaml.safe_dump({"stages": stages}, sort_keys=False, width=120, default_flow_style=None)
 
 
-def write_dvc_yaml(settings: Mapping, out: str | Path = "dvc.yaml") -> int:
+def write_dvc_yaml(settings: Settings, out: str | Path = "dvc.yaml") -> int:
     text = render(settings)
     atomic_write_text(out, text)
     return text.count("\n    cmd: ")
 
 
-def check_dvc_yaml(settings: Mapping, path: str | Path = "dvc.yaml") -> None:
+def check_dvc_yaml(settings: Settings, path: str | Path = "dvc.yaml") -> None:
     """Refuse a dvc.yaml that is not what the plan and params.yaml generate now."""
     path = Path(path)
     current = path.read_text() if path.exists() else None
     if current != render(settings):
         raise DvcFileError(
-            f"{path}: not the stages params.yaml defines at scale {settings['scale']!r}; "
-            f"regenerate it with `stretchnas dvc-yaml --scale {settings['scale']}`"
+            f"{path}: not the stages params.yaml defines at scale {settings.scale!r}; "
+            f"regenerate it with `stretchnas dvc-yaml --scale {settings.scale}`"
         )

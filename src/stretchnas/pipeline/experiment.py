@@ -19,12 +19,12 @@ from stretchnas.runs.atomic import atomic_write_json
 from stretchnas.search.random_baselines import run_random_baseline
 from stretchnas.search.runner import SearchRun
 from stretchnas.search.snapshots import load as load_snapshot
-from stretchnas.settings.params import get_experiment
+from stretchnas.settings.params import Experiment, Settings
 
 
 def evaluate(
-    settings: dict,
-    name: str,
+    settings: Settings,
+    experiment: Experiment,
     genotype_file: str | Path,
     label: str,
     seed: int | None,
@@ -39,10 +39,10 @@ def evaluate(
     seed None: the recipe's first.
 
     A snapshot without a derivable cell gets a result.json saying so (`not_run`), not a number."""
-    experiment = get_experiment(settings, name)
+    name = experiment.name
     layers = layers or experiment.layers
-    recipe = settings[experiment.recipe_section]
-    seed = recipe["seeds"][0] if seed is None else seed
+    recipe = settings.recipe(experiment)
+    seed = recipe.seeds[0] if seed is None else seed
     genotype, reason = load_snapshot(genotype_file, label)
     if genotype is None:
         result = {"experiment": name, "genotype": label, "layers": layers, "seed": seed, "not_run": reason}
@@ -52,15 +52,15 @@ def evaluate(
         spec = TrainSpec(genotype, f"{name}/{label}", layers, experiment.channels, experiment.imagenet)
     else:
         choice = channel_choice_for(
-            genotype, layers, settings["evaluation"]["target_params_m"], False, len(data.manifest["classes"])
+            genotype, layers, settings.evaluation.target_params_m, False, len(data.manifest["classes"])
         )
         spec = TrainSpec(genotype, f"{name}/{label}", layers, choice["chosen_channels"], channel_choice=choice)
     return TrainRun(spec, recipe, data, out, seed).run(not quiet, supersede)
 
 
-def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):
+def run_job(settings: Settings, job: Job, data: PreparedData, quiet: bool = False):
     """Run one search, random baseline or evaluation job of the plan in this process."""
-    experiment = get_experiment(settings, job.wildcards["exp"])
+    experiment = settings.experiment(job.wildcards["exp"])
     seed, folder = job.wildcards["seed"], Path(job.outputs[0]).parent
     if job.rule == "search":
         return SearchRun(experiment.name, experiment.search, data, folder, seed, experiment.searches_imagenet).run(
@@ -68,12 +68,12 @@ def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):
         )
     if job.rule == "random":
         topology = job.inputs[1] if experiment.procedure == "random_ops" else None
-        return run_random_baseline(experiment, settings["train"], data, folder, seed, topology, not quiet)
+        return run_random_baseline(experiment, settings.train, data, folder, seed, topology, not quiet)
     if job.rule == "evaluate":
         where = job.wildcards
         return evaluate(
             settings,
-            experiment.name,
+            experiment,
             job.inputs[1],
             where["label"],
             where["train_seed"],
@@ -89,9 +89,11 @@ def run_job(settings: dict, job: Job, data: PreparedData, quiet: bool = False):
     raise ValueError(f"{job.rule} jobs do not run inside an experiment")
 
 
-def run_experiment(settings: dict, name: str, data: PreparedData, root: str = RUNS_ROOT, quiet: bool = False) -> dict:
+def run_experiment(
+    settings: Settings, experiment: Experiment, data: PreparedData, root: str = RUNS_ROOT, quiet: bool = False
+) -> dict:
     """`stretchnas experiment`: every job of one experiment, in order, resumably; returns its summary."""
-    jobs = Plan(settings, root).experiment_jobs(name)
+    jobs = Plan(settings, root).experiment_jobs(experiment)
     for job in jobs[:-1]:
         run_job(settings, job, data, quiet)
-    return gather(settings, name, jobs[-1].outputs[0], root)
+    return gather(settings, experiment, jobs[-1].outputs[0], root)

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from stretchnas.data.folders import prepared_folder
 from stretchnas.report.artefacts import TABLE_FILES, report_outputs
-from stretchnas.runs.device import without_placement
 from stretchnas.search.snapshots import FINAL, INDEX_FILE, snapshot_label
-from stretchnas.settings.params import ConfigError, Experiment, all_experiments, experiment_section, get_experiment
+from stretchnas.settings.params import ConfigError, Experiment, Settings
+from stretchnas.settings.types import PLACEMENT_KEYS, NB201Tables
 
 # Output patterns by rule; the Snakefile's rules declare exactly these (wildcards in braces).
 SEARCH_DIR = "{root}/{scale}/{exp}/seed{seed}/search"
@@ -123,14 +123,13 @@ def resolved(settings: Mapping, key: str):
         raise KeyError(f"{key}: not in the settings")
     if key in SECTIONS_NOT_READ:
         value = {k: v for k, v in value.items() if k not in SECTIONS_NOT_READ[key]}
-    return without_placement(value) if isinstance(value, dict) else value
+    return {k: v for k, v in value.items() if k not in PLACEMENT_KEYS} if isinstance(value, dict) else value
 
 
-def table_identities(settings: Mapping) -> dict[str, list[int] | None]:
+def table_identities(tables: NB201Tables) -> dict[str, list[int] | None]:
     """Each configured NAS-Bench-201 table file: [size, modification time in ns], None where it is absent."""
-    section = settings.get("nasbench201") or {}
     identities = {}
-    for path in filter(None, (section.get("table"), section.get("table_200ep"))):
+    for path in filter(None, (tables.table, tables.table_200ep)):
         try:
             stat = Path(path).stat()
         except OSError:
@@ -152,20 +151,20 @@ class Plan:
     committed results of a scale), so no data, search or training is planned, and NB201's experiments
     are planned without the benchmark's table (their lookups are among those files)."""
 
-    def __init__(self, settings: Mapping, root: str = RUNS_ROOT, from_runs: bool = False):
-        self.settings, self.root, self.scale, self.from_runs = settings, root, settings["scale"], from_runs
+    def __init__(self, settings: Settings, root: str = RUNS_ROOT, from_runs: bool = False):
+        self.settings, self.root, self.scale, self.from_runs = settings, root, settings.scale, from_runs
         # experiment -> why it has no jobs at this scale: ImageNet's without an ImageNet source, NB201's
         # without its table
         self.not_planned = {
             name: reason
-            for name in all_experiments(settings)
-            if (reason := self._missing_input(get_experiment(settings, name)))
+            for name, experiment in settings.experiments.items()
+            if (reason := self._missing_input(experiment))
         }
         self.jobs: list[Job] = [self._prepare_data(), self._published_cells()]
-        if any(get_experiment(settings, name).imagenet for name in self.planned_experiments()):
+        if any(experiment.imagenet for experiment in self.planned_experiments()):
             self.jobs.append(self._prepare_imagenet())
-        for name in self.planned_experiments():
-            self.jobs += self.experiment_jobs(name)
+        for experiment in self.planned_experiments():
+            self.jobs += self.experiment_jobs(experiment)
         tables = self._tables()
         self.jobs += [tables, self._report(tables)]
         if from_runs:
@@ -174,9 +173,10 @@ class Plan:
         self._by_key = {(job.rule, self._key(job.wildcards)): job for job in self.jobs}
 
     def _missing_input(self, experiment: Experiment) -> str | None:
-        if experiment.imagenet and not self.settings["data"]["imagenet"]["source"]:
+        imagenet = self.settings.data.imagenet
+        if experiment.imagenet and not (imagenet and imagenet.source):
             return NO_IMAGENET_SOURCE
-        if experiment.on_nb201 and not self.settings["nasbench201"]["table"] and not self.from_runs:
+        if experiment.on_nb201 and not self.settings.nasbench201.table and not self.from_runs:
             return NO_NB201_TABLE
         return None
 
@@ -196,8 +196,8 @@ class Plan:
                 f"snakemake --cores all --config scale={self.scale}"
             )
 
-    def planned_experiments(self) -> list[str]:
-        return [name for name in all_experiments(self.settings) if name not in self.not_planned]
+    def planned_experiments(self) -> list[Experiment]:
+        return [e for name, e in self.settings.experiments.items() if name not in self.not_planned]
 
     @staticmethod
     def _key(wildcards: Mapping) -> tuple:
@@ -220,7 +220,7 @@ class Plan:
         wildcards = wildcards if rule == "published_cells" else {"scale": self.scale, **wildcards}
         outputs = tuple(p.format(root=self.root, **wildcards) for p in OUTPUTS.get(rule, ()))
         reads = tuple(reads)
-        fingerprint = {key: resolved(self.settings, key) for key in reads}
+        fingerprint = {key: resolved(self.settings.tree, key) for key in reads}
         return Job(rule, wildcards, tuple(str(a) for a in argv), tuple(inputs), tuple(outputs), reads, fingerprint)
 
     @property
@@ -253,13 +253,12 @@ class Plan:
         ]
         return self._make("published_cells", {}, argv, (), [])
 
-    def experiment_jobs(self, name: str) -> list[Job]:
+    def experiment_jobs(self, experiment: Experiment) -> list[Job]:
         """The experiment's searches (or samplings), its trainings (an NB201 search: its lookups), then its
         gather, in running order."""
-        experiment = get_experiment(self.settings, name)
-        entry = f"{experiment_section(self.settings, name)}.{name}"
+        entry = f"{experiment.section}.{experiment.name}"
         jobs = []
-        for seed in experiment.search["seeds"]:
+        for seed in experiment.search.seeds:
             if experiment.on_nb201:
                 jobs += [search := self._search(experiment, entry, seed), self._lookup(experiment, seed, search)]
                 continue
@@ -269,7 +268,7 @@ class Plan:
                 jobs.append(self._random(experiment, entry, seed))
             for label, genotype_file in self.genotypes_to_train(experiment, seed).items():
                 for layers in self.evaluation_layers(experiment, label):
-                    for train_seed in self.settings[experiment.recipe_section]["seeds"]:
+                    for train_seed in self.settings.recipe(experiment).seeds:
                         jobs.append(self._evaluate(experiment, entry, (seed, label, layers, train_seed), genotype_file))
         scored = [job for job in jobs if job.rule in ("evaluate", "lookup")]
         jobs.append(self._gather(experiment, entry, scored))
@@ -285,18 +284,18 @@ class Plan:
             return {FINAL: OUTPUTS["random"][0].format(**wildcards)}
         search_dir = SEARCH_DIR.format(**wildcards)
         files = {FINAL: f"{search_dir}/genotype.json"}
-        if set(experiment.tables) & set(self.settings["evaluation"]["snapshots_for"]):
-            for epoch in experiment.search["snapshot_epochs"]:
+        if set(experiment.tables) & set(self.settings.evaluation.snapshots_for):
+            for epoch in experiment.search.snapshot_epochs:
                 files[snapshot_label(epoch)] = f"{search_dir}/{INDEX_FILE}"
         return files
 
     def evaluation_layers(self, experiment: Experiment, label: str) -> list[int]:
         """The layer counts a genotype is trained at: the experiment's own, and for final cells of the
         experiments in evaluation.layers_for (Figures 1 and 4) every one of evaluation.layers."""
-        own, evaluation = experiment.layers, self.settings["evaluation"]
-        if label != FINAL or not set(experiment.tables) & set(evaluation["layers_for"]):
+        own, evaluation = experiment.layers, self.settings.evaluation
+        if label != FINAL or not set(experiment.tables) & set(evaluation.layers_for):
             return [own]
-        return [own] + [layers for layers in evaluation["layers"] if layers != own]
+        return [own] + [layers for layers in evaluation.layers if layers != own]
 
     def _search(self, experiment: Experiment, entry: str, seed: int) -> Job:
         out = SEARCH_DIR.format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
@@ -385,7 +384,7 @@ class Plan:
         argv = ["stretchnas", "lookup", "--scale", self.scale, "--genotype", genotype, "--out", out]
         job = self._make("lookup", {"exp": experiment.name, "seed": seed}, argv, [genotype], ["nasbench201"])
         # A table replaced in place keeps its path: its size and modification time rerun the lookup too
-        return replace(job, fingerprint={**job.fingerprint, "table_files": table_identities(self.settings)})
+        return replace(job, fingerprint={**job.fingerprint, "table_files": table_identities(self.settings.nasbench201)})
 
     def _gather(self, experiment: Experiment, entry: str, trainings: list[Job]) -> Job:
         summary = OUTPUTS["gather"][0].format(root=self.root, scale=self.scale, exp=experiment.name)

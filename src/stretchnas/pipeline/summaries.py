@@ -14,19 +14,18 @@ from stretchnas.pipeline.jobs import RUNS_ROOT, Plan
 from stretchnas.runs.atomic import atomic_write_json
 from stretchnas.runs.documents import read_document
 from stretchnas.search.snapshots import resolve as resolve_snapshot
-from stretchnas.settings.params import get_experiment
+from stretchnas.settings.params import Experiment, Settings
 
 
 class GatherError(StretchnasError, ValueError):
     pass
 
 
-def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) -> dict:
+def gather(settings: Settings, experiment: Experiment, out: str | Path, root: str = RUNS_ROOT) -> dict:
     """`stretchnas gather`: the experiment's summary from its trainings' (an NB201 search: its lookups')
     result.json files, written last."""
-    experiment = get_experiment(settings, name)
     rows, not_run, lookups = [], [], []
-    for job in Plan(settings, root).experiment_jobs(name):
+    for job in Plan(settings, root).experiment_jobs(experiment):
         if job.rule == "lookup":
             result = read_document(job.outputs[0], json.loads, GatherError, "NAS-Bench-201 lookup result")
             lookups.append({"search_seed": job.wildcards["seed"], **result})
@@ -34,7 +33,7 @@ def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) ->
             continue
         where = job.wildcards
         result = read_document(job.outputs[0], json.loads, GatherError, "training result")
-        fields = {"experiment": name, "search_seed": where["seed"], "genotype": where["label"]}
+        fields = {"experiment": experiment.name, "search_seed": where["seed"], "genotype": where["label"]}
         if "not_run" in result:
             not_run.append(
                 {**fields, "layers": where["layers"], "train_seed": where["train_seed"], "reason": result["not_run"]}
@@ -45,8 +44,8 @@ def gather(settings: dict, name: str, out: str | Path, root: str = RUNS_ROOT) ->
         rows.append({**result, **fields, "genotype_file": str(genotype_file), "run_dir": run_dir})
     summary = {
         **experiment.fields(),
-        "scale": settings["scale"],
-        "search": experiment.search,
+        "scale": settings.scale,
+        "search": experiment.search.to_tree(),
         "results": rows,
         "not_run": not_run,
         "lookups": lookups,

@@ -25,16 +25,6 @@ class DeviceError(StretchnasError, RuntimeError):
     """The requested device does not exist on this machine."""
 
 
-# Where a run computes, and with how many data-loading processes, is not what it computes.
-PLACEMENT_KEYS = ("device", "workers")
-
-
-def without_placement(settings: dict) -> dict:
-    """Settings as part of a run's identity or a job's inputs, without the device and the data-loading
-    workers: a run started on one device, or with one worker count, may resume on another."""
-    return {key: value for key, value in settings.items() if key not in PLACEMENT_KEYS}
-
-
 def resolve_device(spec: str) -> torch.device:
     """`auto` (CUDA when available, else CPU), `cpu`, `cuda` or `cuda:N`, checked against this machine."""
     import torch

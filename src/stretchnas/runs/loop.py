@@ -43,8 +43,9 @@ class LoopSettings:
     deterministic: bool
 
     @classmethod
-    def of(cls, recipe: dict) -> LoopSettings:
-        return cls(**{name: recipe[name] for name in cls.__dataclass_fields__})
+    def of(cls, recipe) -> LoopSettings:
+        """The loop's part of a SearchSettings or TrainSettings."""
+        return cls(**{name: getattr(recipe, name) for name in cls.__dataclass_fields__})
 
 
 @dataclass

@@ -1,4 +1,12 @@
-"""Architecture gradients: DARTS first and second order, MiLeNAS.
+"""Architecture gradients: DARTS first and second order, MiLeNAS (docs/method.md §5).
+
+    first order:   g = grad_a L_val(w, a)
+    second order:  g = grad_a L_val(w', a) - eta * H v,  w' = w - eta * grad_w L_tr(w, a),
+                   v = grad_w' L_val(w', a),  H v = grad_a (grad_w L_tr(w, a) . v)
+    MiLeNAS:       g = grad_a L_tr(w, a) + lambda * grad_a L_val(w, a)   (SC Eq. 18; `form: code` puts lambda on L_tr)
+
+Beta takes the same gradient on its own batch (D_val_beta; alpha's with `beta_data: shared`), with the
+regulariser lambda * r(beta) in its loss (method/regularizer.py).
 
 Every function returns gradients for the parameters it is given and never
 back-propagates into the network weights when it does not need them

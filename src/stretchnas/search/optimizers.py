@@ -20,6 +20,7 @@ from stretchnas.method.regularizer import passive_aggressive
 from stretchnas.method.supernet import SearchNetwork
 from stretchnas.search import architect
 from stretchnas.search.architect import ArchGroup, Batch
+from stretchnas.settings.types import SearchSettings
 
 
 @dataclass
@@ -45,39 +46,39 @@ class SearchOptimizer(ABC):
 
     name: str
 
-    def __init__(self, net: SearchNetwork, settings: dict):
+    def __init__(self, net: SearchNetwork, settings: SearchSettings):
         self.net = net
         self.settings = settings
-        w = settings["weights"]
+        w = settings.weights
         self.w_optimizer = torch.optim.SGD(
             net.weight_parameters(),
-            lr=w["lr"],
-            momentum=w["momentum"],
-            weight_decay=w["weight_decay"],
-            nesterov=w["nesterov"],
+            lr=w.lr,
+            momentum=w.momentum,
+            weight_decay=w.weight_decay,
+            nesterov=w.nesterov,
         )
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.w_optimizer, T_max=settings["epochs"], eta_min=w["lr_min"]
+            self.w_optimizer, T_max=settings.epochs, eta_min=w.lr_min
         )
         self.epoch = 0
         self.alpha_optimizer = self._arch_optimizer(self.alpha_group_parameters())
         self.beta_optimizer = self._arch_optimizer(net.beta_parameters()) if net.beta_parameters() else None
 
     def _arch_optimizer(self, params):
-        a = self.settings["arch"]
-        return torch.optim.Adam(params, lr=a["lr"], betas=tuple(a["betas"]), weight_decay=a["weight_decay"])
+        a = self.settings.arch
+        return torch.optim.Adam(params, lr=a.lr, betas=tuple(a.betas), weight_decay=a.weight_decay)
 
     # ----------------------------------------------------------------- pieces
 
     def regularizer(self) -> torch.Tensor:
         if not self.net.topology.has_beta:
             return torch.zeros(())
-        reg = self.settings["regularizer"]
+        reg = self.settings.regularizer
         total = sum(
-            passive_aggressive(self.net.topology, self.net.topology_weights, self.net.beta[cell_type], reg["outer_sum"])
+            passive_aggressive(self.net.topology, self.net.topology_weights, self.net.beta[cell_type], reg.outer_sum)
             for cell_type in self.net.cell_types
         )
-        return reg["lambda"] * total
+        return reg.weight * total
 
     def penalty(self, group: ArchGroup) -> torch.Tensor:
         """What joins a group's validation loss: the topology regulariser for beta, beta-DARTS's decay
@@ -90,15 +91,15 @@ class SearchOptimizer(ABC):
 
     def beta_decay_weight(self) -> float:
         """beta-DARTS's lambda at this epoch: a linear ramp from 0 (0-based epochs, as its code counts)."""
-        decay = self.settings["beta_decay"]
-        return decay["lambda_max"] * self.epoch / decay["ramp_epochs"]
+        decay = self.settings.beta_decay
+        return decay.lambda_max * self.epoch / decay.ramp_epochs
 
     def start_epoch(self, epoch: int) -> None:
         """Per-epoch set-up: the epoch for beta-DARTS's ramp, GDAS's temperature."""
         self.epoch = epoch
-        if self.settings["sampling"] == "gdas":
-            g, epochs = self.settings["gdas"], self.settings["epochs"]
-            self.net.tau = g["tau_max"] - (g["tau_max"] - g["tau_min"]) * epoch / max(epochs - 1, 1)
+        if self.settings.sampling == "gdas":
+            g, epochs = self.settings.gdas, self.settings.epochs
+            self.net.tau = g.tau_max - (g.tau_max - g.tau_min) * epoch / max(epochs - 1, 1)
 
     def alpha_group_parameters(self) -> list:
         """alpha, and PC-DARTS's edge-normalisation weights where on: one Adam, alpha's batches."""
@@ -143,7 +144,7 @@ class SearchOptimizer(ABC):
         if not torch.isfinite(loss):
             return float(loss.item()), 0, len(batch[1])
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.net.weight_parameters(), self.settings["weights"]["grad_clip"])
+        torch.nn.utils.clip_grad_norm_(self.net.weight_parameters(), self.settings.weights.grad_clip)
         self.w_optimizer.step()
         return loss.item(), int((logits.detach().argmax(1) == batch[1]).sum()), len(batch[1])
 
@@ -153,8 +154,8 @@ class SearchOptimizer(ABC):
     def step(self, batches: StepBatches) -> StepResult:
         self.before_step()
         # PC-DARTS's warm-up: the first epochs train the weights alone (no architecture step, no val batch)
-        arch = self.arch_step if self.epoch >= self.settings["arch_warmup_epochs"] else lambda _: (0.0, 0, 0)
-        if self.settings["update_order"] == "arch_first":
+        arch = self.arch_step if self.epoch >= self.settings.arch_warmup_epochs else lambda _: (0.0, 0, 0)
+        if self.settings.update_order == "arch_first":
             val = arch(batches)
             train = self.weight_step(batches.train)
         else:
@@ -201,7 +202,7 @@ class DartsSecondOrder(SearchOptimizer):
             self.penalty,
             self.w_optimizer,
             eta,
-            hessian=self.settings["hessian"],
+            hessian=self.settings.hessian,
         )
 
 
@@ -209,8 +210,8 @@ class MiLeNAS(SearchOptimizer):
     name = "milenas"
 
     def arch_gradients(self, batches: StepBatches):
-        m = self.settings["milenas"]
-        return architect.milenas(self.net, self.groups(batches), batches.train, self.penalty, m["lambda"], m["form"])
+        m = self.settings.milenas
+        return architect.milenas(self.net, self.groups(batches), batches.train, self.penalty, m.weight, m.form)
 
 
 class EDAS(DartsFirstOrder):
@@ -223,15 +224,15 @@ class EDAS(DartsFirstOrder):
 
     name = "edas"
 
-    def __init__(self, net: SearchNetwork, settings: dict):
+    def __init__(self, net: SearchNetwork, settings: SearchSettings):
         self.relaxed: dict[str, int] = {}
         self.edge_choices = [e for e, active in enumerate(net.topology.active_edges()) if active]
         super().__init__(net, settings)
 
     def _arch_optimizer(self, params):
         if params and params[0] is self.net.alpha["normal"]:
-            a = self.settings["arch"]
-            return torch.optim.SparseAdam(params, lr=a["lr"], betas=tuple(a["betas"]))
+            a = self.settings.arch
+            return torch.optim.SparseAdam(params, lr=a.lr, betas=tuple(a.betas))
         return super()._arch_optimizer(params)
 
     def before_step(self) -> None:  # noqa: B027 (an optional hook)
@@ -241,7 +242,7 @@ class EDAS(DartsFirstOrder):
         return {"relaxed": self.relaxed}
 
     def apply_arch_gradients(self, groups, grads) -> None:
-        wd = self.settings["arch"]["weight_decay"]
+        wd = self.settings.arch.weight_decay
         for group, group_grads in zip(groups, grads):
             for p, g in zip(group.params, group_grads):
                 cell_type = next((c for c in self.net.cell_types if self.net.alpha[c] is p), None)
@@ -270,7 +271,7 @@ SEARCH_OPTIMIZERS: dict[str, type[SearchOptimizer]] = {
 }
 
 
-def build_search_optimizer(name: str, net: SearchNetwork, settings: dict) -> SearchOptimizer:
+def build_search_optimizer(name: str, net: SearchNetwork, settings: SearchSettings) -> SearchOptimizer:
     if name not in SEARCH_OPTIMIZERS:
         raise KeyError(f"unknown search optimizer {name!r}; known: {sorted(SEARCH_OPTIMIZERS)}")
     return SEARCH_OPTIMIZERS[name](net, settings)

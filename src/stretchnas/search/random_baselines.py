@@ -22,16 +22,17 @@ from stretchnas.method.networks import build_search_network
 from stretchnas.method.spaces import candidate_ops
 from stretchnas.runs import RunError
 from stretchnas.runs.atomic import atomic_write_text
-from stretchnas.runs.device import resolve_device, without_placement
+from stretchnas.runs.device import resolve_device
 from stretchnas.runs.resumable import ResumableRun
 from stretchnas.settings.params import Experiment
+from stretchnas.settings.types import SearchSettings, TrainSettings
 
 
 def _generator(seed: int, index: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + index)
 
 
-def sample_from_space(search: dict, seed: int, index: int) -> Genotype:
+def sample_from_space(search: SearchSettings, seed: int, index: int) -> Genotype:
     """A genotype of the search space: i.i.d. Gumbel architecture parameters, then the usual
     derivation, i.e. a uniform draw of each node's subset (or top-2 pair) and of each op."""
     net = build_search_network(search)
@@ -64,7 +65,7 @@ class RandomBaselineRun(ResumableRun):
     def __init__(
         self,
         experiment: Experiment,
-        recipe: dict,
+        recipe: TrainSettings,
         data: PreparedData,
         out: str | Path,
         seed: int,
@@ -75,7 +76,7 @@ class RandomBaselineRun(ResumableRun):
             raise RunError(f"{experiment.name}: random_ops, and only it, keeps a searched topology")
         self.experiment = experiment
         self.topology = topology
-        self.short = {**recipe, "epochs": experiment.random["train_epochs"], "seeds": [seed]}
+        self.short = recipe.replace(epochs=experiment.random.train_epochs, seeds=(seed,))
 
     @property
     def identity(self) -> dict:
@@ -84,9 +85,9 @@ class RandomBaselineRun(ResumableRun):
             "experiment": e.name,
             "procedure": e.procedure,
             "seed": self.seed,
-            "random": e.random,
-            "search": without_placement(e.search),
-            "recipe": without_placement(self.short),
+            "random": e.random.to_tree(),
+            "search": e.search.identity(),
+            "recipe": self.short.identity(),
             "topology": self.topology.structure() if self.topology else None,
             "data_manifest_sha256": self.data.manifest_sha256,
         }
@@ -97,38 +98,38 @@ class RandomBaselineRun(ResumableRun):
             "experiment": e.name,
             "procedure": e.procedure,
             "seed": self.seed,
-            "random": e.random,
-            "search": e.search,
-            "recipe": self.short,
+            "random": e.random.to_tree(),
+            "search": e.search.to_tree(),
+            "recipe": self.short.to_tree(),
         }
 
     def load_result(self) -> Genotype:
         return Genotype.load(self.out / self.final_file)
 
     def prepare(self) -> None:
-        self.device = resolve_device(self.short["device"])  # what its trainings use, for run.json
+        self.device = resolve_device(self.short.device)  # what its trainings use, for run.json
 
     def completion_fields(self, result: Genotype) -> dict:
         return {"final_file": self.final_file, "selected_sample": result.meta["selected_sample"]}
 
     def sample(self, index: int) -> Genotype:
         if self.topology is not None:
-            return random_ops_on(self.topology, self.experiment.search["op_space"], self.seed, index)
+            return random_ops_on(self.topology, self.experiment.search.op_space, self.seed, index)
         return sample_from_space(self.experiment.search, self.seed, index)
 
     def execute(self, show_progress: bool) -> Genotype:
         e, random_cfg = self.experiment, self.experiment.random
         rows = []
-        for index in range(random_cfg["samples"]):
+        for index in range(random_cfg.samples):
             genotype = self.sample(index)
             sample_dir = self.out / "samples" / f"{index:03d}"
             spec = TrainSpec(
                 genotype,
                 f"{e.name}[{index}]",
-                random_cfg["layers"],
-                random_cfg["channels"],
-                train_part=(e.search["split_scheme"], "train"),
-                eval_part=(e.search["split_scheme"], "val_alpha"),
+                random_cfg.layers,
+                random_cfg.channels,
+                train_part=(e.search.split_scheme, "train"),
+                eval_part=(e.search.split_scheme, "val_alpha"),
             )
             result = TrainRun(spec, self.short, self.data, sample_dir, self.seed).run(show_progress)
             genotype.save(sample_dir / "genotype.json")
@@ -144,7 +145,7 @@ class RandomBaselineRun(ResumableRun):
 
 def run_random_baseline(
     experiment: Experiment,
-    recipe: dict,
+    recipe: TrainSettings,
     data: PreparedData,
     out: str | Path,
     seed: int | None = None,
@@ -156,5 +157,5 @@ def run_random_baseline(
     if experiment.procedure == "random_ops" and topology_from is None:
         raise RunError(f"{experiment.name} keeps a searched topology: pass --topology-from genotype.json")
     topology = Genotype.load(topology_from) if experiment.procedure == "random_ops" else None
-    seed = experiment.search["seeds"][0] if seed is None else seed
+    seed = experiment.search.seeds[0] if seed is None else seed
     return RandomBaselineRun(experiment, recipe, data, out, seed, topology).run(show_progress, supersede)

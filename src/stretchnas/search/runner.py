@@ -26,11 +26,12 @@ from stretchnas.method.networks import build_search_network
 from stretchnas.method.supernet import IMAGENET_SEARCH_CROP
 from stretchnas.runs import RunError
 from stretchnas.runs.atomic import atomic_save
-from stretchnas.runs.device import to_device, without_placement
+from stretchnas.runs.device import to_device
 from stretchnas.runs.loop import EpochRun, LoopSettings
 from stretchnas.search.optimizers import StepBatches, build_search_optimizer
 from stretchnas.search.snapshots import snapshot_file, write_index
 from stretchnas.settings.params import Experiment
+from stretchnas.settings.types import SearchSettings
 
 
 class SearchError(RunError):
@@ -45,7 +46,9 @@ class SearchRun(EpochRun):
     run_type, final_file = "search", "genotype.json"
     loss_keys = ("train_loss", "val_loss")
 
-    def __init__(self, name: str, search: dict, data: PreparedData, out: str | Path, seed: int, imagenet: bool = False):
+    def __init__(
+        self, name: str, search: SearchSettings, data: PreparedData, out: str | Path, seed: int, imagenet: bool = False
+    ):
         self.name, self.search, self.imagenet = name, search, imagenet
         super().__init__(out, data, seed, LoopSettings.of(search))
 
@@ -54,13 +57,13 @@ class SearchRun(EpochRun):
         identity = {
             "experiment": self.name,
             "seed": self.seed,
-            "search": without_placement(self.search),
+            "search": self.search.identity(),
             "data_manifest_sha256": self.data.manifest_sha256,
         }
         return {**identity, "imagenet": True} if self.imagenet else identity  # CIFAR runs keep their identity
 
     def describe(self) -> dict:
-        return {"experiment": self.name, "seed": self.seed, "config": self.search, "imagenet": self.imagenet}
+        return {"experiment": self.name, "seed": self.seed, "config": self.search.to_tree(), "imagenet": self.imagenet}
 
     def load_result(self) -> Genotype:
         return load_genotype(self.out / self.final_file)
@@ -70,7 +73,7 @@ class SearchRun(EpochRun):
     def build(self) -> None:
         s = self.search
         self.net = build_search_network(s, len(self.data.manifest["classes"]), self.imagenet).to(self.device)
-        self.optimizer = build_search_optimizer(s["optimizer"], self.net, s)
+        self.optimizer = build_search_optimizer(s.optimizer, self.net, s)
         self.streams = self._streams()
 
     def _streams(self) -> dict[str, BatchStream | None]:
@@ -85,16 +88,16 @@ class SearchRun(EpochRun):
         pin = self.device.type == "cuda"
 
         def stream(part: str, mode: str) -> BatchStream:
-            dataset = self.data.subset(s["split_scheme"], part, transform)
-            return make_stream(dataset, s["batch_size"], self.seed, part, mode, s["workers"], pin)
+            dataset = self.data.subset(s.split_scheme, part, transform)
+            return make_stream(dataset, s.batch_size, self.seed, part, mode, s.workers, pin)
 
         streams = {
             "train": stream("train", "epoch"),
-            "val_alpha": stream("val_alpha", s["arch_batches"]),
+            "val_alpha": stream("val_alpha", s.arch_batches),
             "val_beta": None,
         }
-        if self.net.topology.has_beta and s["beta_data"] == "separate":
-            streams["val_beta"] = stream("val_beta", s["arch_batches"])
+        if self.net.topology.has_beta and s.beta_data == "separate":
+            streams["val_beta"] = stream("val_beta", s.arch_batches)
         return streams
 
     def component_state(self) -> dict:
@@ -161,7 +164,7 @@ class SearchRun(EpochRun):
             "val_loss": sums.get("val_loss", 0.0) / steps if validated else None,
             "val_acc": sums.get("val_correct", 0) / sums["val_count"] if validated else None,
             "lr": self.optimizer.scheduler.get_last_lr()[0],
-            "arch_lr": self.search["arch"]["lr"],
+            "arch_lr": self.search.arch.lr,
             "regularizer": sums.get("regularizer", 0.0) / steps,
             "dropped_nodes": self.derivation.num_dropped,
         }
@@ -179,7 +182,7 @@ class SearchRun(EpochRun):
 
     def _write_epoch_outputs(self, number: int, derivation: Derivation) -> None:
         atomic_save(self.out / f"arch_epoch_{number:03d}.pt", lambda buffer: torch.save(self._arch_state(), buffer))
-        if number in self.search["snapshot_epochs"] and derivation.genotype is not None:
+        if number in self.search.snapshot_epochs and derivation.genotype is not None:
             derivation.genotype.save(snapshot_file(self.out, number))
 
     def _arch_state(self) -> dict:
@@ -194,7 +197,7 @@ class SearchRun(EpochRun):
         genotype = derive_architecture(self.net).genotype
         if genotype is None:
             raise SearchError("the final architecture has no intermediate node with an input")
-        write_index(self.out, self.search["snapshot_epochs"])
+        write_index(self.out, self.search.snapshot_epochs)
         genotype.save(self.out / self.final_file)
         return genotype
 
@@ -208,6 +211,6 @@ def run_search(
     supersede: bool = False,
 ) -> Genotype:
     """Search (or resume) one seed of an experiment; default seed: the experiment's first."""
-    seed = experiment.search["seeds"][0] if seed is None else seed
+    seed = experiment.search.seeds[0] if seed is None else seed
     run = SearchRun(experiment.name, experiment.search, data, out, seed, experiment.searches_imagenet)
     return run.run(show_progress, supersede)

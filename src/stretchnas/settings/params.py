@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,16 @@ from stretchnas.evaluation.nb201_files import SUBSET_FILE as NB201_SUBSET_FILE
 from stretchnas.method.spaces import DARTS_CELL_ONLY
 from stretchnas.report.artefacts import TABLE_TAGS
 from stretchnas.runs.documents import read_document
+from stretchnas.settings.types import (
+    DataSettings,
+    EvaluationSettings,
+    NB201Tables,
+    RandomSettings,
+    SearchSettings,
+    TrainSettings,
+    WorkflowSettings,
+    deep_merge,
+)
 
 SCALES = ("smoke", "mini", "paper")
 # Experiments that start from another experiment's result (params.yaml `followups`).
@@ -60,16 +71,6 @@ def _filling_defaults(validator_class):
 
 
 SettingsValidator = _filling_defaults(jsonschema.Draft202012Validator)
-
-
-def deep_merge(base: Mapping, overlay: Mapping) -> dict:
-    merged = copy.deepcopy(dict(base))
-    for key, value in overlay.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def _has_path(tree: Any, path: list) -> bool:
@@ -298,8 +299,8 @@ class Experiment:
     procedure: str  # search | random_search | random_ops | retrain
     method: str
     tables: tuple[str, ...]
-    search: dict
-    random: dict | None
+    search: SearchSettings
+    random: RandomSettings | None
     topology_from: str | None
     topology_seed: int | str | None = None  # followups: 'paired' or a named search seed of topology_from
     channels: int | None = None  # the fixed C its cells are trained at (else the parameter budget)
@@ -313,7 +314,7 @@ class Experiment:
     @property
     def on_nb201(self) -> bool:
         """Searched in the NAS-Bench-201 space and scored by table lookup instead of training."""
-        return self.search["op_space"] == "nb201"
+        return self.search.op_space == "nb201"
 
     @property
     def recipe_section(self) -> str:
@@ -326,19 +327,19 @@ class Experiment:
 
     @property
     def optimizer(self) -> str:
-        return self.search["optimizer"]
+        return self.search.optimizer
 
     @property
     def topology_mode(self) -> str:
-        return self.search["topology"]["mode"]
+        return self.search.topology.mode
 
     @property
     def k(self) -> int | None:
-        return self.search["topology"].get("k")
+        return self.search.topology.k
 
     @property
     def intermediate_nodes(self) -> int:
-        return self.search["intermediate_nodes"]
+        return self.search.intermediate_nodes
 
     @property
     def layers(self) -> int:
@@ -346,18 +347,18 @@ class Experiment:
         or the search's."""
         if self.eval_layers:
             return self.eval_layers
-        return self.random["layers"] if self.random else self.search["layers"]
+        return self.random.layers if self.random else self.search.layers
 
     def on_device(self, device: str | None) -> Experiment:
         """The same experiment computed on `device` (None: as configured)."""
-        return self if device is None else dataclasses.replace(self, search={**self.search, "device": device})
+        return self if device is None else dataclasses.replace(self, search=self.search.on_device(device))
 
     def describe(self) -> dict:
         """Its defining fields and its full settings."""
         return {
             **self.fields(),
-            "search": self.search,
-            "random": self.random,
+            "search": self.search.to_tree(),
+            "random": self.random.to_tree() if self.random else None,
             "topology_from": self.topology_from,
             "topology_seed": self.topology_seed,
         }
@@ -371,36 +372,28 @@ class Experiment:
             "tables": list(self.tables),
             "optimizer": self.optimizer,
             "topology_mode": self.topology_mode,
-            "simplified": self.search["simplify"],
+            "simplified": self.search.simplify,
             "k": self.k,
             "intermediate_nodes": self.intermediate_nodes,
-            "search_layers": self.search["layers"],
+            "search_layers": self.search.layers,
             "eval_layers": self.layers,
             "eval_channels": self.channels,
             "imagenet": self.imagenet,
         }
 
 
-def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | None = None) -> Experiment:
-    """The experiment `name` of the settings, refused clearly if unknown or of another procedure."""
-    origin = settings.get("params_file", "params.yaml")
-    known = all_experiments(settings)
-    if name not in known:
-        raise ConfigError(f"{origin}: no experiment {name!r}; known: {sorted(known)}")
-    entry = known[name]
-    section = experiment_section(settings, name)
-    if procedures is not None and entry["procedure"] not in procedures:
-        raise ConfigError(
-            f"{origin}: {section}.{name}: procedure is {entry['procedure']!r}, this command runs {list(procedures)}"
-        )
+def _experiment(tree: Mapping, name: str) -> Experiment:
+    """Experiment `name` of a validated settings tree."""
+    entry = all_experiments(tree)[name]
+    random = entry.get("random")
     return Experiment(
         name=name,
-        section=section,
+        section=experiment_section(tree, name),
         procedure=entry["procedure"],
         method=entry["method"],
         tables=tuple(entry["tables"]),
-        search=experiment_search(settings, name),
-        random=entry.get("random"),
+        search=SearchSettings.from_tree(experiment_search(tree, name), f"{name}.search"),
+        random=RandomSettings.from_tree(random, f"{name}.random") if random else None,
         topology_from=entry.get("topology_from"),
         topology_seed=entry.get("topology_seed"),
         channels=entry.get("channels"),
@@ -409,25 +402,78 @@ def get_experiment(settings: Mapping, name: str, procedures: tuple[str, ...] | N
     )
 
 
-def with_device(settings: dict, device: str | None) -> dict:
-    """The settings with every search and training computed on `device` (the CLI's --device)."""
-    if device is None:
-        return settings
-    settings = copy.deepcopy(settings)
-    for section in ("search", "train", "train_imagenet"):
-        settings[section]["device"] = device
-    for experiment in all_experiments(settings).values():
-        if isinstance(experiment.get("search"), dict) and "device" in experiment["search"]:
-            experiment["search"]["device"] = device
-    return settings
+@dataclass(frozen=True)
+class Settings:
+    """One scale's resolved configuration, typed; built once by `load_settings`."""
 
+    scale: str
+    data: DataSettings
+    search: SearchSettings  # the scale's search defaults (an experiment's own are experiment.search)
+    train: TrainSettings
+    train_imagenet: TrainSettings
+    evaluation: EvaluationSettings
+    workflow: WorkflowSettings
+    nasbench201: NB201Tables
+    experiments: Mapping[str, Experiment]  # experiments, then followups, in params.yaml's order
+    # The validated params.yaml tree of this scale: what `stretchnas config` prints and what a job's
+    # fingerprint hashes key by key (the keys a job reads, as params.yaml names them).
+    tree: Mapping = field(repr=False)
+    params_file: str = "params.yaml"
 
-def describe_experiments(settings: Mapping) -> dict:
-    """Every experiment with its defining fields and resolved search settings."""
-    registry = {}
-    for name in all_experiments(settings):
-        registry[name] = get_experiment(settings, name).describe()
-    return {"scale": settings["scale"], "experiments": registry}
+    @classmethod
+    def from_tree(cls, tree: Mapping, params_file: str = "params.yaml") -> Settings:
+        return cls(
+            scale=tree["scale"],
+            data=DataSettings.from_tree(tree["data"], "data"),
+            search=SearchSettings.from_tree(tree["search"], "search"),
+            train=TrainSettings.from_tree(tree["train"], "train"),
+            train_imagenet=TrainSettings.from_tree(tree["train_imagenet"], "train_imagenet"),
+            evaluation=EvaluationSettings.from_tree(tree["evaluation"], "evaluation"),
+            workflow=WorkflowSettings.from_tree(tree["workflow"], "workflow"),
+            nasbench201=NB201Tables.from_tree(tree.get("nasbench201") or {}, "nasbench201"),
+            experiments={name: _experiment(tree, name) for name in all_experiments(tree)},
+            tree=tree,
+            params_file=params_file,
+        )
+
+    def experiment(self, name: str, procedures: tuple[str, ...] | None = None) -> Experiment:
+        """Experiment `name`, refused clearly if unknown (naming the close ones) or of another procedure."""
+        if name not in self.experiments:
+            close = difflib.get_close_matches(name, list(self.experiments), n=5, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; `stretchnas experiments` lists them"
+            raise ConfigError(f"{self.params_file}: no experiment {name!r}{hint}")
+        experiment = self.experiments[name]
+        if procedures is not None and experiment.procedure not in procedures:
+            raise ConfigError(
+                f"{self.params_file}: {experiment.section}.{name}: procedure is {experiment.procedure!r}, "
+                f"this command runs {list(procedures)}"
+            )
+        return experiment
+
+    def merged(self, overlay: Mapping) -> Settings:
+        """The settings with `overlay` (params.yaml's keys) merged into this scale's tree and resolved again;
+        an overlay on `search` reaches every experiment, as in params.yaml."""
+        return Settings.from_tree(deep_merge(self.tree, overlay), self.params_file)
+
+    def recipe(self, experiment: Experiment) -> TrainSettings:
+        """The training recipe of an experiment's evaluation trainings."""
+        return self.train_imagenet if experiment.imagenet else self.train
+
+    def on_device(self, device: str | None) -> Settings:
+        """The settings with every search and training computed on `device` (the CLI's --device)."""
+        if device is None:
+            return self
+        return dataclasses.replace(
+            self,
+            search=self.search.on_device(device),
+            train=self.train.on_device(device),
+            train_imagenet=self.train_imagenet.on_device(device),
+            experiments={name: e.on_device(device) for name, e in self.experiments.items()},
+        )
+
+    def describe_experiments(self) -> dict:
+        """Every experiment with its defining fields and resolved search settings."""
+        return {"scale": self.scale, "experiments": {name: e.describe() for name, e in self.experiments.items()}}
 
 
 def search_from_file(params_path: str | os.PathLike, config_path: str | os.PathLike, scale: str) -> Experiment:
@@ -446,7 +492,7 @@ def search_from_file(params_path: str | os.PathLike, config_path: str | os.PathL
         for section in ("experiments", "followups"):
             (overlay or {}).pop(section, None)
     resolved = resolve_scale(raw, scale, origin=f"{params_path} + {config_path}")
-    return get_experiment(resolved, name)
+    return _experiment(resolved, name)
 
 
 def _schema_problems(instance, schema: dict, prefix: list) -> list[tuple[list, str]]:
@@ -513,8 +559,8 @@ def load_settings(
     path: str | os.PathLike = "params.yaml",
     scale: str | None = None,
     environ: Mapping[str, str] | None = None,
-) -> dict:
-    """The resolved settings for `scale` (default: the file's `scale` key).
+) -> Settings:
+    """The resolved settings for `scale` (default: the file's `scale` key), typed.
 
     Every scale is validated, so a typo in the paper overlay is caught on a
     laptop before anyone books a cluster. Environment overrides (the local
@@ -527,8 +573,7 @@ def load_settings(
     resolved = {name: resolve_scale(raw, name, str(path)) for name in SCALES}
     settings = resolved[chosen]
     apply_source_override(settings, os.environ if environ is None else environ)
-    settings["params_file"] = str(path)  # for messages; not part of the validated configuration
-    return settings
+    return Settings.from_tree(settings, str(path))
 
 
 IMAGENET_ENV_VAR = "STRETCHNAS_IMAGENET"
