@@ -1,6 +1,6 @@
 """Evaluation training: a derived cell stacked into a network and trained from scratch.
 
-Resumable like the search (`runstate`): a killed run re-run with the same command
+Resumable like the search (`stretchnas.runs.loop`): a killed run re-run with the same command
 continues and ends with bitwise-identical metrics on CPU.
 
 Writes into the output folder: metrics.csv (one row per epoch), result.json
