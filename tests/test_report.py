@@ -19,7 +19,7 @@ from stretchnas.report.build import ReportError, build_report, parse_cells
 from stretchnas.report.cell_drawings import genotype_graph
 from stretchnas.report.extract import build_tables
 from stretchnas.report.layouts import Data, table1, table3, table4, table5
-from stretchnas.report.stats import bootstrap_difference, format_mean_std, seed_summary
+from stretchnas.report.stats import format_mean_std, seed_summary
 from stretchnas.search.snapshots import INDEX_FILE
 
 # ----------------------------------------------------------------------------- synthetic stage outputs
@@ -175,19 +175,6 @@ def test_mean_std_over_searches_and_the_best_search_over_training_seeds_are_kept
     assert format_mean_std(2.5, float("nan"), 1, unit="searches") == "2.50 (n=1 search)"
 
 
-def test_the_bootstrap_interval_matches_the_enumerated_resampling_distribution():
-    # resampling [0, 1] twice gives means 0, 0.5, 1 with probabilities 1/4, 1/2, 1/4: its 2.5th and 97.5th
-    # percentiles are 0 and 1
-    assert bootstrap_difference([0.0, 1.0], [0.0]) == (0.5, 0.0, 1.0)
-    # a single value per side leaves nothing to resample
-    assert bootstrap_difference([1.0], [3.0]) == (-2.0, -2.0, -2.0)
-    a, b = [1.0, 2.0, 3.0], [2.0, 3.0, 4.0]
-    assert bootstrap_difference(a, b) == bootstrap_difference(a, b)  # seeded
-
-
-# ----------------------------------------------------------------------------- layouts
-
-
 def test_table1_has_the_papers_columns_our_statistics_and_says_why_a_row_did_not_run(data_dir):
     table = table1(read(data_dir)).set_index("Paper row")
     assert list(table.columns) == [
@@ -246,7 +233,7 @@ def test_table5_names_the_missing_perspective(data_dir):
 # ----------------------------------------------------------------------------- claims
 
 
-def evaluations(groups: dict[str, dict[int, list[float]]], params=None) -> pd.DataFrame:
+def evaluations(groups: dict[str, dict[int, list[float]]], params=None, learned=True) -> pd.DataFrame:
     params = params or {}
     return pd.DataFrame(
         [
@@ -259,12 +246,19 @@ def evaluations(groups: dict[str, dict[int, list[float]]], params=None) -> pd.Da
                 "train_seed": t,
                 "test_error": e,
                 "params_m": params.get(name, 3.4),
+                "learned": learned,
             }
             for name, errors in groups.items()
             for seed, train in errors.items()
             for t, e in enumerate(train)
         ]
     )
+
+
+def gates(frame: pd.DataFrame, moved=True, settled=True, beta_moved=None, dropped=0) -> pd.DataFrame:
+    """One gate record per search of `frame`, every gate as given."""
+    pairs = frame[["experiment", "search_seed"]].drop_duplicates()
+    return pairs.assign(moved=moved, settled=settled, beta_moved=beta_moved, dropped_nodes=dropped)
 
 
 LOW, HIGH = {1: [2.0], 2: [2.1], 3: [2.05]}, {1: [3.0], 2: [3.1], 3: [2.95]}
@@ -280,17 +274,63 @@ OVERLAP_A, OVERLAP_B = {1: [2.0], 2: [3.0], 3: [2.5]}, {1: [2.4], 2: [2.6], 3: [
         ({1: [1.0, 1.1]}, {1: [9.0, 9.1]}, None, c.CANNOT_TELL),  # one search a side, however far apart
         (LOW, HIGH, {"milenas_sc_L8": 5.0}, c.CANNOT_TELL),  # a win, but not at similar parameters
         (HIGH, LOW, {"milenas_sc_L8": 5.0}, c.CONTRADICTED),  # a loss with more parameters is still a loss
-        ({1: [2.0], 2: [2.1]}, {1: [3.0], 2: [3.1]}, None, c.CANNOT_TELL),  # two searches a side are too few
     ],
 )
 def test_table1_claim(sc, baseline, params, verdict):
     groups = {"milenas_sc_L8": sc, **{name: baseline for name in c.TABLE1_BASELINES}}
-    result = c.beats_baselines(evaluations(groups, params))
+    frame = evaluations(groups, params)
+    result = c.beats_baselines(frame, gates(frame))
     assert result.verdict == verdict, result.evidence
 
 
+@pytest.mark.parametrize(
+    ("failing", "words"),
+    [
+        ({"moved": False}, "3 of 3 searches did not move"),
+        ({"settled": False}, "3 of 3 searches did not settle"),
+        ({"learned": False}, "3 of 3 searches have no training that learned"),
+    ],
+)
+def test_a_claim_is_decided_exactly_when_its_gates_pass(failing, words):
+    groups = {"milenas_sc_L8": LOW, **{name: HIGH for name in c.TABLE1_BASELINES}}
+    frame = evaluations(groups, learned=failing.get("learned", True))
+    search_gates = {key: value for key, value in failing.items() if key != "learned"}
+    result = c.beats_baselines(frame, gates(frame, **search_gates))
+    assert result.verdict == c.CANNOT_TELL and words in result.evidence[0], result.evidence
+    # a search with no gate record counts for nothing either
+    assert c.beats_baselines(frame, None).verdict == c.CANNOT_TELL
+    # one search a side left by the gates: too few for a t-interval
+    partly = gates(frame).assign(moved=lambda g: g["search_seed"] == 1)
+    assert c.beats_baselines(evaluations(groups), partly).verdict == c.CANNOT_TELL
+
+
+def test_a_single_comparison_decides_exactly_when_its_interval_excludes_zero():
+    rules = c.Rules()
+    for shift in (0.05, 0.1, 0.2, 0.3, 0.5, 1.0):
+        a = c.Sample("a", [2.0, 2.3, 2.1, 2.4], searches=4)
+        b = c.Sample("b", [2.0 + shift, 2.3 + shift, 2.2 + shift, 2.2 + shift], searches=4)
+        part = c.lower(a, b, rules)
+        (decision,) = c.decide([part], rules)
+        excludes = part.test.high < 0 or part.test.low > 0
+        assert (decision.verdict != c.CANNOT_TELL) == excludes, (shift, decision.text)
+
+
+def test_holms_correction_changes_a_verdict():
+    rules = c.Rules()
+    # two comparisons whose uncorrected p-values (about 0.03 and 0.04) each decide at 5%, but not together
+    a = c.Sample("a", [0.0, 1.0, 2.0, 0.5, 1.5], searches=5)
+    b1 = c.Sample("b1", [x + 1.3 for x in a.values], searches=5)
+    b2 = c.Sample("b2", [x + 1.2 for x in a.values], searches=5)
+    parts = [c.lower(a, b1, rules), c.lower(a, b2, rules)]
+    assert all(0.025 < part.test.p_value < 0.05 for part in parts)
+    assert [d.verdict for d in c.decide(parts[:1], rules)] == [c.SUPPORTED]
+    assert [d.verdict for d in c.decide(parts, rules)] == [c.CANNOT_TELL, c.CANNOT_TELL]
+    assert "searches a side would decide" in c.decide(parts, rules)[0].text
+
+
 def test_a_claim_with_a_missing_side_cannot_be_told():
-    result = c.beats_baselines(evaluations({"milenas_sc_L8": LOW, "darts_2nd_L8": HIGH}))
+    frame = evaluations({"milenas_sc_L8": LOW, "darts_2nd_L8": HIGH})
+    result = c.beats_baselines(frame, gates(frame))
     assert result.verdict == c.CANNOT_TELL and "no result for darts_1st_L8" in result.evidence[0]
 
 
@@ -300,29 +340,61 @@ def test_each_cell_best_at_its_own_depth():
         deeper = evaluations({"milenas_sc_L8": other_errors}).assign(layers=12, own_layers=False)
         return pd.concat([frame, deeper], ignore_index=True)
 
-    assert c.best_at_own_layers(runs(LOW, HIGH)).evidence[0].endswith(c.SUPPORTED)
-    assert c.best_at_own_layers(runs(HIGH, LOW)).verdict == c.CONTRADICTED
+    frame = runs(LOW, HIGH)
+    assert c.best_at_own_layers(frame, gates(frame)).evidence[0].endswith(c.SUPPORTED)
+    assert c.best_at_own_layers(runs(HIGH, LOW), gates(frame)).verdict == c.CONTRADICTED
     # L12, L16 and L20 cells not run: the claim as a whole cannot be told from L8 alone
-    assert c.best_at_own_layers(runs(LOW, HIGH)).verdict == c.CANNOT_TELL
+    assert c.best_at_own_layers(frame, gates(frame)).verdict == c.CANNOT_TELL
 
 
 def test_shallow_and_wide():
     def cells(darts_depth, sc_depth, darts_width, sc_width):
         rows = [
-            {"experiment": "darts_2nd_L8", "depth_normal": d, "width_normal": w}
-            for d, w in zip(darts_depth, darts_width)
+            {"experiment": "darts_2nd_L8", "search_seed": s, "depth_normal": d, "width_normal": w}
+            for s, (d, w) in enumerate(zip(darts_depth, darts_width))
         ]
         rows += [
-            {"experiment": "milenas_sc_L8", "depth_normal": d, "width_normal": w} for d, w in zip(sc_depth, sc_width)
+            {"experiment": "milenas_sc_L8", "search_seed": s, "depth_normal": d, "width_normal": w}
+            for s, (d, w) in enumerate(zip(sc_depth, sc_width))
         ]
         return pd.DataFrame(rows)
 
-    assert c.shallow_and_wide(cells([2, 2, 3], [5, 6, 5], [7, 6, 7], [2, 3, 2])).verdict == c.SUPPORTED
-    assert c.shallow_and_wide(cells([5, 6, 5], [2, 2, 3], [7, 6, 7], [2, 3, 2])).verdict == c.CONTRADICTED
-    assert c.shallow_and_wide(cells([2], [5], [7], [2])).verdict == c.CANNOT_TELL
+    supported = cells([2, 2, 3], [5, 6, 5], [7, 6, 7], [2, 3, 2])
+    assert c.shallow_and_wide(supported, gates(supported)).verdict == c.SUPPORTED
+    assert c.shallow_and_wide(supported, gates(supported, settled=False)).verdict == c.CANNOT_TELL
+    contradicted = cells([5, 6, 5], [2, 2, 3], [7, 6, 7], [2, 3, 2])
+    assert c.shallow_and_wide(contradicted, gates(contradicted)).verdict == c.CONTRADICTED
+    one = cells([2], [5], [7], [2])
+    assert c.shallow_and_wide(one, gates(one)).verdict == c.CANNOT_TELL
 
 
-def test_stability_counts_edits_per_search():
+def test_stability_is_judged_on_the_spread_of_snapshot_cells_test_errors():
+    def snapshots(name, spreads):
+        """Per search, two snapshot cells whose test errors are `spread` apart."""
+        return [
+            {
+                "experiment": name,
+                "genotype": f"epoch_00{k}",
+                "own_layers": True,
+                "layers": 8,
+                "search_seed": seed,
+                "train_seed": 0,
+                "test_error": 3.0 + k * spread,
+                "params_m": 3.4,
+                "learned": True,
+            }
+            for seed, spread in enumerate(spreads)
+            for k in (1, 2)
+        ]
+
+    frame = pd.DataFrame(snapshots(c.STABLE, [0.1, 0.2, 0.15]) + snapshots(c.UNSTABLE, [1.0, 1.2, 1.1]))
+    assert c.more_stable(frame, pd.DataFrame(), gates(frame)).verdict == c.SUPPORTED
+    swapped = pd.DataFrame(snapshots(c.STABLE, [1.0, 1.2, 1.1]) + snapshots(c.UNSTABLE, [0.1, 0.2, 0.15]))
+    assert c.more_stable(swapped, pd.DataFrame(), gates(swapped)).verdict == c.CONTRADICTED
+    assert c.more_stable(frame, pd.DataFrame(), gates(frame, moved=False)).verdict == c.CANNOT_TELL
+
+
+def test_stability_edits_leave_out_steps_without_a_derivable_cell():
     def rows(name, edits):
         return [
             {
@@ -337,40 +409,33 @@ def test_stability_counts_edits_per_search():
             for seed, e in enumerate(edits)
         ]
 
-    stable = pd.DataFrame(rows(c.STABLE, [0, 1, 0]) + rows(c.UNSTABLE, [6, 8, 7]))
-    assert c.more_stable(stable).verdict == c.SUPPORTED
-    unstable = pd.DataFrame(rows(c.STABLE, [6, 8, 7]) + rows(c.UNSTABLE, [0, 1, 0]))
-    assert c.more_stable(unstable).verdict == c.CONTRADICTED
-    # a step with no derivable cell is left out, not counted as "no change"
     gaps = rows(c.STABLE, [6, 8, 7]) + [
         dict(r, not_derivable=True, edges_changed_normal=float("nan")) for r in rows(c.STABLE, [0, 0, 0])
     ]
     assert c.stability_changes(pd.DataFrame(gaps), c.STABLE) == ([6.0, 8.0, 7.0], 3)
 
 
-def test_the_regulariser_claim_counts_dropped_nodes_at_the_end_of_each_search(tmp_path):
-    experiments = pd.DataFrame({"experiment": ["sc", "plain"], "topology_mode": ["stretchable", "darts"]})
+def test_the_regulariser_claim_counts_only_searches_whose_beta_moved_where_a_node_can_be_dropped():
+    experiments = pd.DataFrame(
+        {"experiment": ["sc", "pairs", "plain"], "topology_mode": ["stretchable", "input_pairs", "darts"]}
+    )
 
-    def dynamics(last_dropped, seeds=(1, 2)):
+    def searches(dropped, beta_moved=True, seeds=(1, 2, 3)):
         return pd.DataFrame(
             [
-                {
-                    "experiment": name,
-                    "search_seed": s,
-                    "epoch": epoch,
-                    "dropped_nodes": 3 if epoch == 1 else last_dropped,
-                }
-                for name in ("sc", "plain")
+                {"experiment": name, "search_seed": s, "beta_moved": beta_moved, "dropped_nodes": dropped}
+                for name in ("sc", "pairs", "plain")
                 for s in seeds
-                for epoch in (1, 2)
             ]
         )
 
-    three = (1, 2, 3)
-    assert c.no_invalid_node(dynamics(0, three), experiments).verdict == c.SUPPORTED  # epoch 1's drops do not count
-    contradicted = c.no_invalid_node(dynamics(1), experiments)
-    assert contradicted.verdict == c.CONTRADICTED and "sc seed 1: 1" in contradicted.evidence[0]
-    assert c.no_invalid_node(dynamics(0), experiments).verdict == c.CANNOT_TELL  # two searches
+    assert c.no_invalid_node(searches(0), experiments).verdict == c.SUPPORTED
+    contradicted = c.no_invalid_node(searches(1), experiments)
+    assert contradicted.verdict == c.CONTRADICTED and "sc seed 1: 1" in contradicted.evidence[1]
+    assert "pairs" not in contradicted.evidence[1]  # input pairs never drop a node: not counted
+    unmoved = c.no_invalid_node(searches(1, beta_moved=False), experiments)
+    assert unmoved.verdict == c.CANNOT_TELL and "0 of 3 searches" in unmoved.evidence[0]
+    assert c.no_invalid_node(searches(0, seeds=(1, 2)), experiments).verdict == c.CANNOT_TELL  # two searches
 
 
 # ----------------------------------------------------------------------------- the whole report

@@ -66,7 +66,7 @@ def test_each_class_has_its_schema_objects_keys_and_defaults(cls):
 def test_the_typed_settings_carry_every_value_of_the_tree(scale):
     settings = load_settings(REPO / "params.yaml", scale, environ={})
     tree = settings.tree
-    for name in ("data", "search", "train", "train_imagenet", "evaluation", "workflow"):
+    for name in ("data", "search", "train", "train_imagenet", "evaluation", "evidence", "workflow"):
         assert getattr(settings, name).to_tree() == tree[name], name
     for name, experiment in settings.experiments.items():
         assert experiment.search.to_tree()["seeds"] == list(experiment.search.seeds), name

@@ -390,7 +390,7 @@ def tables_cmd(args) -> int:
     not_planned = {
         name: (settings.experiments[name].fields(), reason) for name, reason in Plan(settings).not_planned.items()
     }
-    tables = build_tables(args.summaries, args.out, settings.scale, not_planned)
+    tables = build_tables(args.summaries, args.out, settings.scale, not_planned, settings.evidence)
     return _print({name: len(table) for name, table in tables.items()})
 
 

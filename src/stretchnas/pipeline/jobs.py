@@ -417,7 +417,7 @@ class Plan:
         # The tables read the summaries, every search's metrics.csv (search dynamics and cost) and
         # snapshot index (stability), and every final genotype (the cells' depth and width).
         inputs = self.summaries() + self.search_records() + self.snapshot_indexes() + self.final_genotypes()
-        return self._make("tables", {}, argv, inputs, [])
+        return self._make("tables", {}, argv, inputs, ["evidence"])
 
     def searched_cells(self) -> dict[str, str]:
         """Name -> genotype file of every search's (or random baseline's) final cell: what Figure 3 draws."""

@@ -8,6 +8,8 @@ TABLE_FILES = (
     "experiments",
     "evaluations",
     "not_run",
+    "evidence",
+    "searches",
     "search_dynamics",
     "cells",
     "stability",

@@ -39,6 +39,8 @@ REQUIRED_COLUMNS = {
 }
 # Read only when the file has rows: a search-less scale writes header-only files.
 COLUMNS_WHEN_FILLED = {
+    "evidence": ("min_entropy_drop", "settled_share", "chance_confidence", "confidence", "power"),
+    "searches": ("experiment", "search_seed", "moved", "beta_moved", "settled", "dropped_nodes"),
     "search_dynamics": (
         "experiment",
         "search_seed",

@@ -17,9 +17,11 @@ from stretchnas import StretchnasError
 from stretchnas.evaluation.nb201_files import DATASETS as NB201_DATASETS
 from stretchnas.method.genotype import Genotype
 from stretchnas.report.artefacts import TABLE_FILES
+from stretchnas.report.evidence import search_gates, thresholds, training_gates
 from stretchnas.runs.atomic import atomic_write_text
 from stretchnas.runs.documents import read_document
 from stretchnas.search.snapshots import INDEX_FILE, cell_changes, read_index
+from stretchnas.settings.types import EvidenceSettings
 
 
 class TablesError(StretchnasError, ValueError):
@@ -74,6 +76,7 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
                     "data_source": Path(str(result.get("data_source", ""))).name or None,
                     "train_images": result.get("train_images"),
                     "test_images": result.get("test_images"),
+                    "num_classes": result.get("num_classes"),
                     "genotype_file": result["genotype_file"],
                     "run_dir": result.get("run_dir"),  # its run.json: the provenance table reads it
                 }
@@ -260,9 +263,16 @@ def _snapshot_genotype(search_dir: Path, entry: dict) -> Genotype | None:
     return Genotype.load(search_dir / entry["genotype_file"]) if "genotype_file" in entry else None
 
 
+def _last_epoch(search_dir: Path) -> int | None:
+    """The last epoch a search recorded (its metrics.csv), None where it has no record."""
+    metrics = search_dir / "metrics.csv"
+    return int(pd.read_csv(metrics)["epoch"].max()) if metrics.exists() else None
+
+
 def stability(frame: pd.DataFrame) -> pd.DataFrame:
     """Table 4's claim without training: how much each search's derived cell changes from one snapshot
-    epoch to the next, and from the last snapshot to the final cell (stretchnas.search.snapshots.cell_changes)."""
+    epoch to the next, and from the last snapshot to the final cell where that is a later epoch's
+    (stretchnas.search.snapshots.cell_changes)."""
     rows = []
     for row in _final_cells(frame[frame["procedure"] == "search"]).itertuples(index=False):
         search_dir = Path(row.genotype_file).parent
@@ -271,7 +281,9 @@ def stability(frame: pd.DataFrame) -> pd.DataFrame:
             (entry["epoch"], _snapshot_genotype(search_dir, entry))
             for entry in sorted(index.values(), key=lambda e: e["epoch"])
         ]
-        chain.append(("final", Genotype.load(row.genotype_file)))
+        # the final cell is the last epoch's: a step to it from a snapshot of that epoch cannot change it
+        if not chain or chain[-1][0] != _last_epoch(search_dir):
+            chain.append(("final", Genotype.load(row.genotype_file)))
         for (start, before), (end, after) in zip(chain, chain[1:]):
             changes = cell_changes(before, after) if before is not None and after is not None else {}
             rows.append(
@@ -361,16 +373,23 @@ NOT_RUN_FIELDS = ("search_seed", "genotype", "layers", "train_seed", "reason")
 
 
 def build_tables(
-    paths: list[str | Path], out_dir: str | Path, scale: str, not_planned: dict[str, tuple[dict, str]] | None = None
+    paths: list[str | Path],
+    out_dir: str | Path,
+    scale: str,
+    not_planned: dict[str, tuple[dict, str]] | None = None,
+    evidence: EvidenceSettings | None = None,
 ) -> dict[str, pd.DataFrame]:
     """`stretchnas tables`: the data behind every table and figure of `scale`, from its experiment
     summaries, as CSV (the report renders them). `not_planned`: experiment -> (its fields, why the plan
     has no job for it), listed in experiments.csv so the report can say why."""
+    evidence = evidence or EvidenceSettings()
     files = summary_files(paths)
     summaries = read_summaries(files, scale)
     frame = load_evaluations(summaries)
     lookups = nb201(summaries)  # their search folders; the search records give their cost below
     dynamics = search_dynamics(frame, lookups)
+    if not frame.empty:
+        frame = training_gates(frame, evidence)
     if frame.empty:
         raise TablesError(f"no evaluation results in {len(files)} summaries")
     out_dir = Path(out_dir)
@@ -379,6 +398,8 @@ def build_tables(
         "experiments": experiments(summaries, not_planned),
         "evaluations": frame,
         "not_run": not_run(summaries),
+        "evidence": thresholds(evidence),
+        "searches": search_gates(dynamics, search_dirs(frame, lookups), evidence),
         "search_dynamics": dynamics,
         "cells": cells(frame),
         "stability": stability(frame),

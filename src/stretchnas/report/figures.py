@@ -39,39 +39,81 @@ def save(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def _depth_lines(ax, data: Data, experiments: list[str]) -> None:
-    for experiment in experiments:
+# Beyond matplotlib's ten colours, series are told apart by marker and line style too.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def series_style(index: int) -> dict:
+    """A distinct (colour, marker, line style) for the index-th series of a panel."""
+    return {
+        "color": f"C{index % 10}",
+        "marker": MARKERS[index % len(MARKERS)],
+        "linestyle": LINESTYLES[(index // 10) % len(LINESTYLES)],
+    }
+
+
+def chance_line(ax, data: Data) -> None:
+    """Test error at chance (1 - 1/classes) for every class count the trainings record, dotted."""
+    if "chance_error" not in data.evaluations:
+        return
+    for k, chance in enumerate(sorted(data.evaluations["chance_error"].dropna().unique())):
+        ax.axhline(chance, color="gray", linestyle=":", linewidth=1, label="chance" if k == 0 else None, zorder=1)
+
+
+def legend_outside(ax) -> None:
+    """The legend right of the axes, where it cannot cover a point."""
+    if ax.has_data():
+        ax.legend(fontsize=5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+
+
+def _depth_lines(ax, data: Data, experiments: list[str]) -> int:
+    """Each experiment's mean test error over searches at every evaluation depth; bars (std over searches)
+    only where a point has more than one search. Returns the most searches behind any point."""
+    most = 0
+    for index, experiment in enumerate(experiments):
         points = errors_by_depth(data.evaluations, experiment)
         if points.empty:
             continue
-        # one search: no error bar
-        line = ax.errorbar(
-            points["layers"],
-            points["mean"],
-            yerr=points["std"].fillna(0.0),
-            fmt="o-",
-            markersize=4,
-            capsize=2,
-            label=experiment,
-        )
+        style = series_style(index)
+        ax.plot(points["layers"], points["mean"], markersize=4, label=experiment, **style)
+        spread = points[points["n"] > 1]
+        if len(spread):
+            ax.errorbar(
+                spread["layers"], spread["mean"], yerr=spread["std"], fmt="none", capsize=2, color=style["color"]
+            )
         own = points[points["layers"] == int(data.experiments.loc[experiment, "search_layers"])]
         ax.plot(
-            own["layers"], own["mean"], "o", markersize=10, markerfacecolor="white", zorder=3, color=line[0].get_color()
+            own["layers"],
+            own["mean"],
+            style["marker"],
+            markersize=9,
+            markerfacecolor="white",
+            zorder=3,
+            color=style["color"],
         )
+        most = max(most, int(points["n"].max()))
+    chance_line(ax, data)
     ax.set_xlabel("evaluation layers")
     ax.set_ylabel("test error (%)")
-    if ax.has_data():
-        ax.legend(fontsize=5)
+    return most
+
+
+def _searches_note(most: int) -> str:
+    if most > 1:
+        return f"bars: std over searches where a point has more than one; up to n={most} searches a point"
+    return "one search a point: no spread to show" if most == 1 else "no result"
 
 
 def figure1(data: Data, stem: Path) -> list[Path]:
     """Figure 1: every method's final cells at every evaluation depth, in one panel."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    _depth_lines(ax, data, data.tagged("figure4"))
+    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    most = _depth_lines(ax, data, data.tagged("figure4"))
+    legend_outside(ax)
     ax.set_title(
         f"Figure 1 at scale {data.scale()}: test error vs evaluation layers\n"
-        "(hollow: evaluated at its search layers; bars: std over searches)",
+        f"(hollow: evaluated at its search layers; {_searches_note(most)})",
         fontsize=7,
     )
     return save(fig, stem)
@@ -83,18 +125,26 @@ def figure4(data: Data, stem: Path) -> list[Path]:
     experiments = data.tagged("figure4")
     methods = list(dict.fromkeys(data.experiments.loc[e, "method"] for e in experiments)) or ["(none)"]
     fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), squeeze=False, sharey=True)
+    most = 0
     for ax, method in zip(axes[0], methods):
-        _depth_lines(ax, data, [e for e in experiments if data.experiments.loc[e, "method"] == method])
+        most = max(
+            most, _depth_lines(ax, data, [e for e in experiments if data.experiments.loc[e, "method"] == method])
+        )
         ax.set_title(f"{method} (scale {data.scale()})", fontsize=8)
-    fig.suptitle("Figure 4: results with different numbers of layers (hollow: own search layers)", fontsize=8)
+        legend_outside(ax)
+    fig.suptitle(
+        f"Figure 4: results with different numbers of layers (hollow: own search layers; {_searches_note(most)})",
+        fontsize=8,
+    )
     return save(fig, stem)
 
 
 def figure5(data: Data, stem: Path) -> list[Path]:
     """Figure 5: test error against params per number of outputs per node, DARTS (2nd order) as reference."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.8, 3.6))
-    for experiment in [*data.tagged("figure5"), FIGURE5_REFERENCE]:
+    fig, ax = plt.subplots(figsize=(5.8, 3.6))
+    most = 0
+    for index, experiment in enumerate([*data.tagged("figure5"), FIGURE5_REFERENCE]):
         runs = data.final_runs(experiment) if experiment in data.experiments.index else pd.DataFrame()
         if runs.empty:
             continue
@@ -105,12 +155,16 @@ def figure5(data: Data, stem: Path) -> list[Path]:
             outputs = outputs_per_node(e["topology_mode"], e["k"])
             label, marker = (outputs if outputs == "arbitrary" else f"k={outputs}"), "o"
         mean, std, n = mean_std(per_search(runs))
-        ax.errorbar([runs["params_m"].mean()], [mean], yerr=[0.0 if n < 2 else std], fmt=marker, capsize=2, label=label)
+        most = max(most, n)
+        color = series_style(index)["color"]
+        ax.plot([runs["params_m"].mean()], [mean], marker, color=color, label=label)
+        if n > 1:
+            ax.errorbar([runs["params_m"].mean()], [mean], yerr=[std], fmt="none", capsize=2, color=color)
+    chance_line(ax, data)
     ax.set_xlabel("params (M)")
     ax.set_ylabel("test error (%)")
-    ax.set_title(f"Figure 5 at scale {data.scale()}: outputs selected per node", fontsize=8)
-    if ax.has_data():
-        ax.legend(fontsize=6)
+    ax.set_title(f"Figure 5 at scale {data.scale()}: outputs selected per node\n({_searches_note(most)})", fontsize=8)
+    legend_outside(ax)
     return save(fig, stem)
 
 

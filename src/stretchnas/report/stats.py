@@ -1,5 +1,7 @@
 """The statistics every report table and claim uses: mean ± std with n over search seeds and over
-training seeds (kept apart), the best search labelled as such, and a bootstrap over search seeds."""
+training seeds (kept apart), the best search labelled as such, and the tests the claims decide with:
+Welch's t-interval of a difference of means (or a one-sample t-interval), Holm's correction over a
+claim's comparisons, and the searches a side that an undecided comparison would need."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-BOOTSTRAP_RESAMPLES = 10_000
-BOOTSTRAP_SEED = 0
 CONFIDENCE = 0.95
+POWER = 0.8
+# The most searches a side the power estimate looks for: beyond this it says "more than".
+MAX_SEARCHES = 1000
 
 
 def mean_std(values) -> tuple[float, float, int]:
@@ -80,15 +84,66 @@ def seed_summary(runs: pd.DataFrame, value: str = "test_error") -> SeedSummary:
     return SeedSummary(mean_std(means), best_seed, mean_std(best))
 
 
-def bootstrap_difference(
-    a, b, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED, confidence: float = CONFIDENCE
-) -> tuple[float, float, float]:
-    """mean(a) - mean(b), with a percentile bootstrap interval: each group resampled with replacement,
-    independently (the units are searches). Seeded: the same inputs give the same interval."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    draws_a = rng.choice(a, size=(resamples, len(a)), replace=True).mean(axis=1)
-    draws_b = rng.choice(b, size=(resamples, len(b)), replace=True).mean(axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(draws_a - draws_b, [tail, 100 - tail])
-    return float(a.mean() - b.mean()), float(low), float(high)
+@dataclass(frozen=True)
+class Test:
+    """One comparison: the difference of means (the effect, in the compared unit) with its two-sided
+    interval at `confidence`, and the two-sided p-value of 'no difference'."""
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+    confidence: float
+
+
+def welch(a, b, confidence: float = CONFIDENCE) -> Test:
+    """mean(a) - mean(b): Welch's t-test and interval (unequal variances), valid at small n. Needs two
+    values a side; a side with no spread at all has no t-interval (its p-value is NaN then)."""
+    result = stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
+    interval = result.confidence_interval(confidence)
+    return Test(
+        float(np.mean(a) - np.mean(b)), float(interval.low), float(interval.high), float(result.pvalue), confidence
+    )
+
+
+def one_sample(differences, confidence: float = CONFIDENCE) -> Test:
+    """mean(differences) against 0: the one-sample t-test and interval (paired comparisons)."""
+    result = stats.ttest_1samp(np.asarray(differences, float), 0.0)
+    interval = result.confidence_interval(confidence)
+    return Test(
+        float(np.mean(differences)), float(interval.low), float(interval.high), float(result.pvalue), confidence
+    )
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error over the comparisons of one claim); NaN stays
+    NaN and is not counted in the family."""
+    indexed = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    m, adjusted, running = len(indexed), [math.nan] * len(p_values), 0.0
+    for rank, (p, i) in enumerate(indexed):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def searches_needed(difference: float, std_a: float, std_b: float, alpha: float, power: float = POWER) -> int | None:
+    """The smallest n a side at which a two-sided Welch test at level `alpha` detects `difference` with
+    `power`, if the spreads are `std_a` and `std_b` (noncentral t, Welch-Satterthwaite degrees of freedom);
+    None where there is no difference or no spread to go on, or beyond MAX_SEARCHES."""
+    if not difference or math.isnan(difference) or math.isnan(std_a) or math.isnan(std_b):
+        return None
+    for n in range(2, MAX_SEARCHES + 1):
+        if power_at(n, difference, std_a, std_b, alpha) >= power:
+            return n
+    return None
+
+
+def power_at(n: int, difference: float, std_a: float, std_b: float, alpha: float) -> float:
+    """Power of the two-sided Welch test with n searches a side."""
+    va, vb = std_a**2 / n, std_b**2 / n
+    if va + vb == 0:
+        return 1.0
+    df = (va + vb) ** 2 / (va**2 / (n - 1) + vb**2 / (n - 1))
+    noncentrality = abs(difference) / math.sqrt(va + vb)
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality))

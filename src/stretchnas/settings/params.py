@@ -33,6 +33,7 @@ from stretchnas.runs.documents import read_document
 from stretchnas.settings.types import (
     DataSettings,
     EvaluationSettings,
+    EvidenceSettings,
     NB201Tables,
     RandomSettings,
     SearchSettings,
@@ -412,6 +413,7 @@ class Settings:
     train: TrainSettings
     train_imagenet: TrainSettings
     evaluation: EvaluationSettings
+    evidence: EvidenceSettings
     workflow: WorkflowSettings
     nasbench201: NB201Tables
     experiments: Mapping[str, Experiment]  # experiments, then followups, in params.yaml's order
@@ -429,6 +431,7 @@ class Settings:
             train=TrainSettings.from_tree(tree["train"], "train"),
             train_imagenet=TrainSettings.from_tree(tree["train_imagenet"], "train_imagenet"),
             evaluation=EvaluationSettings.from_tree(tree["evaluation"], "evaluation"),
+            evidence=EvidenceSettings.from_tree(tree["evidence"], "evidence"),
             workflow=WorkflowSettings.from_tree(tree["workflow"], "workflow"),
             nasbench201=NB201Tables.from_tree(tree.get("nasbench201") or {}, "nasbench201"),
             experiments={name: _experiment(tree, name) for name in all_experiments(tree)},

@@ -295,6 +295,18 @@ class EvaluationSettings(Section):
     layers_for: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class EvidenceSettings(Section):
+    """When a run counts as evidence, and how a claim is decided (docs/method.md §11)."""
+
+    schema_path = "properties/evidence"
+    min_entropy_drop: float = 0.02
+    settled_share: float = 0.25
+    chance_confidence: float = 0.99
+    confidence: float = 0.95
+    power: float = 0.8
+
+
 # --------------------------------------------------------------------------- data
 
 
@@ -375,6 +387,7 @@ SECTIONS = (
     TrainSettings,
     RandomSettings,
     EvaluationSettings,
+    EvidenceSettings,
     SplitScheme,
     ImageNetData,
     DataSettings,
