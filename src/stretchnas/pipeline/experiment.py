@@ -96,4 +96,4 @@ def run_experiment(
     jobs = Plan(settings, root).experiment_jobs(experiment)
     for job in jobs[:-1]:
         run_job(settings, job, data, quiet)
-    return gather(settings, experiment, jobs[-1].outputs[0], root)
+    return gather(settings, experiment, jobs[-1].outputs[0], root, jobs)

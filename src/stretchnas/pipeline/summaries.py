@@ -21,11 +21,13 @@ class GatherError(StretchnasError, ValueError):
     pass
 
 
-def gather(settings: Settings, experiment: Experiment, out: str | Path, root: str = RUNS_ROOT) -> dict:
+def gather(
+    settings: Settings, experiment: Experiment, out: str | Path, root: str = RUNS_ROOT, jobs: list | None = None
+) -> dict:
     """`stretchnas gather`: the experiment's summary from its trainings' (an NB201 search: its lookups')
-    result.json files, written last."""
+    result.json files, written last. `jobs`: the experiment's jobs, where the caller has planned them."""
     rows, not_run, lookups = [], [], []
-    for job in Plan(settings, root).experiment_jobs(experiment):
+    for job in jobs if jobs is not None else Plan(settings, root).experiment_jobs(experiment):
         if job.rule == "lookup":
             result = read_document(job.outputs[0], json.loads, GatherError, "NAS-Bench-201 lookup result")
             lookups.append({"search_seed": job.wildcards["seed"], **result})
