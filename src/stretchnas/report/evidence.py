@@ -60,11 +60,11 @@ def chance_p_value(test_error: float, test_images, num_classes) -> float:
 def training_gates(evaluations: pd.DataFrame, evidence: EvidenceSettings) -> pd.DataFrame:
     """`evaluations` with chance_error (%), chance_p_value and learned (True, False, or None where unknown)."""
     frame = evaluations.copy()
-    classes = frame["num_classes"] if "num_classes" in frame else pd.Series([None] * len(frame), index=frame.index)
+    unknown = pd.Series([None] * len(frame), index=frame.index)
+    classes = frame["num_classes"] if "num_classes" in frame else unknown
+    images = frame["test_images"] if "test_images" in frame else unknown
     frame["chance_error"] = [100.0 * (1 - 1 / c) if pd.notna(c) else math.nan for c in classes]
-    frame["chance_p_value"] = [
-        chance_p_value(e, n, c) for e, n, c in zip(frame["test_error"], frame.get("test_images", classes), classes)
-    ]
+    frame["chance_p_value"] = [chance_p_value(e, n, c) for e, n, c in zip(frame["test_error"], images, classes)]
     frame["learned"] = [
         None if math.isnan(p) else bool(p < 1 - evidence.chance_confidence) for p in frame["chance_p_value"]
     ]
