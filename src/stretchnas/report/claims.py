@@ -301,8 +301,9 @@ def _cell_sample(cells: pd.DataFrame, searches, experiments, column: str) -> Sam
     for experiment in experiments:
         rows = cells[cells["experiment"] == experiment] if len(cells) else cells
         sample.searches += len(rows)
-        seeds, failed = gated_searches(searches, experiment, list(rows["search_seed"]) if len(rows) else [],
-                                       ("moved", "settled"))  # fmt: skip
+        seeds, failed = gated_searches(
+            searches, experiment, list(rows["search_seed"]) if len(rows) else [], ("moved", "settled")
+        )
         for gate, n in failed.items():
             sample.failed[gate] = sample.failed.get(gate, 0) + n
         sample.values += [float(v) for v in rows[rows["search_seed"].isin(seeds)][column]] if len(rows) else []
