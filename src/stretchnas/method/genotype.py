@@ -186,7 +186,11 @@ class Genotype:
 
 def load_genotype(path: str | Path):
     """A genotype file of either space: a DARTS-space `Genotype`, or an NB201 cell (`"space": "nb201"`)."""
-    data = read_document(path, json.loads, GenotypeError, "genotype JSON file")
+    return genotype_from_dict(read_document(path, json.loads, GenotypeError, "genotype JSON file"), str(path))
+
+
+def genotype_from_dict(data, where: str = "genotype"):
+    """A genotype of either space from its JSON form (NB201's says `"space": "nb201"`)."""
     if isinstance(data, dict) and data.get("space") == "nb201":
-        return NB201Genotype.from_dict(data, str(path))
-    return Genotype.from_dict(data, where=str(path))
+        return NB201Genotype.from_dict(data, where)
+    return Genotype.from_dict(data, where=where)

@@ -22,10 +22,8 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from stretchnas.method.genotype import Genotype
 from stretchnas.method.nb201.arch import NB201Genotype
-from stretchnas.runs.documents import read_document
-from stretchnas.search.snapshots import INDEX_FILE, read_index
+from stretchnas.search.snapshots import INDEX_FILE, snapshot_chain
 from stretchnas.settings.types import EvidenceSettings
 
 SEARCH_COLUMNS = (
@@ -76,30 +74,21 @@ def _mean_entropy(row: pd.Series, kind: str) -> float:
     return float(sum(values) / len(values)) if values else math.nan
 
 
-def _cell_key(data: dict | None):
+def _cell_key(genotype):
     """What identifies a derived cell (its structure, not the notes about it); None: no derivable cell."""
-    if data is None:
+    if genotype is None:
         return None
-    if data.get("space") == "nb201":
-        return NB201Genotype.from_dict(data).arch_str
-    return json.dumps(Genotype.from_dict(data).structure(), sort_keys=True)
+    if isinstance(genotype, NB201Genotype):
+        return genotype.arch_str
+    return json.dumps(genotype.structure(), sort_keys=True)
 
 
 def cell_chain(search_dir: Path, last_epoch: int | None) -> list[tuple[int | str, object]]:
     """(epoch, cell key) of every snapshot in epoch order, then the final cell where it is later than the
-    last snapshot."""
-    index_file = search_dir / INDEX_FILE
-    entries = sorted(read_index(index_file).values(), key=lambda e: e["epoch"]) if index_file.exists() else []
-    chain = []
-    for entry in entries:
-        data = entry.get("genotype")
-        if data is None and "genotype_file" in entry:
-            data = read_document(search_dir / entry["genotype_file"], json.loads, ValueError, "snapshot genotype")
-        chain.append((entry["epoch"], _cell_key(data)))
-    final = search_dir / "genotype.json"
-    if final.exists() and (not chain or last_epoch is None or chain[-1][0] < last_epoch):
-        chain.append(("final", _cell_key(read_document(final, json.loads, ValueError, "genotype"))))
-    return chain
+    last snapshot (stretchnas.search.snapshots.snapshot_chain); none for a search without a snapshot index."""
+    if not (search_dir / INDEX_FILE).exists():
+        return []
+    return [(epoch, _cell_key(genotype)) for epoch, genotype in snapshot_chain(search_dir, last_epoch)]
 
 
 def settled(chain: list[tuple[int | str, object]], share: float) -> tuple[int, int, bool | None]:

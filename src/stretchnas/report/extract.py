@@ -20,7 +20,7 @@ from stretchnas.report.artefacts import TABLE_FILES
 from stretchnas.report.evidence import search_gates, thresholds, training_gates
 from stretchnas.runs.atomic import atomic_write_text
 from stretchnas.runs.documents import read_document
-from stretchnas.search.snapshots import INDEX_FILE, cell_changes, read_index
+from stretchnas.search.snapshots import cell_changes, snapshot_chain
 from stretchnas.settings.types import EvidenceSettings
 
 
@@ -255,35 +255,22 @@ def cells(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _snapshot_genotype(search_dir: Path, entry: dict) -> Genotype | None:
-    """A snapshot's genotype from its index entry (inline, or its file in an index written before
-    genotypes were inlined); None where the epoch had no derivable cell."""
-    if "genotype" in entry:
-        return Genotype.from_dict(entry["genotype"], f"{search_dir / INDEX_FILE} epoch {entry['epoch']}")
-    return Genotype.load(search_dir / entry["genotype_file"]) if "genotype_file" in entry else None
+def _last_epoch(dynamics: pd.DataFrame, experiment: str, seed) -> int | None:
+    """The last epoch a search recorded (its metrics.csv, as search_dynamics read it); None without one."""
+    if dynamics.empty:
+        return None
+    epochs = dynamics[(dynamics["experiment"] == experiment) & (dynamics["search_seed"] == seed)]["epoch"]
+    return int(epochs.max()) if len(epochs) else None
 
 
-def _last_epoch(search_dir: Path) -> int | None:
-    """The last epoch a search recorded (its metrics.csv), None where it has no record."""
-    metrics = search_dir / "metrics.csv"
-    return int(pd.read_csv(metrics)["epoch"].max()) if metrics.exists() else None
-
-
-def stability(frame: pd.DataFrame) -> pd.DataFrame:
+def stability(frame: pd.DataFrame, dynamics: pd.DataFrame) -> pd.DataFrame:
     """Table 4's claim without training: how much each search's derived cell changes from one snapshot
     epoch to the next, and from the last snapshot to the final cell where that is a later epoch's
-    (stretchnas.search.snapshots.cell_changes)."""
+    (stretchnas.search.snapshots.snapshot_chain, cell_changes)."""
     rows = []
     for row in _final_cells(frame[frame["procedure"] == "search"]).itertuples(index=False):
-        search_dir = Path(row.genotype_file).parent
-        index = read_index(search_dir / INDEX_FILE)
-        chain = [
-            (entry["epoch"], _snapshot_genotype(search_dir, entry))
-            for entry in sorted(index.values(), key=lambda e: e["epoch"])
-        ]
-        # the final cell is the last epoch's: a step to it from a snapshot of that epoch cannot change it
-        if not chain or chain[-1][0] != _last_epoch(search_dir):
-            chain.append(("final", Genotype.load(row.genotype_file)))
+        last = _last_epoch(dynamics, row.experiment, row.search_seed)
+        chain = snapshot_chain(Path(row.genotype_file).parent, last)
         for (start, before), (end, after) in zip(chain, chain[1:]):
             changes = cell_changes(before, after) if before is not None and after is not None else {}
             rows.append(
@@ -402,7 +389,7 @@ def build_tables(
         "searches": search_gates(dynamics, search_dirs(frame, lookups), evidence),
         "search_dynamics": dynamics,
         "cells": cells(frame),
-        "stability": stability(frame),
+        "stability": stability(frame, dynamics),
         "nb201": nb201(summaries, dynamics),
         "provenance": provenance(frame, lookups),
     }

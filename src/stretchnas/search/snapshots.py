@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from stretchnas import StretchnasError
-from stretchnas.method.genotype import Genotype, load_genotype
+from stretchnas.method.genotype import Genotype, genotype_from_dict, load_genotype
 from stretchnas.runs.atomic import atomic_write_json
 from stretchnas.runs.documents import read_document
 
@@ -75,6 +75,25 @@ def load(genotype_file: str | Path, label: str) -> tuple[Genotype | None, str | 
 
 def read_index(index_file: str | Path) -> dict:
     return read_document(index_file, json.loads, SnapshotError, "snapshot index")
+
+
+def snapshot_chain(search_dir: str | Path, last_epoch: int | None) -> list[tuple[int | str, object]]:
+    """(epoch, genotype) of every snapshot of a search in epoch order (None where the epoch had no derivable
+    cell), then ("final", its final genotype) where that is a later epoch's than the last snapshot: the
+    final cell is the last epoch's, so a step to it from a snapshot of that epoch cannot change it."""
+    search_dir = Path(search_dir)
+    chain = []
+    for entry in sorted(read_index(search_dir / INDEX_FILE).values(), key=lambda e: e["epoch"]):
+        genotype = None
+        if "genotype" in entry:
+            genotype = genotype_from_dict(entry["genotype"], f"{search_dir / INDEX_FILE} epoch {entry['epoch']}")
+        elif "genotype_file" in entry:  # an index written before the genotypes were inlined
+            genotype = load_genotype(search_dir / entry["genotype_file"])
+        chain.append((entry["epoch"], genotype))
+    final = search_dir / "genotype.json"
+    if final.exists() and (not chain or last_epoch is None or chain[-1][0] < last_epoch):
+        chain.append((FINAL, load_genotype(final)))
+    return chain
 
 
 def cell_changes(before: Genotype, after: Genotype) -> dict[str, int]:
