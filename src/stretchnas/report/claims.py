@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from stretchnas.report.frames import edits_per_derivable_step, final_runs
-from stretchnas.report.stats import CONFIDENCE, POWER, Test, holm, one_sample, per_search, searches_needed, welch
+from stretchnas.report.stats import Test, holm, one_sample, per_search, searches_needed, welch
+from stretchnas.settings.types import EvidenceSettings
 
 SUPPORTED, CONTRADICTED, CANNOT_TELL = "supported", "contradicted", "cannot tell"
 # A t-interval needs a spread, so two searches a side at least
@@ -35,14 +36,9 @@ TRAINED_CELL = ("moved", "settled", "learned")
 
 
 @dataclass(frozen=True)
-class Rules:
-    """The claims' settings, as the tables stage recorded them (data/evidence.csv)."""
-
-    confidence: float = CONFIDENCE
-    power: float = POWER
-    min_entropy_drop: float = 0.02
-    settled_share: float = 0.25
-    chance_confidence: float = 0.99
+class Rules(EvidenceSettings):
+    """The claims' settings (params.yaml `evidence`, as the tables stage recorded them in data/evidence.csv),
+    with the words the page states them in."""
 
     @classmethod
     def of(cls, evidence: pd.DataFrame | None) -> Rules:
@@ -134,6 +130,24 @@ def _learned(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.loc[[_passes(value) for value in runs["learned"]]]
 
 
+def _gated_runs(
+    evaluations: pd.DataFrame, searches: pd.DataFrame | None, experiment: str, gates, layers: int | None = None
+) -> tuple[pd.DataFrame, Sample]:
+    """An experiment's trainings of its final cell at `layers` (default: its own) from the searches that pass
+    `gates` (and only those that learned, where `learned` is a gate), with how many searches each gate left
+    out."""
+    runs = final_runs(evaluations, experiment, layers)
+    sample = Sample(experiment, searches=runs["search_seed"].nunique() if len(runs) else 0)
+    if runs.empty:
+        return runs, sample
+    seeds, sample.failed = gated_searches(searches, experiment, sorted(runs["search_seed"].unique()), gates)
+    runs = runs[runs["search_seed"].isin(seeds)]
+    if "learned" in gates:
+        runs = _learned(runs)
+        sample.failed["learned"] = len(seeds) - runs["search_seed"].nunique()
+    return runs, sample
+
+
 def final_errors(
     evaluations: pd.DataFrame,
     searches: pd.DataFrame | None,
@@ -143,15 +157,7 @@ def final_errors(
 ) -> Sample:
     """Per search that passes `gates`: the mean test error of its final cell's trainings (those that learned,
     where `learned` is a gate)."""
-    runs = final_runs(evaluations, experiment, layers)
-    sample = Sample(experiment, searches=runs["search_seed"].nunique() if len(runs) else 0)
-    if runs.empty:
-        return sample
-    seeds, sample.failed = gated_searches(searches, experiment, sorted(runs["search_seed"].unique()), gates)
-    runs = runs[runs["search_seed"].isin(seeds)]
-    if "learned" in gates:
-        runs = _learned(runs)
-        sample.failed["learned"] = len(seeds) - runs["search_seed"].nunique()
+    runs, sample = _gated_runs(evaluations, searches, experiment, gates, layers)
     sample.values = [] if runs.empty else list(per_search(runs))
     return sample
 
@@ -349,10 +355,9 @@ def best_at_own_layers(evaluations: pd.DataFrame, searches: pd.DataFrame | None,
             parts.append(Part(experiment, "", None, "not evaluated at its own layers"))
             continue
         own = int(runs[runs["own_layers"]]["layers"].iloc[0])
+        at_own, own_err = _per_seed(evaluations, searches, experiment, None)
         for other in sorted(set(runs["layers"]) - {own}):
-            own_err = final_errors(evaluations, searches, experiment)
-            at_own = _per_seed(evaluations, searches, experiment, None)
-            at_other = _per_seed(evaluations, searches, experiment, other)
+            at_other, _ = _per_seed(evaluations, searches, experiment, other)
             seeds = sorted(set(at_own) & set(at_other))  # paired by search: the same cell at two depths
             diffs = [at_own[s] - at_other[s] for s in seeds]
             part = below_zero(f"{experiment}: test error at L{own} minus at L{other}", diffs, rules)
@@ -371,13 +376,10 @@ def best_at_own_layers(evaluations: pd.DataFrame, searches: pd.DataFrame | None,
     )
 
 
-def _per_seed(evaluations, searches, experiment: str, layers: int | None) -> dict:
-    runs = final_runs(evaluations, experiment, layers)
-    if runs.empty:
-        return {}
-    seeds, _ = gated_searches(searches, experiment, sorted(runs["search_seed"].unique()), TRAINED_CELL)
-    runs = _learned(runs[runs["search_seed"].isin(seeds)])
-    return {} if runs.empty else per_search(runs).to_dict()
+def _per_seed(evaluations, searches, experiment: str, layers: int | None) -> tuple[dict, Sample]:
+    """Search seed -> mean test error at `layers` over the gated trainings, and what the gates left out."""
+    runs, sample = _gated_runs(evaluations, searches, experiment, TRAINED_CELL, layers)
+    return ({} if runs.empty else per_search(runs).to_dict()), sample
 
 
 def snapshot_spread(evaluations: pd.DataFrame, searches: pd.DataFrame | None, experiment: str) -> Sample:

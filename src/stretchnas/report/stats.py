@@ -96,23 +96,22 @@ class Test:
     confidence: float
 
 
+def _test(result, difference: float, confidence: float) -> Test:
+    """A Test from scipy's t-test result (its interval at `confidence`)."""
+    interval = result.confidence_interval(confidence)
+    return Test(float(difference), float(interval.low), float(interval.high), float(result.pvalue), confidence)
+
+
 def welch(a, b, confidence: float = CONFIDENCE) -> Test:
     """mean(a) - mean(b): Welch's t-test and interval (unequal variances), valid at small n. Needs two
     values a side; a side with no spread at all has no t-interval (its p-value is NaN then)."""
     result = stats.ttest_ind(np.asarray(a, float), np.asarray(b, float), equal_var=False)
-    interval = result.confidence_interval(confidence)
-    return Test(
-        float(np.mean(a) - np.mean(b)), float(interval.low), float(interval.high), float(result.pvalue), confidence
-    )
+    return _test(result, np.mean(a) - np.mean(b), confidence)
 
 
 def one_sample(differences, confidence: float = CONFIDENCE) -> Test:
     """mean(differences) against 0: the one-sample t-test and interval (paired comparisons)."""
-    result = stats.ttest_1samp(np.asarray(differences, float), 0.0)
-    interval = result.confidence_interval(confidence)
-    return Test(
-        float(np.mean(differences)), float(interval.low), float(interval.high), float(result.pvalue), confidence
-    )
+    return _test(stats.ttest_1samp(np.asarray(differences, float), 0.0), np.mean(differences), confidence)
 
 
 def holm(p_values: list[float]) -> list[float]:
