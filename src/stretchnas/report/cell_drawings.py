@@ -98,14 +98,22 @@ FONTS_CONF = """<?xml version="1.0"?>
 
 
 @functools.cache
+def _fonts_conf() -> tempfile.TemporaryDirectory:
+    """A scratch folder holding the fontconfig file (and fontconfig's cache); held for the life of the
+    process and removed when it ends."""
+    folder = tempfile.TemporaryDirectory(prefix="stretchnas-fonts-")
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    cache = Path(folder.name) / "cache"
+    (Path(folder.name) / "fonts.conf").write_text(FONTS_CONF.format(fonts=fonts, cache=cache))
+    return folder
+
+
+@functools.cache
 def font_environment() -> dict[str, str]:
     """The environment `dot` runs in: fontconfig sees only the DejaVu fonts matplotlib ships (a pinned
     version), so the text's measured widths, and with them the layout and the pixels, do not depend on the
     fonts a machine has installed."""
-    folder = Path(tempfile.mkdtemp(prefix="stretchnas-fonts-"))
-    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    (folder / "fonts.conf").write_text(FONTS_CONF.format(fonts=fonts, cache=folder / "cache"))
-    return {**os.environ, "FONTCONFIG_FILE": str(folder / "fonts.conf")}
+    return {**os.environ, "FONTCONFIG_FILE": str(Path(_fonts_conf().name) / "fonts.conf")}
 
 
 def render(source: str, fmt: str) -> bytes:
