@@ -240,3 +240,48 @@ def test_every_optimiser_steps_the_same_with_recomputed_cells(optimizer):
         results.append([p.detach().clone() for p in net.arch_parameters() + net.weight_parameters()])
     for plain, recomputed in zip(*results):
         assert torch.allclose(plain, recomputed, atol=1e-10)
+
+
+@pytest.mark.parametrize("optimizer", ["darts_1st", "milenas"])
+@pytest.mark.parametrize("target", ["weights", "arch", "none"])
+def test_the_search_clips_exactly_the_gradients_grad_clip_target_names(optimizer, target):
+    """A clip far below every gradient's norm shows which gradients were clipped: the weights' are left in
+    .grad by the weight step, the architecture's are read as the Adam step sees them."""
+    net, clip = tiny_net("stretchable", 4), 1e-4
+    search = settings_for(
+        optimizer,
+        topology={"mode": "stretchable"},
+        beta_data="shared",
+        grad_clip_target=target,
+        weights={"grad_clip": clip},
+    )
+    step = build_search_optimizer(optimizer, net, search)
+    seen = []
+    adam_step = step.alpha_optimizer.step
+    step.alpha_optimizer.step = lambda: (seen.append([p.grad.clone() for p in net.arch_parameters()]), adam_step())
+    step.step(StepBatches(batch(1), batch(2), None))
+    arch_norm = float(torch.nn.utils.get_total_norm(seen[0]))
+    weight_norm = float(torch.nn.utils.get_total_norm([p.grad for p in net.weight_parameters() if p.grad is not None]))
+    assert (arch_norm <= clip * (1 + 1e-6)) == (target == "arch"), arch_norm
+    assert (weight_norm <= clip * (1 + 1e-6)) == (target == "weights"), weight_norm
+
+
+def test_clipping_the_architecture_gradients_equals_torchs_clip_of_them_in_grad():
+    net = tiny_net("stretchable", 4)
+    step = build_search_optimizer(
+        "darts_1st", net, settings_for("darts_1st", grad_clip_target="arch", weights={"grad_clip": 0.01})
+    )
+    grads = [[torch.randn(p.shape, dtype=p.dtype) for p in net.arch_parameters()]]
+    clipped = step.clip_arch(grads)[0]
+    copies = [p.detach().clone().requires_grad_() for p in net.arch_parameters()]
+    for copy, g in zip(copies, grads[0]):
+        copy.grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(copies, 0.01)
+    for copy, g in zip(copies, clipped):
+        assert torch.allclose(copy.grad, g, rtol=1e-12, atol=0)
+
+
+def test_a_search_at_the_default_clip_target_keeps_the_identity_runs_recorded_before_the_setting():
+    search = settings_for("darts_1st")
+    assert search.grad_clip_target == "weights" and "grad_clip_target" not in search.identity()
+    assert search.merged({"grad_clip_target": "none"}).identity()["grad_clip_target"] == "none"

@@ -88,6 +88,16 @@ def _run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:
     _device_arg(parser)
 
 
+def _json_file(path: str, option: str):
+    """A JSON file named on the command line, or an error naming the option and the file."""
+    from pathlib import Path
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise StretchnasError(f"{option} {path}: {error}") from None
+
+
 def _print(obj) -> int:
     print(json.dumps(obj))
     return 0
@@ -436,6 +446,12 @@ def _estimate_args(parser):
     parser.add_argument("--repeats", type=_number(int, 1, "a positive integer"), default=2, help="timed steps each")
     parser.add_argument("--exp", action="append", help="only this experiment (repeatable; default: all)")
     parser.add_argument("--out", help="also write the estimate as JSON here")
+    parser.add_argument(
+        "--step-seconds",
+        metavar="JSON",
+        help="an earlier estimate's --out: price the plan with the step times it measured (on its device), "
+        "timing only configurations it lacks",
+    )
 
 
 @command(
@@ -454,6 +470,7 @@ def estimate_cmd(args) -> int:
         threads=args.threads,
         only=args.exp,
         progress=lambda text: print(text, file=sys.stderr, flush=True),
+        measured=_json_file(args.step_seconds, "--step-seconds") if args.step_seconds else None,
     )
     if args.out:
         atomic_write_json(args.out, result)

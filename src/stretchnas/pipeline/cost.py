@@ -184,6 +184,17 @@ def train_step(settings: Settings, config: tuple, device) -> Callable[[], object
     return step
 
 
+DEVICE_FIELDS = ("device", "device_name", "cuda", "cudnn")
+
+
+def known_step_seconds(measured: dict) -> dict[tuple, float]:
+    """An earlier estimate's per-step seconds by configuration label (what `step_seconds` holds)."""
+    try:
+        return {tuple(row["config"]): float(row["s_per_step"]) for row in measured["step_seconds"]}
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"not an estimate's JSON (step_seconds[].config, .s_per_step): {error}") from None
+
+
 def estimate(
     settings: Settings,
     device: str = "auto",
@@ -192,23 +203,38 @@ def estimate(
     threads: int | None = None,
     only: list[str] | None = None,
     progress: Callable[[str], None] = lambda text: None,
+    measured: dict | None = None,
 ) -> dict:
     """Device-hours per experiment at `settings`' scale (all, or those in `only`), from per-step times measured
-    here."""
+    here, or taken from `measured` (an earlier estimate's JSON, on its device) for the configurations it timed."""
     import torch
 
     from stretchnas.runs.device import describe_device, resolve_device
 
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    where = resolve_device(device)
     for name in only or ():
         settings.experiment(name)  # an unknown name is a clear error before any timing
     work = plan_work(settings, only)
-    seconds = {}
     labels = {w.config: w.label for w in work}
+    known = known_step_seconds(measured) if measured else {}
+    seconds = {config: known[label] for config, label in labels.items() if label in known}
+    if measured and len(seconds) == len(labels):  # nothing to time: the earlier estimate's device is the one priced
+        where, described, used_threads = None, {k: measured.get(k) for k in DEVICE_FIELDS}, measured.get("threads")
+    else:
+        if threads:
+            torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        where = resolve_device(device)
+        if measured and measured.get("device_name") != describe_device(where)["device_name"]:
+            raise ConfigError(
+                f"the step times given were measured on {measured.get('device_name')!r}, not this device "
+                f"({describe_device(where)['device_name']!r}), and {len(labels) - len(seconds)} configuration(s) "
+                "still need timing: one estimate prices one device"
+            )
+        described = describe_device(where)
+        used_threads = torch.get_num_threads() if where.type == "cpu" else None
     for config, label in labels.items():
+        if config in seconds:
+            continue
         progress(f"timing {label}")
         build = search_step if label[0] == "search" else train_step
         seconds[config] = time_calls(build(settings, config, where), warmup, repeats, where)
@@ -224,8 +250,9 @@ def estimate(
         row["hours"] = row["search_hours"] + row["train_hours"]
     return {
         "scale": settings.scale,
-        **describe_device(where),
-        "threads": torch.get_num_threads() if where.type == "cpu" else None,
+        **described,
+        "threads": used_threads,
+        "timed_here": [list(label) for label in labels.values() if label not in known],
         "step_seconds": [{"config": list(labels[c]), "s_per_step": round(s, 4)} for c, s in seconds.items()],
         "experiments": {
             name: {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}

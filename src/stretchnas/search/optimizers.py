@@ -121,7 +121,7 @@ class SearchOptimizer(ABC):
         return {}
 
     def apply_arch_gradients(self, groups: list[ArchGroup], grads: list[list[torch.Tensor]]) -> None:
-        for group, group_grads in zip(groups, grads):
+        for group, group_grads in zip(groups, self.clip_arch(grads)):
             for p, g in zip(group.params, group_grads):
                 p.grad = g
         self.alpha_optimizer.step()
@@ -129,6 +129,15 @@ class SearchOptimizer(ABC):
             self.beta_optimizer.step()
         for p in self.net.arch_parameters():
             p.grad = None
+
+    def clip_arch(self, grads: list[list[torch.Tensor]]) -> list[list[torch.Tensor]]:
+        """The architecture gradients, their joint norm clipped to weights.grad_clip where
+        search.grad_clip_target is `arch` (as torch's clip_grad_norm_ would clip them in .grad)."""
+        if self.settings.grad_clip_target != "arch":
+            return grads
+        total = torch.nn.utils.get_total_norm([g for group in grads for g in group])
+        scale = (self.settings.weights.grad_clip / (total + 1e-6)).clamp(max=1.0)
+        return [[g * scale for g in group] for group in grads]
 
     def arch_step(self, batches: StepBatches) -> tuple[float, int, int]:
         groups = self.groups(batches)
@@ -144,7 +153,8 @@ class SearchOptimizer(ABC):
         if not torch.isfinite(loss):
             return float(loss.item()), 0, len(batch[1])
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.net.weight_parameters(), self.settings.weights.grad_clip)
+        if self.settings.grad_clip_target == "weights":
+            torch.nn.utils.clip_grad_norm_(self.net.weight_parameters(), self.settings.weights.grad_clip)
         self.w_optimizer.step()
         return loss.item(), int((logits.detach().argmax(1) == batch[1]).sum()), len(batch[1])
 
@@ -243,7 +253,7 @@ class EDAS(DartsFirstOrder):
 
     def apply_arch_gradients(self, groups, grads) -> None:
         wd = self.settings.arch.weight_decay
-        for group, group_grads in zip(groups, grads):
+        for group, group_grads in zip(groups, self.clip_arch(grads)):
             for p, g in zip(group.params, group_grads):
                 cell_type = next((c for c in self.net.cell_types if self.net.alpha[c] is p), None)
                 if cell_type is None:

@@ -35,6 +35,12 @@ def loader_field(**kwargs) -> Any:
     return field(default=None, metadata={"loader": True, "omit_none": True}, **kwargs)
 
 
+def later_key(default: Any, **kwargs) -> Any:
+    """A key added after runs were recorded: a run's identity leaves it out while it holds its default, so
+    those runs (which computed exactly that) keep their identity."""
+    return field(default=default, metadata={"identity_omits_default": True}, **kwargs)
+
+
 def _key(f: dataclasses.Field) -> str:
     return f.metadata.get("key", f.name)
 
@@ -124,7 +130,12 @@ class RunSettings(Section):
     def identity(self) -> dict:
         """The settings as part of a run's identity: without where it computes (device, workers), so a run
         started on one device, or with one worker count, may resume on another."""
-        return {k: v for k, v in self.to_tree().items() if k not in PLACEMENT_KEYS}
+        left_out = {
+            _key(f)
+            for f in dataclasses.fields(self)
+            if f.metadata.get("identity_omits_default") and getattr(self, f.name) == f.default
+        }
+        return {k: v for k, v in self.to_tree().items() if k not in PLACEMENT_KEYS and k not in left_out}
 
     def on_device(self, device: str | None) -> typing.Self:
         return self if device is None else self.replace(device=device)
@@ -237,6 +248,7 @@ class SearchSettings(RunSettings):
     gdas: GDAS = GDAS()
     pc_darts: PCDARTS = PCDARTS()
     simplify: bool = False
+    grad_clip_target: str = later_key("weights")
     kernel_norm: str = "l2"
     arch_warmup_epochs: int = 0
     beta_decay: BetaDecay = BetaDecay()
