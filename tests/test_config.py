@@ -129,3 +129,42 @@ def test_experiments_are_looked_up_with_one_clear_error():
         settings.experiment("nope")
     with pytest.raises(ConfigError, match=r"experiments\.random_search: procedure is 'random_search'"):
         settings.experiment("random_search", procedures=("search",))
+
+
+@pytest.mark.parametrize(
+    "twin",
+    [
+        # Figure 5's two outputs per node, written as output_k: the same space as output_pairs
+        {"topology": {"mode": "output_k", "k": 2}},
+        # only the seeds differ: more seeds of the same experiment, not another experiment
+        {"topology": {"mode": "output_pairs"}, "seeds": [3, 4]},
+    ],
+)
+def test_a_second_experiment_running_the_same_search_is_refused_naming_the_first(tmp_path, twin):
+    def mutate(raw):
+        raw["experiments"]["twin"] = {
+            "procedure": "search",
+            "method": "DARTS-SC (1st order)",
+            "tables": ["figure5"],
+            "search": {"optimizer": "darts_1st", "split_scheme": "three_way", **twin},
+        }
+
+    with pytest.raises(ConfigError, match=r"experiments\.twin\.search: the same search as 'darts_wo_sc'"):
+        load_settings(write_params(tmp_path, mutate), "smoke", environ={})
+
+
+def test_searches_that_differ_in_what_they_compute_are_not_twins(tmp_path):
+    def mutate(raw):
+        raw["experiments"]["twin"] = {
+            "procedure": "search",
+            "method": "DARTS-SC (1st order)",
+            "tables": ["figure5"],
+            "search": {
+                "optimizer": "darts_1st",
+                "split_scheme": "three_way",
+                "topology": {"mode": "output_pairs"},
+                "grad_clip_target": "none",
+            },
+        }
+
+    assert load_settings(write_params(tmp_path, mutate), "smoke", environ={}).experiment("twin")

@@ -108,7 +108,10 @@ def test_one_experiments_settings_change_the_fingerprints_of_its_jobs_alone(tmp_
 
     after = fingerprints(Plan(settings_for(tmp_path, edit=edit)))
     changed = {name for name in before if before[name] != after[name]}
-    assert changed and changed == {name for name in before if "-darts_wo_sc-" in name or name.endswith("-darts_wo_sc")}
+    own = {name for name in before if "-darts_wo_sc-" in name or name.endswith("-darts_wo_sc")}
+    # the C=48 row's width follows the row it widens, so its trainings read that experiment's entry too
+    widened = {name for name in before if name.startswith("evaluate-darts_wo_sc_C48-")}
+    assert own and widened and changed == own | widened
 
 
 def test_a_new_seed_or_device_adds_jobs_and_reruns_none(tmp_path):
@@ -194,11 +197,37 @@ def test_step_counts_at_paper_scale_follow_the_darts_recipe(tmp_path):
     steps = {(w.experiment, w.kind): 0 for w in work}
     for w in work:
         steps[(w.experiment, w.kind)] += w.steps
-    # 25,000 weight-training images (50/50 split) in batches of 64, 50 epochs; 50,000 images in batches of 96,
-    # 600 epochs, 3 training seeds; the three-way split leaves D_tr 16,667 images (1,667 of 5,000 per class)
-    assert steps[("darts_1st_L8", "search")] == 50 * 391
-    assert steps[("darts_1st_L8", "train")] == 3 * 600 * 521
-    assert steps[("milenas_sc_L8", "search")] == 50 * -(-16670 // 64)
+    # 25,000 weight-training images (50/50 split) in batches of 64, 50 epochs, five searches; 50,000 images in
+    # batches of 96, 600 epochs, one training per search; the three-way split leaves D_tr 16,667 images (1,667 of
+    # 5,000 per class), three searches
+    assert steps[("darts_1st_L8", "search")] == 5 * 50 * 391
+    assert steps[("darts_1st_L8", "train")] == 5 * 600 * 521
+    assert steps[("milenas_sc_L8", "search")] == 3 * 50 * -(-16670 // 64)
+
+
+def test_the_paper_plan_runs_at_least_three_searches_for_every_experiment_a_claim_compares(tmp_path):
+    from stretchnas.report import claims
+
+    settings = settings_for(tmp_path, "paper")
+    compared = {
+        claims.TABLE1_SC,
+        *claims.TABLE1_BASELINES,
+        *claims.CELL_DARTS,
+        *claims.CELL_SC,
+        *claims.FIGURE4_SC,
+        claims.STABLE,
+        claims.UNSTABLE,
+        claims.OUTPUT_EDGES,
+        claims.INPUT_EDGES,
+        claims.ARBITRARY,
+        *claims.FIXED_K,
+    }
+    assert {
+        name: len(settings.experiment(name).search.seeds)
+        for name in compared
+        if len(settings.experiment(name).search.seeds) < 3
+    } == {}
+    assert settings.train.seeds == (0,)  # the search is the unit: one training per searched cell
 
 
 def test_an_estimate_times_each_distinct_step_once(tmp_path):
@@ -212,12 +241,72 @@ def test_an_estimate_times_each_distinct_step_once(tmp_path):
     assert result["device"] == "cpu" and all(c["s_per_step"] > 0 for c in result["step_seconds"])
 
 
-def test_a_retrain_trains_its_sources_final_cells_at_its_channels_and_searches_nothing(tmp_path):
+def test_an_estimate_prices_a_plan_with_an_earlier_estimates_step_times_and_times_nothing(tmp_path):
+    from stretchnas.pipeline.cost import estimate, plan_work
+
+    settings = settings_for(tmp_path, "paper")
+    work = plan_work(settings, only=["darts_wo_sc"])
+    seconds = {"search": 2.0, "train": 0.5}
+    measured = {
+        "device": "cuda:0",
+        "device_name": "a GPU elsewhere",
+        "cuda": "12.8",
+        "cudnn": 90100,
+        "threads": None,
+        "step_seconds": [{"config": list(w.label), "s_per_step": seconds[w.kind]} for w in work],
+    }
+    result = estimate(settings, "cpu", only=["darts_wo_sc"], measured=measured)
+    assert result["timed_here"] == [] and result["device_name"] == "a GPU elsewhere"
+    row = result["experiments"]["darts_wo_sc"]
+    # five searches, each trained at its final cell and four snapshots
+    assert row["search_steps"] == 5 * 50 * -(-16670 // 64) and row["train_steps"] == 5 * 5 * 600 * 521
+    assert row["hours"] == round((row["search_steps"] * 2.0 + row["train_steps"] * 0.5) / 3600, 2)
+
+
+def test_a_retrain_trains_its_sources_final_cells_and_searches_nothing(tmp_path):
     plan = Plan(settings_for(tmp_path))
     jobs = plan.experiment_jobs(plan.settings.experiment("darts_wo_sc_C48"))
     assert Counter(job.rule for job in jobs) == {"evaluate": 1, "gather": 1}
     assert jobs[0].inputs[-1] == "runs/smoke/darts_wo_sc/seed2/search/genotype.json"
-    assert "experiments.darts_wo_sc" not in jobs[0].reads and "followups.darts_wo_sc_C48" in jobs[0].reads
+    assert "followups.darts_wo_sc_C48" in jobs[0].reads
+
+
+@pytest.mark.parametrize("scale, fixed, wide", [("paper", 36, 48), ("mini", 12, 16), ("smoke", 4, 6)])
+def test_the_c48_row_is_the_row_it_widens_times_48_over_36_at_every_scale(tmp_path, scale, fixed, wide):
+    settings = settings_for(tmp_path, scale)
+    assert settings.experiment("darts_wo_sc").channels == fixed
+    assert settings.experiment("darts_wo_sc_C48").channels == wide > fixed
+
+
+def test_the_paper_protocol_trains_published_rows_in_dartss_network_and_the_budget_switch_undoes_it(tmp_path):
+    paper = settings_for(tmp_path, "paper")
+    for name in ("darts_1st_L8", "milenas_L8", "darts_2nd_L8_L20"):
+        assert (paper.experiment(name).layers, paper.experiment(name).channels) == (20, 36)
+    assert (paper.experiment("darts_2nd_L8").layers, paper.experiment("darts_2nd_L8").channels) == (8, None)
+
+    def budget(raw):
+        raw["evaluation"]["protocol"] = "budget"
+
+    switched = settings_for(tmp_path, "paper", edit=budget)
+    for name in ("darts_1st_L8", "milenas_L8", "darts_2nd_L8_L20", "darts_wo_sc", "darts_wo_sc_C48"):
+        assert (switched.experiment(name).layers, switched.experiment(name).channels) == (8, None), name
+    # ImageNet's trainings keep DARTS's ImageNet network under either protocol
+    assert switched.experiment("milenas_sc_L12_imagenet").channels == 48
+
+
+def test_a_widened_budget_row_trains_at_its_sources_budget_width_for_the_same_cell(tmp_path):
+    from stretchnas.evaluation.training import choose_channels
+    from stretchnas.method.published_genotypes import get_genotype
+    from stretchnas.pipeline.experiment import training_width
+
+    def budget(raw):
+        raw["evaluation"]["protocol"] = "budget"
+
+    settings = settings_for(tmp_path, "paper", edit=budget)
+    genotype = get_genotype("DARTS_V2")
+    source, _ = choose_channels(genotype, 8, settings.evaluation.target_params_m, False, 10)
+    channels, choice = training_width(settings, settings.experiment("darts_wo_sc_C48"), genotype, 8, 10)
+    assert choice is None and channels == 2 * round(source * 48 / 36 / 2) and channels > source
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,19 @@ def test_prepare_data_never_replaces_a_folder_it_did_not_write(imagefolder, tmp_
     assert hidden_leftovers(tmp_path) == []
 
 
+def test_a_second_preparation_into_a_folder_being_prepared_is_refused_and_the_first_kept(imagefolder, tmp_path):
+    from stretchnas.runs.lock import FolderLock
+
+    out = tmp_path / "prepared"
+    first = prepare_tree(imagefolder, out)
+    with FolderLock.beside(out):  # a preparation in progress (this live process holds the claim)
+        with pytest.raises(RunError, match=r"prepared: another run is using this folder"):
+            prepare_data(str(imagefolder), out, "imagefolder", TWO_WAY, 1, None, None)
+    assert json.loads((out / "manifest.json").read_text()) == first
+    again = prepare_data(str(imagefolder), out, "imagefolder", TWO_WAY, 1, None, None)  # the claim ended
+    assert again["splits"]["seed"] == 1 and hidden_leftovers(tmp_path) == []
+
+
 def test_prepare_data_replaces_its_own_output_but_not_files_added_to_it(imagefolder, tmp_path):
     out = tmp_path / "prepared"
     prepare_tree(imagefolder, out)
@@ -173,6 +186,41 @@ def test_a_finished_training_is_never_reported_for_another_genotype_or_width(tin
     (kept,) = (tmp_path / "run" / "superseded").iterdir()
     assert (kept / "result.json").read_text() == before and (kept / "checkpoint.pt").exists()
     assert json.loads((tmp_path / "run" / "result.json").read_text())["channels"] == 6
+
+
+@pytest.mark.parametrize(
+    "command, files",
+    [
+        (["search", "--exp", "darts_wo_sc"], ("metrics.csv", "genotype.json", "snapshots.json")),
+        (["train", "--genotype", "DARTS_V2", "--layers", "3", "--channels", "4"], ("result.json", "metrics.csv")),
+    ],
+)
+def test_a_run_never_writes_over_files_it_did_not_record(tiny_search_data, tmp_path, command, files):
+    out = tmp_path / "theirs"
+    out.mkdir()
+    for name in files:
+        (out / name).write_text(f"the user's {name}\n")
+    args = [STRETCHNAS, *command, "--scale", "smoke", "--data", tiny_search_data.root, "--out", out, "--quiet"]
+    refused = run(args)
+    assert refused.returncode == 2 and "holds files that no run here recorded" in last_line(refused)
+    assert sorted(files)[0] in last_line(refused)
+    assert sorted(p.name for p in out.iterdir() if p.name != LOCK_FILE) == sorted(files)
+    assert all((out / name).read_text() == f"the user's {name}\n" for name in files)
+    # --supersede keeps them whole under superseded/<time>/ and runs
+    moved = run(args + ["--supersede"])
+    assert moved.returncode == 0, moved.stderr
+    (kept,) = (out / "superseded").iterdir()
+    assert all((kept / name).read_text() == f"the user's {name}\n" for name in files)
+
+
+def test_a_run_json_that_is_not_a_run_record_is_refused_as_someone_elses(tiny_search_data, tmp_path):
+    out = tmp_path / "theirs"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"name": "a lab notebook", "status": "complete"}))
+    args = [STRETCHNAS, "train", "--genotype", "DARTS_V2", "--layers", "3", "--channels", "4"]
+    refused = run(args + ["--scale", "smoke", "--data", tiny_search_data.root, "--out", out, "--quiet"])
+    assert refused.returncode == 2 and "not a stretchnas run record" in last_line(refused)
+    assert json.loads((out / "run.json").read_text())["name"] == "a lab notebook"
 
 
 # --------------------------------------------------------------------------- 3. divergence

@@ -106,7 +106,8 @@ def test_search_writes_every_output(tiny_data, tmp_path):
     assert set(arch["alpha"]) == set(arch["beta"]) == {"normal", "reduce"}
 
     again = run(search_cmd(search_config(tmp_path), out, tiny_data))
-    assert again.returncode == 0 and "already complete" in again.stdout
+    assert again.returncode == 0 and "already complete" in again.stderr
+    assert json.loads(again.stdout)["genotype"] == json.loads((out / "genotype.json").read_text())  # JSON alone
     # a finished folder is never reported as the result of another configuration or seed
     other = run(search_cmd(search_config(tmp_path, batch_size=3), out, tiny_data))
     assert other.returncode == 2 and "search.batch_size: 2 (recorded) vs 3 (now)" in other.stderr

@@ -18,6 +18,7 @@ from PIL import Image
 from stretchnas.data.prepare import prepare_data
 from stretchnas.evaluation.training import choose_channels, evaluate
 from stretchnas.method.published_genotypes import get_genotype
+from stretchnas.runs import RunError
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
@@ -57,6 +58,32 @@ def test_target_params_picks_the_darts_channel_count():
     assert channels == 36 and params == pytest.approx(3.349342, rel=1e-6)
     channels, _ = choose_channels(get_genotype("DARTS_V2"), 14, 4.7, imagenet=True, num_classes=1000)
     assert channels == 48
+
+
+@pytest.mark.parametrize(
+    "name, layers, imagenet, classes",
+    [("DARTS_V2", 20, False, 10), ("DARTS_V1", 8, False, 100), ("PC_DARTS_image", 14, True, 1000)],
+)
+def test_the_parameter_curve_equals_the_built_networks_count_at_every_even_width(name, layers, imagenet, classes):
+    from stretchnas.evaluation.training import param_curve, params_at
+
+    genotype = get_genotype(name)
+    curve = param_curve(genotype, layers, imagenet, classes)
+    for channels in (8, 16, 36, 48, 50):
+        assert curve(channels) == params_at(genotype, layers, channels, imagenet, classes), channels
+
+
+@pytest.mark.parametrize("target", [float("nan"), float("inf"), 3300000.0, -1.0, 1e-4])
+def test_a_budget_no_width_reaches_is_refused_with_the_reachable_range(target):
+    with pytest.raises(RunError, match=r"can reach: 0\.\d+ M \(C=2\) to \d+(\.\d+)? M \(C=256\)"):
+        choose_channels(get_genotype("DARTS_V2"), 20, target)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "0"])
+def test_the_command_line_refuses_a_budget_that_is_not_a_positive_finite_number(tmp_path, value):
+    result = run([STRETCHNAS, "train", "--genotype", "DARTS_V2", f"--target-params={value}", "--out", tmp_path])
+    assert result.returncode == 2 and "is not a positive number of parameters (M)" in result.stderr, result.stderr
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +135,7 @@ def test_darts_v2_trains_at_smoke_scale_on_real_cifar10(prepared_cifar10, tmp_pa
     expected = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "drop_path_prob", "seconds"]
     assert set(expected) <= set(metrics.columns)
     again = run(train_cmd(out, prepared_cifar10, "--genotype", "DARTS_V2", "--layers", "20", "--channels", "36"))
-    assert "already complete" in again.stdout
+    assert "already complete" in again.stderr and json.loads(again.stdout) == res  # stdout: the JSON alone
 
 
 @pytest.mark.realdata

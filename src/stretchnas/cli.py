@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import traceback
 
@@ -30,7 +31,7 @@ def _number(kind, minimum, what: str):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value < minimum:
+        if not value >= minimum or not math.isfinite(value):  # nan compares false with everything
             raise argparse.ArgumentTypeError(f"{text} is not {what}")
         return value
 

@@ -20,6 +20,7 @@ from stretchnas.data.files import FILES_INDEX, IMAGENET_MEAN, IMAGENET_STD, scan
 from stretchnas.data.sources import DataSourceError, RawDataset, read_source
 from stretchnas.data.splits import PARTS, make_splits
 from stretchnas.runs.atomic import atomic_directory, check_replaceable, unexpected_entries
+from stretchnas.runs.lock import FolderLock
 from stretchnas.settings.params import Settings
 
 ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
@@ -128,59 +129,60 @@ def prepare_data(
     `out_dir` that is not replaceable prepared data is refused before any work."""
     out_dir = Path(out_dir)
     check_replaceable(out_dir, replaceable)  # before the long read; atomic_directory checks again before writing
-    if storage == "files":
-        return _prepare_files(
-            source,
-            out_dir,
+    with FolderLock.beside(out_dir):  # two preparations into one folder: the second is refused, not lost
+        if storage == "files":
+            return _prepare_files(
+                source,
+                out_dir,
+                dataset,
+                split_schemes,
+                seed,
+                train_per_class,
+                test_per_class,
+                source_origin,
+                prepared_for,
+                search_fraction,
+            )
+        download_root = Path(download_root or out_dir.parent / "downloads")
+        raw = read_source(source, dataset, verify_checksums, str(download_root))
+        _check_dataset(raw, dataset, source)
+        resized_from = list(raw.train_images.shape[1:3])
+        raw = resize_raw(raw, image_size)
+        split_index = make_splits(
+            raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class, search_fraction
+        )
+        mean, std = channel_stats(raw.train_images)
+
+        manifest = _manifest(
             dataset,
-            split_schemes,
+            source,
+            source_origin,
+            raw.source,
+            prepared_for,
+            raw.classes,
+            raw.train_labels,
+            raw.test_labels,
+            split_index,
             seed,
             train_per_class,
             test_per_class,
-            source_origin,
-            prepared_for,
-            search_fraction,
         )
-    download_root = Path(download_root or out_dir.parent / "downloads")
-    raw = read_source(source, dataset, verify_checksums, str(download_root))
-    _check_dataset(raw, dataset, source)
-    resized_from = list(raw.train_images.shape[1:3])
-    raw = resize_raw(raw, image_size)
-    split_index = make_splits(
-        raw.train_labels, raw.test_labels, split_schemes, seed, train_per_class, test_per_class, search_fraction
-    )
-    mean, std = channel_stats(raw.train_images)
+        manifest.update(
+            storage="arrays",
+            arrays_sha256=_arrays_sha256(raw),
+            image_size=list(raw.train_images.shape[1:3]),
+            resized_from=resized_from if image_size else None,
+            channels=int(raw.train_images.shape[3]),
+            mean=mean,
+            std=std,
+            stats_over="the whole training set, pixels scaled to [0, 1]",
+        )
 
-    manifest = _manifest(
-        dataset,
-        source,
-        source_origin,
-        raw.source,
-        prepared_for,
-        raw.classes,
-        raw.train_labels,
-        raw.test_labels,
-        split_index,
-        seed,
-        train_per_class,
-        test_per_class,
-    )
-    manifest.update(
-        storage="arrays",
-        arrays_sha256=_arrays_sha256(raw),
-        image_size=list(raw.train_images.shape[1:3]),
-        resized_from=resized_from if image_size else None,
-        channels=int(raw.train_images.shape[3]),
-        mean=mean,
-        std=std,
-        stats_over="the whole training set, pixels scaled to [0, 1]",
-    )
+        def arrays(scratch: Path) -> None:
+            for name in ARRAYS:
+                np.save(scratch / f"{name}.npy", getattr(raw, name))
 
-    def arrays(scratch: Path) -> None:
-        for name in ARRAYS:
-            np.save(scratch / f"{name}.npy", getattr(raw, name))
-
-    return _write_prepared(out_dir, arrays, split_index, manifest)
+        return _write_prepared(out_dir, arrays, split_index, manifest)
 
 
 def _write_prepared(out_dir: Path, write_images, split_index: dict, manifest: dict) -> dict:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import torch
@@ -39,20 +41,50 @@ def params_at(genotype: Genotype, layers: int, C: int, imagenet: bool, num_class
     return count_params_m(model)
 
 
+MAX_CHANNELS = 256  # the widest C a parameter budget may choose (DARTS's networks use 36-48)
+
+
+def param_curve(genotype: Genotype, layers: int, imagenet: bool, num_classes: int) -> Callable[[int], float]:
+    """Params (M, auxiliary head excluded) as a function of even C, without building the network at C.
+
+    Every weight of the network is a C x C, C x constant or constant term (stages at C, 2C, 4C; even C halves
+    exactly in FactorizedReduce), so the count is a quadratic in C: interpolated exactly, in integers, through
+    the networks built at C = 2, 4, 6 (tests/test_training.py checks it against built networks)."""
+    points = [(c, round(params_at(genotype, layers, c, imagenet, num_classes) * 1e6)) for c in (2, 4, 6)]
+
+    def params_m(c: int) -> float:
+        total = Fraction(0)
+        for i, (ci, pi) in enumerate(points):
+            term = Fraction(pi)
+            for j, (cj, _) in enumerate(points):
+                if j != i:
+                    term *= Fraction(c - cj, ci - cj)
+            total += term
+        return int(total) / 1e6
+
+    return params_m
+
+
 def choose_channels(genotype: Genotype, layers: int, target_m: float, imagenet: bool = False, num_classes: int = 10):
-    """The even C whose parameter count (M, auxiliary head excluded) is closest to `target_m`."""
+    """The even C whose parameter count (M, auxiliary head excluded) is closest to `target_m`; a target outside
+    what C = 2..MAX_CHANNELS reaches is refused, with that range."""
+    params = param_curve(genotype, layers, imagenet, num_classes)
+    low, high = params(2), params(MAX_CHANNELS)
+    if not (math.isfinite(target_m) and low <= target_m <= high):
+        raise RunError(
+            f"--target-params {target_m}: a parameter budget in millions that this cell at {layers} layers can "
+            f"reach: {low:.4g} M (C=2) to {high:.4g} M (C={MAX_CHANNELS}); e.g. 3.4, not 3400000"
+        )
     lo, hi = 2, 2
-    while params_at(genotype, layers, hi, imagenet, num_classes) < target_m:
-        lo, hi = hi, hi * 2
-        if hi > 4096:
-            raise RunError(f"--target-params {target_m}: not reached even at C={hi}")
+    while params(hi) < target_m:
+        lo, hi = hi, min(hi * 2, MAX_CHANNELS)
     while hi - lo > 2:  # parameters grow monotonically with C
         mid = (lo + hi) // 2 // 2 * 2
-        if params_at(genotype, layers, mid, imagenet, num_classes) < target_m:
+        if params(mid) < target_m:
             lo = mid
         else:
             hi = mid
-    candidates = {c: params_at(genotype, layers, c, imagenet, num_classes) for c in (lo, hi)}
+    candidates = {c: params(c) for c in (lo, hi)}
     best = min(candidates, key=lambda c: (abs(candidates[c] - target_m), c))
     return best, candidates[best]
 

@@ -99,7 +99,7 @@ def plan_work(settings: Settings, only: list[str] | None = None) -> list[Work]:
             steps = steps_of(
                 recipe.epochs, images(settings, None, "pool"), recipe.batch_size, recipe.max_steps_per_epoch
             )
-            # C from the budget, a retrain's own C
+            # a fixed C where one is set, else the budget's (a widened budget row: timed at the budget's C)
             config = _train_config(job.wildcards["layers"], experiment.channels, recipe.batch_size)
             work.append(Work(job.name, experiment.name, "train", steps, config, config))
     return work

@@ -2,8 +2,8 @@
 
 The workflow runs an experiment as separate jobs (stretchnas.pipeline.jobs): a search (or random baseline) per
 seed, then `evaluate` per genotype, depth and training seed (the final genotype, plus every snapshot
-where the experiment's tables ask for them; C chosen to meet the evaluation parameter budget, or a
-retrain's fixed C), then `gather`, which writes the summary the tables read. `run_experiment` runs the
+where the experiment's tables ask for them; C by `training_width`), then `gather`, which writes the
+summary the tables read. `run_experiment` runs the
 same jobs, in the same folders, in one process, for a laptop or a debugger.
 """
 
@@ -19,7 +19,7 @@ from stretchnas.runs.atomic import atomic_write_json
 from stretchnas.search.random_baselines import run_random_baseline
 from stretchnas.search.runner import SearchRun
 from stretchnas.search.snapshots import load as load_snapshot
-from stretchnas.settings.params import Experiment, Settings
+from stretchnas.settings.params import Experiment, Settings, widened
 
 
 def evaluate(
@@ -35,8 +35,7 @@ def evaluate(
     supersede: bool = False,
 ) -> dict:
     """`stretchnas evaluate`: train one of an experiment's genotypes from scratch, with `layers` cells
-    (default: the experiment's own count) and the C of the evaluation parameter budget (a retrain: its C);
-    seed None: the recipe's first.
+    (default: the experiment's own count) and the C `training_width` gives; seed None: the recipe's first.
 
     A snapshot without a derivable cell gets a result.json saying so (`not_run`), not a number."""
     name = experiment.name
@@ -48,14 +47,25 @@ def evaluate(
         result = {"experiment": name, "genotype": label, "layers": layers, "seed": seed, "not_run": reason}
         atomic_write_json(Path(out) / "result.json", result)
         return result
-    if experiment.channels:
-        spec = TrainSpec(genotype, f"{name}/{label}", layers, experiment.channels, experiment.imagenet)
-    else:
-        choice = channel_choice_for(
-            genotype, layers, settings.evaluation.target_params_m, False, len(data.manifest["classes"])
-        )
-        spec = TrainSpec(genotype, f"{name}/{label}", layers, choice["chosen_channels"], channel_choice=choice)
+    channels, choice = training_width(settings, experiment, genotype, layers, len(data.manifest["classes"]))
+    spec = TrainSpec(genotype, f"{name}/{label}", layers, channels, experiment.imagenet, channel_choice=choice)
     return TrainRun(spec, recipe, data, out, seed).run(not quiet, supersede)
+
+
+def training_width(
+    settings: Settings, experiment: Experiment, genotype, layers: int, num_classes: int
+) -> tuple[int, dict | None]:
+    """The C an experiment trains `genotype` at with `layers` cells, and how the budget chose it (None where no
+    budget did): its fixed C (as the settings resolved it); a widened retrain of a budget row: the C its source
+    trains the same cell at, times the factor; else the parameter budget's C."""
+    if experiment.channels:
+        return experiment.channels, None
+    if experiment.widen:
+        source = settings.experiment(experiment.topology_from)
+        base, _ = training_width(settings, source, genotype, layers, num_classes)
+        return widened(base, experiment.widen), None
+    choice = channel_choice_for(genotype, layers, settings.evaluation.target_params_m, False, num_classes)
+    return choice["chosen_channels"], choice
 
 
 def run_job(settings: Settings, job: Job, data: PreparedData, quiet: bool = False):

@@ -375,8 +375,25 @@ class Plan:
             "--supersede",
             *self._data_option(experiment),
         ]
-        reads = [experiment.recipe_section, "evaluation.target_params_m", entry]
+        reads = [experiment.recipe_section, *self.width_reads(experiment), entry]
         return self._make("evaluate", wildcards, argv, [self.data_of(experiment), genotype_file], reads)
+
+    def width_reads(self, experiment: Experiment) -> list[str]:
+        """The settings its trainings' C and depth depend on (settings.params._evaluated_at and
+        pipeline.experiment.training_width)."""
+        if experiment.widen:
+            source = self.settings.experiment(experiment.topology_from)
+            return [*self.width_reads(source), f"{source.section}.{source.name}"]
+        if experiment.width == "fixed":
+            return ["evaluation.protocol", "evaluation.fixed_channels", "evaluation.target_params_m"]
+        if experiment.width == "darts_network":
+            return [
+                "evaluation.protocol",
+                "evaluation.fixed_channels",
+                "evaluation.darts_layers",
+                "evaluation.target_params_m",
+            ]
+        return [] if experiment.channels else ["evaluation.target_params_m"]
 
     def _lookup(self, experiment: Experiment, seed: int, search: Job) -> Job:
         out = OUTPUTS["lookup"][0].format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)

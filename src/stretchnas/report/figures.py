@@ -10,7 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from stretchnas.report.frames import edits_per_derivable_step, errors_by_depth
-from stretchnas.report.layouts import FIGURE5_REFERENCE, Data, outputs_per_node
+from stretchnas.report.layouts import FIGURE5_REFERENCE, Data, figure5_experiments
+from stretchnas.report.paper_numbers import TABLE3
 from stretchnas.report.stats import mean_std, per_search
 from stretchnas.runs.atomic import atomic_save
 
@@ -105,12 +106,33 @@ def _searches_note(most: int) -> str:
     return "one search a point: no spread to show" if most == 1 else "no result"
 
 
+def paper_depth_panel(ax) -> None:
+    """The paper's printed numbers beside ours, on their own axes (full-scale CIFAR-10 errors would flatten
+    ours): Table 3's test error of each method's cells at their own search depth."""
+    for index, ((method, nodes), by_layers) in enumerate(TABLE3.items()):
+        layers = sorted(by_layers)
+        style = series_style(index)
+        ax.plot(
+            layers,
+            [by_layers[n][0] for n in layers],
+            markersize=6,
+            markerfacecolor="white",
+            label=f"{method}, {nodes} nodes",
+            **style,
+        )
+    ax.set_xlabel("search = evaluation layers")
+    ax.set_ylabel("test error (%)")
+    ax.set_title("the paper, as printed (Table 3; not this run):\neach point a search at its own layers", fontsize=7)
+    legend_outside(ax)
+
+
 def figure1(data: Data, stem: Path) -> list[Path]:
-    """Figure 1: every method's final cells at every evaluation depth, in one panel."""
+    """Figure 1: every method's final cells at every evaluation depth, the paper's Table 3 beside them."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.2, 3.6))
+    fig, (ax, paper) = plt.subplots(1, 2, figsize=(10.5, 3.6), gridspec_kw={"wspace": 0.9})
     most = _depth_lines(ax, data, data.tagged("figure4"))
     legend_outside(ax)
+    paper_depth_panel(paper)
     ax.set_title(
         f"Figure 1 at scale {data.scale()}: test error vs evaluation layers\n"
         f"(hollow: evaluated at its search layers; {_searches_note(most)})",
@@ -124,7 +146,9 @@ def figure4(data: Data, stem: Path) -> list[Path]:
     plt = pyplot()
     experiments = data.tagged("figure4")
     methods = list(dict.fromkeys(data.experiments.loc[e, "method"] for e in experiments)) or ["(none)"]
-    fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        1, len(methods) + 1, figsize=(4.2 * (len(methods) + 1), 3.6), squeeze=False, gridspec_kw={"wspace": 0.9}
+    )
     most = 0
     for ax, method in zip(axes[0], methods):
         most = max(
@@ -132,6 +156,7 @@ def figure4(data: Data, stem: Path) -> list[Path]:
         )
         ax.set_title(f"{method} (scale {data.scale()})", fontsize=8)
         legend_outside(ax)
+    paper_depth_panel(axes[0][-1])
     fig.suptitle(
         f"Figure 4: results with different numbers of layers (hollow: own search layers; {_searches_note(most)})",
         fontsize=8,
@@ -144,15 +169,13 @@ def figure5(data: Data, stem: Path) -> list[Path]:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.8, 3.6))
     most = 0
-    for index, experiment in enumerate([*data.tagged("figure5"), FIGURE5_REFERENCE]):
+    for index, (experiment, outputs) in enumerate([*figure5_experiments(data), (FIGURE5_REFERENCE, None)]):
         runs = data.final_runs(experiment) if experiment in data.experiments.index else pd.DataFrame()
         if runs.empty:
             continue
-        e = data.experiments.loc[experiment]
-        if experiment == FIGURE5_REFERENCE:
+        if outputs is None:
             label, marker = "DARTS (2nd order)", "s"
         else:
-            outputs = outputs_per_node(e["topology_mode"], e["k"])
             label, marker = (outputs if outputs == "arbitrary" else f"k={outputs}"), "o"
         mean, std, n = mean_std(per_search(runs))
         most = max(most, n)

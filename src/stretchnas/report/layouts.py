@@ -129,7 +129,10 @@ def perspective(topology_mode: str) -> str:
 
 
 def outputs_per_node(topology_mode: str, k) -> str:
-    """Figure 5's x value: output_k selects k outputs per node, stretchable any number (docs/method.md §2)."""
+    """Figure 5's x value: output_k selects k outputs per node, output_pairs two, stretchable any number
+    (docs/method.md §2)."""
+    if topology_mode == "output_pairs":
+        return "2"
     return str(int(k)) if topology_mode == "output_k" else "arbitrary"
 
 
@@ -391,16 +394,23 @@ def figure4(data: Data) -> pd.DataFrame:
 FIGURE5_REFERENCE = "darts_2nd_L8"  # DARTS (2nd order), the paper's reference point in Figure 5
 
 
+def figure5_experiments(data: Data) -> list[tuple[str, str]]:
+    """Figure 5's experiments and their outputs per node, 1..4 then arbitrary (the reference not included)."""
+    experiments = data.experiments
+    found = [
+        (outputs_per_node(experiments.loc[e, "topology_mode"], experiments.loc[e, "k"]), e)
+        for e in data.tagged("figure5")
+        if e in experiments.index
+    ]
+    return [(e, outputs) for outputs, e in sorted(found, key=lambda pair: (pair[0] == "arbitrary", pair[0]))]
+
+
 def figure5(data: Data) -> pd.DataFrame:
     rows = []
-    for experiment in [*data.tagged("figure5"), FIGURE5_REFERENCE]:
-        if experiment not in data.experiments.index:
-            continue
-        e = data.experiments.loc[experiment]
-        if experiment == FIGURE5_REFERENCE:
-            outputs = "DARTS (2nd order), reference"
-        else:
-            outputs = outputs_per_node(e["topology_mode"], e["k"])
+    reference = (
+        [(FIGURE5_REFERENCE, "DARTS (2nd order), reference")] if FIGURE5_REFERENCE in data.experiments.index else []
+    )
+    for experiment, outputs in figure5_experiments(data) + reference:
         runs = data.final_runs(experiment)
         row = {"Outputs per node": outputs, "Experiment": experiment}
         if runs.empty:

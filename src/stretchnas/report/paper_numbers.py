@@ -72,7 +72,7 @@ TABLE1_ROW_OF_GENOTYPE = {
 # The Table 1 row each experiment of params.yaml reproduces.
 TABLE1_ROW_OF_EXPERIMENT = {
     "darts_1st_L8": "DARTS (1st order) + cutout",
-    "darts_2nd_L8": "DARTS (2nd order) + cutout",
+    "darts_2nd_L8_L20": "DARTS (2nd order) + cutout",
     "milenas_L8": "MiLeNAS + cutout",
     "random_search": "Random search baseline + cutout",
     "milenas_sc_L8_random_ops": "MiLeNAS-SC-L8 (random operation) + cutout",

@@ -24,9 +24,18 @@ class FolderLock:
     guessed about, since its process cannot be checked from here.
     """
 
-    def __init__(self, folder: Path):
-        self.path = Path(folder) / LOCK_FILE
+    def __init__(self, folder: Path, path: Path | None = None):
+        self.folder = Path(folder)
+        self.path = path or self.folder / LOCK_FILE
         self.owner = owner_mark()
+
+    @classmethod
+    def beside(cls, folder: Path) -> FolderLock:
+        """A claim on a folder that is replaced whole (prepared data): its lock file lies beside it."""
+        folder = Path(folder)
+        with machine_faults(folder.parent):
+            folder.parent.mkdir(parents=True, exist_ok=True)
+        return cls(folder, folder.parent / f".{folder.name}{LOCK_FILE}")
 
     def __enter__(self) -> FolderLock:
         for _ in range(3):
@@ -50,7 +59,7 @@ class FolderLock:
                     self.path.unlink()
                 continue
             raise RunError(
-                f"{self.path.parent}: another run is using this folder (process {holder.get('pid', '?')} on "
+                f"{self.folder}: another run is using this folder (process {holder.get('pid', '?')} on "
                 f"{holder.get('host', '?')}); wait for it or use another --out. If that run is gone, delete {self.path}"
             )
         raise RunError(f"{self.path}: could not take the lock; try again")

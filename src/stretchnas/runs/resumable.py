@@ -81,8 +81,14 @@ class ResumableRun(ABC):
         """run.json as recorded, refused if it belongs to another identity (finished or not), or with
         `supersede` moved aside with everything else in the folder, so the run starts over."""
         if not self.run_json.exists():
+            self._check_nothing_else_here(supersede)
             return None
         recorded = read_document(self.run_json, json.loads, RunError, "run record")
+        if not isinstance(recorded, dict) or "identity" not in recorded or "run_type" not in recorded:
+            raise RunError(
+                f"{self.run_json}: not a stretchnas run record (no run_type or identity); this folder holds "
+                "someone else's files. Use another --out."
+            )
         identity = as_json(self.identity)
         if recorded.get("identity") == identity:
             return recorded
@@ -99,7 +105,22 @@ class ResumableRun(ABC):
             + ". Use another --out, or --supersede to keep that run under superseded/ and start over."
         )
 
-    def _set_aside(self) -> Path:
+    def _check_nothing_else_here(self, supersede: bool) -> None:
+        """A folder without a run record must be empty: files named like run outputs there are someone else's,
+        and are never overwritten (with `supersede` they are moved aside, as an earlier run is)."""
+        others = sorted(entry.name for entry in self.out.iterdir() if entry.name not in (LOCK_FILE, SUPERSEDED))
+        if not others:
+            return
+        if supersede:
+            self._set_aside("files no run recorded")
+            return
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise RunError(
+            f"{self.out}: holds files that no run here recorded ({shown}); a run writes only into an empty "
+            "folder or its own. Use another --out, or --supersede to keep them under superseded/."
+        )
+
+    def _set_aside(self, what: str = "a run of other settings") -> Path:
         """Move every file of the folder's earlier run (another configuration) into superseded/<time>/:
         nothing is deleted, and the folder is free for this run."""
         target = self.out / SUPERSEDED / time.strftime("%Y%m%dT%H%M%S")
@@ -113,7 +134,7 @@ class ResumableRun(ABC):
                 if entry.name not in (LOCK_FILE, SUPERSEDED):
                     entry.rename(target / entry.name)
         print(
-            f"{self.out}: held a run of other settings; moved it to {target} and starting over",
+            f"{self.out}: held {what}; moved it to {target} and starting over",
             file=sys.stderr,
             flush=True,
         )
@@ -132,7 +153,8 @@ class ResumableRun(ABC):
         with FolderLock(self.out):
             recorded = self._check_recorded_identity(supersede)
             if recorded and recorded.get("status") == "complete" and (self.out / self.final_file).exists():
-                print(f"{self.out}: {self.run_type} already complete; nothing to do")
+                # stdout carries the command's JSON alone
+                print(f"{self.out}: {self.run_type} already complete; nothing to do", file=sys.stderr, flush=True)
                 return self.load_result()
             self.prepare()
             self.write_run_json("running")

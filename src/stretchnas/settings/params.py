@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -214,6 +215,9 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                         "(the first cell reading the stem's 56x56 output) corrupts memory",
                     )
                 )
+        rules = [key for key in ("channels", "width", "widen") if key in experiment]
+        if len(rules) > 1:
+            errors.append(([section, name], f"{' and '.join(rules)}: give one width rule, not {len(rules)}"))
         if experiment.get("imagenet") and "channels" not in experiment:
             errors.append(
                 (
@@ -221,6 +225,7 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
                     "an ImageNet experiment trains at a fixed C (DARTS: 48); the parameter budget is CIFAR's",
                 )
             )
+    errors += _repeated_search_errors(settings)
     for key in ("snapshots_for", "layers_for"):
         errors += _unknown_tables(["evaluation", key], settings["evaluation"][key])
     overlap = set(settings["experiments"]) & set(settings.get("followups", {}))
@@ -244,6 +249,41 @@ def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
             errors.append(
                 (["data", key], f"{wanted} is more than the {available} images per class that {data['dataset']} has")
             )
+    return errors
+
+
+# Search settings that change where or how often a search works, never what it computes
+NOT_THE_SEARCH = ("seeds", "device", "workers", "threads", "checkpoint_every_steps")
+
+
+def search_signature(settings: Mapping, name: str) -> str:
+    """What a search experiment computes, as one comparable string: its search settings and data, with
+    topology modes that name the same space written one way (output_k with k = 2 is output_pairs)."""
+    search = {k: v for k, v in experiment_search(settings, name).items() if k not in NOT_THE_SEARCH}
+    if search["topology"] == {**search["topology"], "mode": "output_k", "k": 2}:
+        search["topology"] = {k: v for k, v in search["topology"].items() if k != "k"} | {"mode": "output_pairs"}
+    imagenet = bool(all_experiments(settings)[name].get("imagenet"))
+    return json.dumps({"search": search, "imagenet": imagenet}, sort_keys=True)
+
+
+def _repeated_search_errors(settings: Mapping) -> list[tuple[list, str]]:
+    """One search per distinct setting: a second experiment computing the same search would run it again and
+    name it twice in the tables (list the other's tables on the first instead)."""
+    first: dict[str, str] = {}
+    errors = []
+    for name, entry in settings["experiments"].items():
+        if entry["procedure"] != "search":
+            continue
+        signature = search_signature(settings, name)
+        if signature in first:
+            errors.append(
+                (
+                    ["experiments", name, "search"],
+                    f"the same search as {first[signature]!r} (only the seeds or where it runs may differ): "
+                    f"add {name!r}'s tables to {first[signature]!r} and remove {name!r}",
+                )
+            )
+        first.setdefault(signature, name)
     return errors
 
 
@@ -287,6 +327,11 @@ def experiment_search(settings: Mapping, name: str) -> dict:
     return deep_merge(settings["search"], entry.get("search") or {})
 
 
+def widened(channels: int, factor: float) -> int:
+    """`channels` times `factor`, to the nearest even count (FactorizedReduce halves C)."""
+    return max(2, 2 * round(channels * factor / 2))
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One entry of params.yaml's experiments or followups, with its search settings merged in.
@@ -304,9 +349,11 @@ class Experiment:
     random: RandomSettings | None
     topology_from: str | None
     topology_seed: int | str | None = None  # followups: 'paired' or a named search seed of topology_from
-    channels: int | None = None  # the fixed C its cells are trained at (else the parameter budget)
+    channels: int | None = None  # the fixed C its cells are trained at (else the parameter budget), as resolved
     imagenet: bool = False  # its searches and trainings use data.imagenet
     eval_layers: int | None = None  # cells of its evaluation networks, where not the search's
+    width: str = "budget"  # as params.yaml gives it (budget, fixed, darts_network); `channels` holds its C
+    widen: float | None = None  # a retrain: its source's width for the same cell, times this
 
     @property
     def searches_imagenet(self) -> bool:
@@ -379,6 +426,7 @@ class Experiment:
             "search_layers": self.search.layers,
             "eval_layers": self.layers,
             "eval_channels": self.channels,
+            "eval_width": f"x{self.widen:g} of {self.topology_from}'s" if self.widen else self.width,
             "imagenet": self.imagenet,
         }
 
@@ -397,10 +445,28 @@ def _experiment(tree: Mapping, name: str) -> Experiment:
         random=RandomSettings.from_tree(random, f"{name}.random") if random else None,
         topology_from=entry.get("topology_from"),
         topology_seed=entry.get("topology_seed"),
-        channels=entry.get("channels"),
         imagenet=entry.get("imagenet", False),
-        eval_layers=entry.get("layers"),
+        width=entry.get("width", "budget"),
+        widen=entry.get("widen"),
+        **_evaluated_at(tree, entry),
     )
+
+
+def _evaluated_at(tree: Mapping, entry: Mapping) -> dict:
+    """An experiment's evaluation network as evaluation.protocol resolves its `width`: `fixed` rows at
+    evaluation.fixed_channels, `darts_network` rows also at evaluation.darts_layers (the paper's protocol; under
+    `budget` both are the budget's at the search's depth); a widened retrain at its source's fixed C times its
+    factor (a budget source's C is the budget's, cell by cell: pipeline.experiment.training_width)."""
+    evaluation, width = tree["evaluation"], entry.get("width", "budget")
+    channels, layers = entry.get("channels"), entry.get("layers")
+    if evaluation["protocol"] == "paper" and width in ("fixed", "darts_network"):
+        channels = evaluation["fixed_channels"]
+        if width == "darts_network":
+            layers = evaluation["darts_layers"]
+    if entry.get("widen"):
+        source = _evaluated_at(tree, all_experiments(tree)[entry["topology_from"]])["channels"]
+        channels = widened(source, entry["widen"]) if source else None
+    return {"channels": channels, "eval_layers": layers}
 
 
 @dataclass(frozen=True)

@@ -305,6 +305,9 @@ class EvaluationSettings(Section):
     snapshots_for: tuple[str, ...]
     layers: tuple[int, ...] = ()
     layers_for: tuple[str, ...] = ()
+    protocol: str = "paper"
+    fixed_channels: int = 36
+    darts_layers: int = 20
 
 
 @dataclass(frozen=True)
