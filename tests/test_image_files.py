@@ -17,6 +17,7 @@ from stretchnas.data.prepare import prepare_data
 from stretchnas.data.sources import DataSourceError
 from stretchnas.data.streams import BatchStream, WorkerStream, make_stream
 from stretchnas.data.transforms import imagenet_transforms
+from stretchnas.runs.checkpoint import read_checkpoint
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
@@ -136,12 +137,12 @@ def test_a_killed_imagenet_training_with_workers_resumes_bitwise(prepared_files,
     assert done.returncode == 0, done.stderr
     out = tmp_path / "killed"
     kill_at_first_checkpoint(command(out), out)
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["progress"]["epoch"] == 0  # mid-epoch
+    assert read_checkpoint(out / "checkpoint.pt")["progress"]["epoch"] == 0  # mid-epoch
     resumed = subprocess.run(command(out), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming at epoch 1" in resumed.stderr
     timing = ["seconds", "peak_rss_mib", "images_per_s"]
     a, b = (pd.read_csv(d / "metrics.csv").drop(columns=timing) for d in (out, reference))
     pd.testing.assert_frame_equal(a, b, check_exact=True)
-    ma, mb = (torch.load(d / "checkpoint.pt", weights_only=False)["model"] for d in (out, reference))
+    ma, mb = (read_checkpoint(d / "checkpoint.pt")["model"] for d in (out, reference))
     assert all(torch.equal(ma[k], mb[k]) for k in mb)

@@ -63,6 +63,26 @@ def test_depth_counts_ops_on_the_longest_path_that_reaches_the_output():
 # ----------------------------------------------------------------------------- lookup
 
 
+def test_a_table_cut_inside_a_row_or_edited_is_refused_never_read_as_an_accuracy(tmp_path, tables):
+    data = tables.full.read_bytes()
+    cut = data[: data.rindex(b",") - 3]  # inside the last row's last value
+    renamed = tmp_path / "copy.csv"
+    renamed.write_bytes(cut)
+    with pytest.raises(TableLookupError, match=r"copy\.csv line 15626: imagenet-val is nan, not an accuracy"):
+        lookup(BEST_12EP, Tables(renamed))
+    published = tmp_path / FULL_FILE  # under its published name the checksum says so first
+    published.write_bytes(cut)
+    with pytest.raises(TableLookupError, match=rf"{FULL_FILE}: not the published {FULL_FILE} .*cut or edited"):
+        lookup(BEST_12EP, Tables(published))
+    edited = data.replace(b",69.55,", b",695.5,", 1)
+    renamed.write_bytes(edited)
+    with pytest.raises(TableLookupError, match=r"copy\.csv line 2: cifar10-test is 695\.5, not an accuracy"):
+        lookup(BEST_12EP, Tables(renamed))
+    renamed.write_bytes(data.replace(b"|avg_pool_3x3~0|+", b"|avg_pool_3x3~1|+", 1))
+    with pytest.raises(TableLookupError, match=r"copy\.csv line 2: cellstr .*must read op~0"):
+        lookup(BEST_12EP, Tables(renamed))
+
+
 def test_lookup_gives_the_tables_own_values_and_names_its_source(tables):
     full = pd.read_csv(tables.full).set_index("cellstr")
     best = full["cifar10-test"].idxmax()
@@ -86,12 +106,12 @@ def test_lookup_gives_the_tables_own_values_and_names_its_source(tables):
     assert skip["cifar10_val_acc_200ep"] is None and SUBSET_FILE in skip["note_200ep"]
 
 
-def test_a_cell_missing_from_the_table_is_an_error_naming_it(tmp_path, tables):
+def test_a_table_missing_a_cell_is_refused_whole_naming_it(tmp_path, tables):
     full = pd.read_csv(tables.full)
     short = tmp_path / "short.csv"
     full[full["cellstr"] != ALL_SKIP].to_csv(short, index=False)
-    with pytest.raises(TableLookupError, match=r"short.csv: no cell '\|skip_connect~0\|"):
-        lookup(ALL_SKIP, Tables(short))
+    with pytest.raises(TableLookupError, match=r"short.csv: 15624 cells, not NAS-Bench-201's 15625"):
+        lookup(BEST_12EP, Tables(short))
     (tmp_path / "wrong.csv").write_text("a,b\n1,2\n")
     with pytest.raises(TableLookupError, match=r"wrong.csv: not a NAS-Bench-201 table .*missing columns"):
         lookup(ALL_SKIP, Tables(tmp_path / "wrong.csv"))

@@ -5,6 +5,7 @@ Each test reproduces one fault and checks what is left behind: nothing lost, not
 
 import dataclasses
 import errno
+import io
 import json
 import math
 import os
@@ -25,7 +26,7 @@ from stretchnas.data.cache import PreparedData, PreparedDataError, open_prepared
 from stretchnas.data.prepare import prepare_data, prepare_from_settings
 from stretchnas.runs import RunError
 from stretchnas.runs.atomic import SCRATCH_MARK, OutputError
-from stretchnas.runs.checkpoint import load_checkpoint, save_checkpoint
+from stretchnas.runs.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from stretchnas.runs.lock import LOCK_FILE
 from stretchnas.search.runner import SearchRun
 from stretchnas.settings.params import ConfigError, load_settings
@@ -247,7 +248,7 @@ def test_non_finite_buffers_are_never_checkpointed(tiny_search_data, tmp_path):
     run_.train_step = poisoned_step
     with pytest.raises(RunError, match=r"non-finite values at the end of epoch 1 in model\..*running_var.*kept in"):
         run_.run(show_progress=False)
-    state = torch.load(run_.checkpoint_path, weights_only=False)
+    state = read_checkpoint(run_.checkpoint_path)
     assert state["progress"]["step"] == 2  # the good checkpoint before the poisoning
     assert not (tmp_path / "run" / "arch_epoch_001.pt").exists()  # no output of the diverged epoch
 
@@ -416,15 +417,58 @@ def test_a_really_read_only_folder(tiny_search_data, tmp_path):
     assert result.returncode == 2 and "permission denied" in last_line(result)
 
 
-@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def overwritten_inside(data: bytes, start: int = 0) -> bytes:
+    """The same number of bytes with 64 bytes of the largest tensor's storage overwritten (torch.save's zip
+    archive from `start` on): a file that still loads, as other tensors."""
+    import struct
+    import zipfile
+
+    archive = zipfile.ZipFile(io.BytesIO(data[start:]))
+    storages = [info for info in archive.infolist() if "/data/" in info.filename]
+    largest = max(storages, key=lambda info: info.file_size)
+    header = data[start + largest.header_offset : start + largest.header_offset + 30]
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    at = start + largest.header_offset + 30 + name_length + extra_length
+    return data[:at] + bytes(b ^ 0x55 for b in data[at : at + 64]) + data[at + 64 :]
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "overwritten"])
 def test_a_corrupt_checkpoint_names_its_path_and_how_to_start_over(tiny_search_data, tmp_path, damage):
     out = tmp_path / "run"
     SearchRun("tiny", tiny_search(), tiny_search_data, out, seed=0).run(show_progress=False)
-    (out / "run.json").unlink()
+    record = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**record, "status": "running"}))  # as a run killed mid-way
     data = (out / "checkpoint.pt").read_bytes()
-    (out / "checkpoint.pt").write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
-    with pytest.raises(RunError, match=r"checkpoint\.pt: corrupt checkpoint .*delete it to start this run over"):
+    payload_start = data.index(b"\n") + 1  # after the checksum line
+    overwritten = overwritten_inside(data, payload_start)
+    damaged = {"empty": b"", "truncated": data[: len(data) // 2], "overwritten": overwritten}[damage]
+    (out / "checkpoint.pt").write_bytes(damaged)
+    if damage == "overwritten":  # without the checksum it would still load, as other tensors
+        torch.load(io.BytesIO(overwritten[payload_start:]), weights_only=False)
+    reason = "checksum mismatch" if damage == "overwritten" else ""
+    with pytest.raises(
+        RunError, match=rf"checkpoint\.pt: corrupt checkpoint \({reason}.*delete it to start this run over"
+    ):
         SearchRun("tiny", tiny_search(), tiny_search_data, out, seed=0).run(show_progress=False)
+
+
+def test_a_diverged_run_records_where_and_why_in_run_json(tiny_search_data, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(RunError, match="diverged"):
+        SearchRun("tiny", tiny_search(max_loss=0.5), tiny_search_data, out, seed=0).run(show_progress=False)
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "failed"
+    failure = record["failure"]
+    assert (failure["epoch"], failure["steps_completed_in_epoch"]) == (1, 0) and "diverged" in failure["reason"]
+
+
+def test_a_checkpoint_is_called_good_only_after_its_checksum_verifies(tiny_search_data, tmp_path):
+    run_ = SearchRun("tiny", tiny_search(), tiny_search_data, tmp_path / "run", seed=0)
+    run_.run(show_progress=False)
+    assert "the last good checkpoint (checksum verified) is kept in" in run_._kept()
+    data = run_.checkpoint_path.read_bytes()
+    run_.checkpoint_path.write_bytes(overwritten_inside(data, data.index(b"\n") + 1))
+    assert "does not verify (checksum mismatch" in run_._kept()
 
 
 def test_corrupt_prepared_data_names_the_file(imagefolder, tmp_path):
@@ -440,6 +484,24 @@ def test_corrupt_prepared_data_names_the_file(imagefolder, tmp_path):
         PreparedData.open(out)
     (out / "manifest.json").write_text("[]")
     with pytest.raises(PreparedDataError, match=r"manifest\.json: not a prepared-data file of this tool"):
+        PreparedData.open(out)
+
+
+def test_prepared_data_edited_after_preparation_is_refused_at_the_same_size(imagefolder, tmp_path):
+    out = tmp_path / "prepared"
+    prepare_tree(imagefolder, out)
+    assert PreparedData.open(out).arrays_verified
+    images = out / "train_images.npy"
+    pristine = images.read_bytes()
+    header = len(pristine) - np.load(images).nbytes
+    images.write_bytes(pristine[:header] + bytes(len(pristine) - header))  # zeroed, same size, still an array
+    assert np.load(images).shape == np.load(io.BytesIO(pristine)).shape
+    with pytest.raises(PreparedDataError, match=r"prepared: the arrays changed after they were prepared"):
+        PreparedData.open(out)
+    images.write_bytes(pristine)
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "mean": [0.5, 0.5, 0.5]}))
+    with pytest.raises(PreparedDataError, match=r"manifest\.json: mean \[0\.5, 0\.5, 0\.5\] .* are not the training"):
         PreparedData.open(out)
 
 

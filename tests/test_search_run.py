@@ -13,6 +13,8 @@ import torch
 import yaml
 from conftest import REPO, kill_at_first_checkpoint
 
+from stretchnas.runs.checkpoint import read_checkpoint
+
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TINY = {
     "layers": 3,
@@ -124,7 +126,7 @@ def test_killed_search_resumes_to_the_same_result(tiny_data, tmp_path):
     out = tmp_path / "killed"
     cmd = [str(c) for c in search_cmd(config, out, tiny_data)]
     kill_at_first_checkpoint(cmd, out)
-    progress = torch.load(out / "checkpoint.pt", weights_only=False)["progress"]
+    progress = read_checkpoint(out / "checkpoint.pt")["progress"]
     assert progress["epoch"] == 0 and 0 < progress["step"] < 6, progress  # killed mid-epoch
 
     resumed = run(cmd)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from conftest import REPO
 
+from stretchnas.runs.checkpoint import read_checkpoint
 from stretchnas.search.runner import SearchRun
 from stretchnas.settings.params import load_settings
 from stretchnas.settings.types import SearchSettings
@@ -75,7 +76,7 @@ def test_update_order_changes_the_searched_architecture(tiny_search_data, tmp_pa
 def test_arch_batches_fresh_draws_a_new_shuffle_every_step(tiny_search_data, tmp_path, mode):
     run = SearchRun("tiny", tiny_search(arch_batches=mode), tiny_search_data, tmp_path / "run", seed=0)
     run.run(show_progress=False)
-    streams = torch.load(run.checkpoint_path, weights_only=False)["streams"]
+    streams = read_checkpoint(run.checkpoint_path)["streams"]
     val_alpha = streams["val_alpha"]
     if mode == "fresh":  # three steps: three independent shuffles, no position within a pass
         assert val_alpha == {"pass_index": 0, "offset": 0, "draws": 3}

@@ -19,6 +19,7 @@ from stretchnas.data.prepare import prepare_data
 from stretchnas.evaluation.training import choose_channels, evaluate
 from stretchnas.method.published_genotypes import get_genotype
 from stretchnas.runs import RunError
+from stretchnas.runs.checkpoint import read_checkpoint
 
 STRETCHNAS = Path(sys.executable).parent / "stretchnas"
 TWO_WAY = {"two_way": {"train": 0.5, "val_alpha": 0.5, "val_beta": 0.0}}
@@ -107,7 +108,7 @@ def test_killed_training_resumes_to_bitwise_identical_metrics(tiny32, tmp_path):
     out = tmp_path / "killed"
     cmd = [str(c) for c in train_cmd(out, tiny32, *args, params=params)]
     kill_at_first_checkpoint(cmd, out)
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["progress"]["epoch"] == 0  # mid-epoch
+    assert read_checkpoint(out / "checkpoint.pt")["progress"]["epoch"] == 0  # mid-epoch
     resumed = run(cmd)
     assert resumed.returncode == 0, resumed.stderr
     timing = ["seconds", "peak_rss_mib", "images_per_s"]
@@ -116,8 +117,8 @@ def test_killed_training_resumes_to_bitwise_identical_metrics(tiny32, tmp_path):
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     ra, rb = (json.loads((d / "result.json").read_text()) for d in (out, reference))
     assert ra["test_error"] == rb["test_error"]
-    ma = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
-    mb = torch.load(reference / "checkpoint.pt", weights_only=False)["model"]
+    ma = read_checkpoint(out / "checkpoint.pt")["model"]
+    mb = read_checkpoint(reference / "checkpoint.pt")["model"]
     assert all(torch.equal(ma[k], mb[k]) for k in mb)
 
 

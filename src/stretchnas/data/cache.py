@@ -14,13 +14,35 @@ from torch.utils.data import Dataset
 from stretchnas import StretchnasError
 from stretchnas.data.files import FileSubset, read_index
 from stretchnas.data.folders import prepared_folder
-from stretchnas.data.prepare import ARRAYS, SPLITS_FILE, prepared_files, prepared_for
+from stretchnas.data.prepare import ARRAYS, SPLITS_FILE, arrays_sha256, channel_stats, prepared_files, prepared_for
 from stretchnas.runs.documents import read_document
 from stretchnas.settings.params import Settings
 
 
 class PreparedDataError(StretchnasError, RuntimeError):
     """A prepared data folder that is missing, incomplete or of another kind; the message names the file."""
+
+
+def verify_arrays(root: Path, manifest: dict, arrays: dict[str, np.ndarray], redo: str) -> bool:
+    """The arrays are the bytes that were prepared (manifest.json's arrays_sha256), and the normalisation
+    statistics are theirs: data edited after preparation, even at the same size, is refused, never trained on.
+    Under a second at mini (46 MB); folders prepared before checksums were recorded are not checked."""
+    recorded = manifest.get("arrays_sha256")
+    if recorded is None:
+        return False
+    actual = arrays_sha256(arrays)
+    if actual != recorded:
+        raise PreparedDataError(
+            f"{root}: the arrays changed after they were prepared (SHA-256 {actual[:12]}..., manifest.json "
+            f"records {recorded[:12]}...){redo}"
+        )
+    mean, std = channel_stats(arrays["train_images"])
+    if [mean, std] != [manifest["mean"], manifest["std"]]:
+        raise PreparedDataError(
+            f"{root / 'manifest.json'}: mean {manifest['mean']} / std {manifest['std']} are not the training "
+            f"images' ({mean} / {std}): the manifest was edited after preparation{redo}"
+        )
+    return True
 
 
 @dataclass
@@ -30,6 +52,7 @@ class PreparedData:
     splits: dict
     arrays: dict[str, np.ndarray]
     files: dict | None = None  # storage `files`: the index of image files, read in place
+    arrays_verified: bool = False  # the arrays' bytes and statistics were checked against the manifest
 
     @classmethod
     def open(cls, root: str | Path) -> PreparedData:
@@ -66,7 +89,8 @@ class PreparedData:
                     f"{root}: {part} arrays hold {len(images)} images and {len(labels)} labels, "
                     f"manifest.json says {count}{redo}"
                 )
-        return cls(root, manifest, splits, arrays)
+        verified = verify_arrays(root, manifest, arrays, redo)
+        return cls(root, manifest, splits, arrays, arrays_verified=verified)
 
     @classmethod
     def _open_files(cls, root: Path, manifest: dict, splits: dict, redo: str) -> PreparedData:

@@ -93,10 +93,11 @@ def resize_raw(raw: RawDataset, size: int | None) -> RawDataset:
     )
 
 
-def _arrays_sha256(raw: RawDataset) -> str:
+def arrays_sha256(arrays: Mapping[str, np.ndarray]) -> str:
+    """One SHA-256 over the prepared arrays' bytes, in ARRAYS order (manifest.json's arrays_sha256)."""
     digest = hashlib.sha256()
     for name in ARRAYS:
-        digest.update(np.ascontiguousarray(getattr(raw, name)).tobytes())
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
     return digest.hexdigest()
 
 
@@ -169,7 +170,7 @@ def prepare_data(
         )
         manifest.update(
             storage="arrays",
-            arrays_sha256=_arrays_sha256(raw),
+            arrays_sha256=arrays_sha256({name: getattr(raw, name) for name in ARRAYS}),
             image_size=list(raw.train_images.shape[1:3]),
             resized_from=resized_from if image_size else None,
             channels=int(raw.train_images.shape[3]),

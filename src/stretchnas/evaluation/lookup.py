@@ -9,6 +9,7 @@ Every result names the table file and the schedule it came from.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from stretchnas import StretchnasError
-from stretchnas.evaluation.nb201_files import DATASETS, ENV_VAR, FULL_FILE
+from stretchnas.evaluation.nb201_files import CELLS, DATASETS, ENV_VAR, FULL_FILE, KNOWN_SHA256
 from stretchnas.method.nb201.arch import NB201Genotype
 from stretchnas.runs.documents import read_document
 from stretchnas.settings.params import Settings
@@ -60,22 +61,56 @@ class Tables:
 
 
 @lru_cache(maxsize=4)
-def _read(path: Path, key: str, columns: tuple[str, ...]) -> pd.DataFrame:
-    table = read_document(path, lambda text: pd.read_csv(io.StringIO(text)), TableLookupError, "NAS-Bench-201 table")
+def _read(path: Path, key: str, columns: tuple[str, ...], accuracies: tuple[str, ...], every_cell: bool):
+    """The table, checked whole: a file of a known name must have its published checksum; every cell string
+    parses, none twice; where `every_cell` (the full table) all 15,625 cells with every accuracy a number in
+    [0, 100], else (the 200-epoch subset, which lacks some) every accuracy given is one. A table cut or edited
+    is refused, naming the file and the first bad row, never read as a wrong accuracy."""
+    # read as text first for read_document's messages (missing, a folder, unreadable); checked as bytes
+    raw = read_document(path, lambda _: path.read_bytes(), TableLookupError, "NAS-Bench-201 table")
+    known = KNOWN_SHA256.get(path.name)
+    if known and hashlib.sha256(raw).hexdigest() != known:
+        raise TableLookupError(
+            f"{path}: not the published {path.name} (its SHA-256 is {hashlib.sha256(raw).hexdigest()[:12]}..., "
+            f"the file's is {known[:12]}...): cut or edited? Copy it again"
+        )
+    try:
+        table = pd.read_csv(io.BytesIO(raw))
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise TableLookupError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
     missing = [c for c in (key, *columns) if c not in table.columns]
     if missing:
         raise TableLookupError(f"{path}: not a NAS-Bench-201 table of the expected kind (missing columns {missing})")
     if not table[key].is_unique:
         raise TableLookupError(f"{path}: column {key!r} lists a cell twice")
+    if every_cell and len(table) != CELLS:
+        raise TableLookupError(f"{path}: {len(table)} cells, not NAS-Bench-201's {CELLS}: cut short? Copy it again")
+    for row, text in enumerate(table[key]):
+        try:
+            NB201Genotype.from_arch_str(str(text), f"{path} line {row + 2}: {key}")
+        except ValueError as exc:
+            raise TableLookupError(str(exc)) from None
+    values = table[list(accuracies)].apply(pd.to_numeric, errors="coerce")
+    bad = ~(values.ge(0) & values.le(100))  # NaN (empty, text) fails both
+    if not every_cell:
+        bad &= table[list(accuracies)].notna()  # an empty value is a cell the subset does not score
+    if bad.to_numpy().any():
+        row, column = next((r, c) for r, c in zip(*bad.to_numpy().nonzero()))
+        raise TableLookupError(
+            f"{path} line {row + 2}: {accuracies[column]} is {table[accuracies[column]].iloc[row]}, "
+            "not an accuracy in [0, 100]: a cut or edited table? Copy it again"
+        )
     return table.set_index(key)
 
 
 def full_table(path: Path) -> pd.DataFrame:
-    return _read(Path(path), FULL_KEY, (FULL_INDEX, *(c for pair in FULL_COLUMNS.values() for c in pair)))
+    accuracies = tuple(c for pair in FULL_COLUMNS.values() for c in pair)
+    return _read(Path(path), FULL_KEY, (FULL_INDEX, *accuracies), accuracies, True)
 
 
 def subset_table(path: Path) -> pd.DataFrame:
-    return _read(Path(path), SUBSET_KEY, tuple(SUBSET_COLUMNS.values()))
+    accuracies = tuple(SUBSET_COLUMNS.values())
+    return _read(Path(path), SUBSET_KEY, accuracies, accuracies, False)
 
 
 def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
@@ -104,7 +139,8 @@ def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
         result["schedule_200ep"] = SUBSET_SCHEDULE
         found = arch in subset.index
         for data, column in SUBSET_COLUMNS.items():
-            result[f"{data}_val_acc_200ep"] = round(float(subset.loc[arch, column]), 4) if found else None
+            value = subset.loc[arch, column] if found else None
+            result[f"{data}_val_acc_200ep"] = None if value is None or pd.isna(value) else round(float(value), 4)
         if not found:
             result["note_200ep"] = f"not among the {len(subset)} cells of {tables.subset.name}"
     return result

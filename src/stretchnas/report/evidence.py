@@ -29,6 +29,7 @@ from stretchnas.settings.types import EvidenceSettings
 SEARCH_COLUMNS = (
     "experiment",
     "search_seed",
+    "searched_by",  # the experiment whose search it is: itself, or a retrain's source
     "epochs",
     "alpha_entropy_first",
     "alpha_entropy_last",
@@ -103,12 +104,17 @@ def settled(chain: list[tuple[int | str, object]], share: float) -> tuple[int, i
 
 
 def search_gates(
-    dynamics: pd.DataFrame, search_dirs: list[tuple[str, int, Path]], evidence: EvidenceSettings
+    dynamics: pd.DataFrame,
+    search_dirs: list[tuple[str, int, Path]],
+    evidence: EvidenceSettings,
+    retrained: list[tuple[str, int, Path]] = (),
 ) -> pd.DataFrame:
-    """One row per search: its entropy drop and whether it moved, its snapshot steps and whether it settled."""
+    """One row per search: its entropy drop and whether it moved, its snapshot steps and whether it settled.
+    `retrained` (experiment, seed, search folder) of each retrain: its source search's row again, under its own
+    name, so its trainings pass the gates of the search that found their cell."""
     rows = []
     for experiment, seed, search_dir in search_dirs:
-        row = {"experiment": experiment, "search_seed": seed}
+        row = {"experiment": experiment, "search_seed": seed, "searched_by": experiment}
         if dynamics.empty:
             rows.append(row)
             continue
@@ -130,6 +136,10 @@ def search_gates(
         steps, checked, is_settled = settled(cell_chain(search_dir, row["epochs"]), evidence.settled_share)
         row.update(snapshot_steps=steps, steps_checked=checked, settled=is_settled)
         rows.append(row)
+    by_folder = {folder: row for (_, _, folder), row in zip(search_dirs, rows)}
+    for experiment, seed, folder in retrained:
+        source = by_folder.get(folder, {"searched_by": None})  # its search not in these summaries: no gates
+        rows.append({**source, "experiment": experiment, "search_seed": seed})
     return pd.DataFrame(rows, columns=list(SEARCH_COLUMNS))
 
 

@@ -84,10 +84,11 @@ def load_evaluations(summaries: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def search_dirs(frame: pd.DataFrame, lookups: pd.DataFrame) -> list[tuple[str, int, Path]]:
-    """(experiment, search seed, folder) of every search: those trained, and NB201's, scored by lookup."""
+def search_dirs(frame: pd.DataFrame, lookups: pd.DataFrame, procedure: str = "search") -> list[tuple[str, int, Path]]:
+    """(experiment, search seed, folder) of every search: those trained, and NB201's, scored by lookup; with
+    procedure `retrain`, of every retrain: the folder of the search whose cells it trains."""
     found = {}
-    for table in (frame[frame["procedure"] == "search"], lookups):
+    for table in (frame[frame["procedure"] == procedure], lookups if procedure == "search" else lookups.iloc[0:0]):
         for (experiment, seed), group in table.groupby(["experiment", "search_seed"]):
             found[(experiment, seed)] = Path(group["genotype_file"].iloc[0]).parent
     return [(experiment, seed, folder) for (experiment, seed), folder in sorted(found.items())]
@@ -386,7 +387,9 @@ def build_tables(
         "evaluations": frame,
         "not_run": not_run(summaries),
         "evidence": thresholds(evidence),
-        "searches": search_gates(dynamics, search_dirs(frame, lookups), evidence),
+        "searches": search_gates(
+            dynamics, search_dirs(frame, lookups), evidence, search_dirs(frame, lookups, "retrain")
+        ),
         "search_dynamics": dynamics,
         "cells": cells(frame),
         "stability": stability(frame, dynamics),

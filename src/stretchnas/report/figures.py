@@ -34,8 +34,14 @@ def save(fig, stem: Path) -> list[Path]:
     fig.tight_layout()
     paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
     with plt.rc_context({"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}):
-        atomic_save(paths[0], lambda buffer: fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}))
-        atomic_save(paths[1], lambda buffer: fig.savefig(buffer, format="svg", metadata={"Date": None}))
+        # bbox "tight": the saved image grows to hold legends placed outside the axes
+        atomic_save(
+            paths[0],
+            lambda buffer: fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None}, bbox_inches="tight"),
+        )
+        atomic_save(
+            paths[1], lambda buffer: fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        )
     plt.close(fig)
     return paths
 
@@ -129,7 +135,7 @@ def paper_depth_panel(ax) -> None:
 def figure1(data: Data, stem: Path) -> list[Path]:
     """Figure 1: every method's final cells at every evaluation depth, the paper's Table 3 beside them."""
     plt = pyplot()
-    fig, (ax, paper) = plt.subplots(1, 2, figsize=(10.5, 3.6), gridspec_kw={"wspace": 0.9})
+    fig, (ax, paper) = plt.subplots(1, 2, figsize=(10.5, 3.6))
     most = _depth_lines(ax, data, data.tagged("figure4"))
     legend_outside(ax)
     paper_depth_panel(paper)
@@ -146,9 +152,7 @@ def figure4(data: Data, stem: Path) -> list[Path]:
     plt = pyplot()
     experiments = data.tagged("figure4")
     methods = list(dict.fromkeys(data.experiments.loc[e, "method"] for e in experiments)) or ["(none)"]
-    fig, axes = plt.subplots(
-        1, len(methods) + 1, figsize=(4.2 * (len(methods) + 1), 3.6), squeeze=False, gridspec_kw={"wspace": 0.9}
-    )
+    fig, axes = plt.subplots(1, len(methods) + 1, figsize=(4.2 * (len(methods) + 1), 3.6), squeeze=False)
     most = 0
     for ax, method in zip(axes[0], methods):
         most = max(

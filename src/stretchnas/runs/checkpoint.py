@@ -3,6 +3,8 @@ atomically and refused on load when another identity wrote them or they do not r
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import random
 from pathlib import Path
@@ -77,17 +79,59 @@ def non_finite_tensors(tree, prefix: str = "") -> list[str]:
     return bad
 
 
+# A checkpoint is this header line, the SHA-256 of what follows, then torch.save's bytes: bytes overwritten in
+# place (same size, still valid tensors) fail the checksum instead of resuming a different run.
+HEADER = b"stretchnas-checkpoint sha256 "
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    atomic_save(path, lambda buffer: torch.save(state, buffer))
+    def write(buffer: io.BytesIO) -> None:
+        payload = io.BytesIO()
+        torch.save(state, payload)
+        data = payload.getvalue()
+        buffer.write(HEADER + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+
+    atomic_save(path, write)
+
+
+def checkpoint_payload(path: Path) -> bytes:
+    """The checkpoint's torch.save bytes, checked against its recorded SHA-256 (ValueError where they differ);
+    a file written before checksums were recorded is returned whole."""
+    data = path.read_bytes()
+    if not data.startswith(HEADER):
+        return data
+    line, _, payload = data.partition(b"\n")
+    recorded = line[len(HEADER) :].decode("ascii", "replace")
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != recorded:
+        raise ValueError(f"checksum mismatch: recorded {recorded[:12]}..., the bytes give {actual[:12]}...")
+    return payload
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at `path` cannot be trusted (missing, or its bytes fail the checksum); None if it can."""
+    try:
+        checkpoint_payload(path)
+    except FileNotFoundError:
+        return "no checkpoint was written yet"
+    except (OSError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def read_checkpoint(path: Path) -> Any:
+    """What a checkpoint holds, on the CPU, after its checksum is verified (ValueError where it fails)."""
+    return torch.load(io.BytesIO(checkpoint_payload(path)), weights_only=False, map_location="cpu")
 
 
 def load_checkpoint(path: Path, identity: dict) -> dict | None:
-    """The checkpoint's state, or None; refuses one written under another identity, or unreadable."""
+    """The checkpoint's state, or None; refuses one written under another identity, or unreadable, or whose
+    bytes fail its checksum."""
     if not path.exists():
         return None
     try:
         # on the CPU; load_state_dict then copies each tensor to the device that resumes the run
-        state = torch.load(path, weights_only=False, map_location="cpu")
+        state = read_checkpoint(path)
         if not isinstance(state, dict) or "identity" not in state:
             raise ValueError("not a checkpoint of this tool")
     except Exception as exc:  # truncated or empty files raise EOFError, RuntimeError, UnpicklingError, ...

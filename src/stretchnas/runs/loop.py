@@ -19,6 +19,7 @@ from stretchnas.runs import RunError
 from stretchnas.runs.atomic import atomic_write_text
 from stretchnas.runs.checkpoint import (
     capture_rng,
+    checkpoint_problem,
     load_checkpoint,
     non_finite_tensors,
     restore_rng,
@@ -120,10 +121,20 @@ class EpochRun(ResumableRun):
 
     # ----------------------------------------------------------------- checkpoints
 
+    def stopped_at(self) -> dict:
+        progress = getattr(self, "progress", None)
+        if progress is None:
+            return {}
+        return {"epoch": progress.epoch + 1, "steps_completed_in_epoch": progress.step}
+
     def _kept(self) -> str:
-        if self.checkpoint_path.exists():
-            return f"the last good checkpoint is kept in {self.checkpoint_path}"
-        return "no checkpoint was written yet"
+        """What a failed run leaves to resume from, said only after checking it."""
+        if not self.checkpoint_path.exists():
+            return "no checkpoint was written yet"
+        problem = checkpoint_problem(self.checkpoint_path)
+        if problem:
+            return f"the checkpoint {self.checkpoint_path} does not verify ({problem}); delete it to start over"
+        return f"the last good checkpoint (checksum verified) is kept in {self.checkpoint_path}"
 
     def _checked_state(self, where: str) -> dict:
         """The components' state, refused if any weight, optimiser state or statistic is non-finite."""

@@ -79,6 +79,7 @@ def provenance(data, device: torch.device | None = None) -> dict:
             "root": str(data.root),
             "manifest_sha256": data.manifest_sha256,
             "arrays_sha256": data.manifest.get("arrays_sha256"),
+            "arrays_verified": getattr(data, "arrays_verified", False),  # checked when the run opened them
             "source_name": Path(source["location"]).name if source.get("location") else None,
             "source_sha256": source.get("sha256") or source.get("content_sha256"),
         },

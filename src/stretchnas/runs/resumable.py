@@ -57,6 +57,10 @@ class ResumableRun(ABC):
         """Fields run.json shows besides status, identity and provenance."""
         return {}
 
+    def stopped_at(self) -> dict:
+        """Where the work stood when it failed (run.json's failure record)."""
+        return {}
+
     def completion_fields(self, result) -> dict:
         return {"final_file": self.final_file}
 
@@ -158,6 +162,10 @@ class ResumableRun(ABC):
                 return self.load_result()
             self.prepare()
             self.write_run_json("running")
-            result = self.execute(show_progress)
+            try:
+                result = self.execute(show_progress)
+            except RunError as exc:  # divergence and the like: run.json says so, and where; a kill leaves "running"
+                self.write_run_json("failed", {"failure": {**self.stopped_at(), "reason": str(exc)}})
+                raise
             self.write_run_json("complete", self.completion_fields(result))
             return result
