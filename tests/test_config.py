@@ -74,6 +74,9 @@ def test_every_scale_of_the_shipped_params_resolves():
         ),
         (lambda r: r["scales"].update(tiny={}), r"scales: unknown scale\(s\) \['tiny'\]"),
         (lambda r: r["data"].pop("seed"), r"'seed' is a required property"),
+        # YAML's .nan and .inf compare false with every bound, so the schema alone lets them through
+        (lambda r: r["search"]["weights"].update(lr=float("nan")), r"search\.weights\.lr: nan is not a finite"),
+        (lambda r: r["evaluation"].update(target_params_m=float("inf")), r"target_params_m: inf is not a finite"),
     ],
 )
 def test_bad_values_fail_with_the_key_path_the_value_and_what_is_allowed(tmp_path, mutate, expected):

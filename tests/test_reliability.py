@@ -350,6 +350,16 @@ def test_a_full_disk_while_checkpointing_leaves_the_old_checkpoint_and_no_temp_f
     assert torch.equal(load_checkpoint(path, {"a": 1})["weights"], torch.ones(3))
 
 
+def test_a_full_disk_while_preparing_names_the_output_and_leaves_nothing(imagefolder, tmp_path, monkeypatch):
+    def full(file, array, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("stretchnas.data.prepare.np.save", full)
+    with pytest.raises(OutputError, match=r"prepared: cannot write \(no space left on the device\)"):
+        prepare_tree(imagefolder, tmp_path / "prepared")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]  # no scratch folder, no lock
+
+
 @pytest.mark.parametrize(
     "code, cause", [(errno.EROFS, "the file system is read-only"), (errno.EACCES, "permission denied")]
 )
@@ -503,6 +513,45 @@ def test_prepared_data_edited_after_preparation_is_refused_at_the_same_size(imag
     (out / "manifest.json").write_text(json.dumps({**manifest, "mean": [0.5, 0.5, 0.5]}))
     with pytest.raises(PreparedDataError, match=r"manifest\.json: mean \[0\.5, 0\.5, 0\.5\] .* are not the training"):
         PreparedData.open(out)
+
+
+def test_an_image_folder_source_with_a_stray_file_or_no_folder_is_named_at_preparation(imagefolder, tmp_path):
+    from stretchnas.data.files import scan_imagefolder
+    from stretchnas.data.sources import DataSourceError
+
+    with pytest.raises(DataSourceError, match=r"nowhere: no such folder; name the ImageFolder tree"):
+        scan_imagefolder(tmp_path / "nowhere")
+    (imagefolder / "train" / "bee" / "notes.png").write_text("not an image")
+    with pytest.raises(DataSourceError, match=r"bee/notes\.png: not a readable image .*remove it from the source"):
+        prepare_data(str(imagefolder), tmp_path / "out", "imagefolder", TWO_WAY, 0, None, None, storage="files")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_under_a_file_is_refused_naming_it_before_any_data_is_read(imagefolder, tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("keep me")
+    monkeypatch.setattr(
+        "stretchnas.data.prepare.read_source", lambda *a, **k: pytest.fail("read the source before checking --out")
+    )
+    with pytest.raises(OutputError, match=r"notes\.txt/prepared: .*notes\.txt is a file, so no folder can be made"):
+        prepare_tree(imagefolder, tmp_path / "notes.txt" / "prepared")
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_a_lookup_says_what_is_wrong_with_an_empty_arch_and_never_overwrites_another_file(tmp_path, nb201_tables):
+    env = {**os.environ, "STRETCHNAS_NB201": nb201_tables}
+    run = lambda cmd: subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)  # noqa: E731
+    empty = run([STRETCHNAS, "lookup", "--arch", ""])
+    assert empty.returncode == 2 and "expected 3 node groups" in last_line(empty)
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"my": "numbers"}')
+    arch = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    refused = run([STRETCHNAS, "lookup", "--arch", arch, "--out", mine])
+    assert refused.returncode == 2 and "is not a lookup result; refusing to overwrite it" in last_line(refused)
+    assert mine.read_text() == '{"my": "numbers"}'
+    fresh = tmp_path / "result.json"
+    assert run([STRETCHNAS, "lookup", "--arch", arch, "--out", fresh]).returncode == 0
+    again = run([STRETCHNAS, "lookup", "--arch", arch, "--out", fresh])  # its own earlier result: replaced
+    assert again.returncode == 0 and json.loads(again.stdout) == json.loads(fresh.read_text())
 
 
 # --------------------------------------------------------------------------- 7. data that cannot serve

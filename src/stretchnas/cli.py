@@ -375,10 +375,12 @@ def _lookup_args(parser):
     _lookup_args,
 )
 def lookup_cmd(args) -> int:
-    from stretchnas.evaluation.lookup import Tables, lookup, score, score_file
+    from stretchnas.evaluation.lookup import Tables, lookup, refuse_overwriting_foreign, score, score_file
 
     tables = Tables.from_settings(_settings(args))
-    if args.arch:
+    if args.out:
+        refuse_overwriting_foreign(args.out)
+    if args.arch is not None:  # '' is a malformed arch string, not a missing one
         return _print(score(lookup(args.arch, tables), args.out))
     return _print(score_file(args.genotype, tables, args.out))
 

@@ -40,9 +40,21 @@ class FileIndex:
     info: dict
 
 
+def _check_image_header(file: Path) -> None:
+    """The file opens as an image (its header, not its pixels): a stray file is named now, at preparation,
+    not by a DataLoader worker hours into a training."""
+    try:
+        with Image.open(file) as image:
+            image.size  # noqa: B018 (reading the header is the check)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataSourceError(f"{file}: not a readable image ({exc}); remove it from the source") from None
+
+
 def scan_imagefolder(path: str | os.PathLike) -> FileIndex:
-    """Every image file of an ImageFolder tree, in a fixed order, checked but not decoded."""
+    """Every image file of an ImageFolder tree, in a fixed order, its header checked (not decoded)."""
     root = Path(path).resolve()
+    if not root.exists():
+        raise DataSourceError(f"{path}: no such folder; name the ImageFolder tree (train/<class>/*, test/<class>/*)")
     if not root.is_dir():
         raise DataSourceError(
             f"{path}: --storage files reads images in place, so the source must be a folder "
@@ -67,6 +79,7 @@ def scan_imagefolder(path: str | os.PathLike) -> FileIndex:
                     continue
                 if not file.is_file() or file.suffix.lower() not in IMAGE_SUFFIXES:
                     raise DataSourceError(f"{file}: not an image file (suffix {file.suffix or 'none'!r})")
+                _check_image_header(file)
                 rel = file.relative_to(root).as_posix()
                 digest.update(f"{rel}\0{file.stat().st_size}\n".encode())
                 paths.append(rel)

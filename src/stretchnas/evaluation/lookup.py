@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -149,6 +150,21 @@ def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
 def score_file(genotype_file: str | Path, tables: Tables, out: str | Path | None = None) -> dict:
     """The accuracies of a search's NB201 cell (the lookup job: written to `out`, its result.json)."""
     return score(lookup(NB201Genotype.load(genotype_file), tables), out, genotype_file=str(genotype_file))
+
+
+def refuse_overwriting_foreign(out: str | Path) -> None:
+    """--out may replace an earlier lookup result, never another file."""
+    out = Path(out)
+    if not out.exists():
+        return
+    try:
+        earlier = json.loads(out.read_text())
+    except (OSError, ValueError):
+        earlier = None
+    if not (isinstance(earlier, dict) and {"arch", "schedule", "source"} <= set(earlier)):
+        raise TableLookupError(
+            f"{out}: exists and is not a lookup result; refusing to overwrite it (choose another --out)"
+        )
 
 
 def score(result: dict, out: str | Path | None, **noted) -> dict:

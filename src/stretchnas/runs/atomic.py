@@ -41,6 +41,12 @@ class OutputError(StretchnasError, OSError):
 
 
 def output_error(path: Path, exc: OSError) -> OutputError:
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # a folder wanted where a file is
+        blocking = next((p for p in (Path(path), *Path(path).parents) if p.is_file()), None)
+        if blocking is not None:
+            return OutputError(
+                exc.errno, f"{path}: {blocking} is a file, so no folder can be made there; choose another --out"
+            )
     cause = FAULTS.get(exc.errno, exc.strerror or str(exc))
     return OutputError(exc.errno, f"{path}: cannot write ({cause}); nothing was changed there")
 
@@ -162,7 +168,8 @@ def atomic_directory(path: str | os.PathLike, replaceable: Callable[[Path], str 
         with machine_faults(scratch):
             (scratch / SCRATCH_MARK).write_text(owner)
             os.chmod(scratch, _user_mode("dir"))  # mkdtemp makes it private; the result should not be
-        yield scratch
+        with machine_faults(path):  # a full disk while the caller writes names the output, not a temp file
+            yield scratch
         with machine_faults(path):
             (scratch / SCRATCH_MARK).unlink()
             if path.exists():

@@ -33,7 +33,7 @@ class FolderLock:
     def beside(cls, folder: Path) -> FolderLock:
         """A claim on a folder that is replaced whole (prepared data): its lock file lies beside it."""
         folder = Path(folder)
-        with machine_faults(folder.parent):
+        with machine_faults(folder):
             folder.parent.mkdir(parents=True, exist_ok=True)
         return cls(folder, folder.parent / f".{folder.name}{LOCK_FILE}")
 

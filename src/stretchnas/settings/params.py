@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import difflib
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -181,8 +182,22 @@ def _search_errors(search: Mapping, data: Mapping, path: list) -> list[tuple[lis
     return errors
 
 
+def _non_finite_errors(value, path: list) -> list[tuple[list, str]]:
+    """Every NaN or infinite number in the tree (YAML's .nan, .inf): the schema's bounds compare false with NaN,
+    so they pass them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(path, f"{value} is not a finite number")]
+    if isinstance(value, Mapping):
+        return [error for key, item in value.items() for error in _non_finite_errors(item, [*path, key])]
+    if isinstance(value, list):
+        return [error for i, item in enumerate(value) for error in _non_finite_errors(item, [*path, i])]
+    return []
+
+
 def _semantic_errors(settings: Mapping) -> list[tuple[list, str]]:
-    errors = []
+    errors = _non_finite_errors(settings, [])
+    if errors:
+        return errors
     data = settings["data"]
     for name, scheme in data["split_schemes"].items():
         total = scheme["train"] + scheme["val_alpha"] + scheme["val_beta"]
