@@ -149,7 +149,10 @@ def test_killed_search_resumes_to_the_same_result(tiny_data, tmp_path):
 def test_a_checkpoint_from_another_config_is_refused(tiny_data, tmp_path):
     out = tmp_path / "run"
     assert run(search_cmd(search_config(tmp_path, epochs=1, snapshot_epochs=[1]), out, tiny_data)).returncode == 0
-    (out / "run.json").unlink()  # not complete: the checkpoint decides
+    record = json.loads((out / "run.json").read_text())
+    record["status"] = "running"  # not complete: the checkpoint decides
+    record["identity"]["search"]["batch_size"] = 3  # as a run of the new settings killed before its first step
+    (out / "run.json").write_text(json.dumps(record))
     result = run(search_cmd(search_config(tmp_path, epochs=1, snapshot_epochs=[1], batch_size=3), out, tiny_data))
     assert result.returncode == 2
     assert (

@@ -176,7 +176,8 @@ def test_a_non_finite_training_loss_stops_with_epoch_and_step_and_no_result(tiny
     message = result.stderr.strip().splitlines()[-1]
     assert re.search(r"non-finite loss at epoch 1, step \d+ \(loss (nan|inf)\)", message), message
     assert not (out / "result.json").exists()
-    assert json.loads((out / "run.json").read_text())["status"] == "running"
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "failed" and "non-finite loss" in record["failure"]["reason"]
 
 
 def test_evaluation_builds_no_autograd_graph():

@@ -106,7 +106,9 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     assert set(table1["scale"]) == {"smoke"}
     assert table1.loc["darts_wo_sc", "paper_test_error"] == "2.72±0.12"  # labelled as the paper's
     evaluations = pd.read_csv(data / "evaluations.csv")
-    assert set(evaluations.loc[evaluations["experiment"] == "darts_wo_sc_C48", "channels"]) == {8}  # the retrain's C
+    # the C=48 row: the fixed-width row it widens (smoke's C = 4) times 48/36, to an even count
+    assert set(evaluations.loc[evaluations["experiment"] == "darts_wo_sc", "channels"]) == {4}
+    assert set(evaluations.loc[evaluations["experiment"] == "darts_wo_sc_C48", "channels"]) == {6}
     tagged_table4 = evaluations[evaluations["tables"].str.split(",").apply(lambda tags: "table4" in tags)]
     assert set(tagged_table4["genotype"]) == {"final", "epoch_001"}  # stability snapshots are evaluated
     for name in (
@@ -129,8 +131,8 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     assert [c for c in figure4.columns if c.endswith("test error (%)")] == ["L5 test error (%)", "L6 test error (%)"]
     records = sorted(root.glob("runs/smoke/**/job.tsv"))  # each search and training's wall time and peak memory
     # 2 searches + 2 NB201 searches + 1 random baseline; trainings: 3 finals, 1 snapshot, 1 at another depth,
-    # 1 retrain
-    assert len(records) == 5 + 3 + 1 + 1 + 1
+    # 2 retrains of darts_wo_sc's cells (widened, and at the budget for Figure 5)
+    assert len(records) == 5 + 3 + 1 + 1 + 2
     nb201 = pd.read_csv(report / "tables" / "nb201.csv").set_index("Experiment")
     assert nb201.loc["nb201_darts_1st_sc", "CIFAR-10 test acc. (%)"].endswith("(n=2 searches)")
     assert nb201.loc["nb201_darts_1st_sc", "Table"] == "nb201_hp12_minibench.csv (12 epochs)"
@@ -157,7 +159,7 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     from_snakemake, from_dvc = produced(root), produced(dvc_root)
     assert {p for p in from_snakemake if p.endswith(".csv")} == {f"results/smoke/data/{n}.csv" for n in TABLE_FILES}
     assert "results/smoke/README.md" in from_snakemake
-    assert sum(p.endswith("train_seed0/result.json") for p in from_snakemake) == 6
+    assert sum(p.endswith("train_seed0/result.json") for p in from_snakemake) == 7
     assert from_dvc == from_snakemake
 
     # Precise reruns: one experiment's settings change plans that experiment's jobs and what reads
@@ -166,9 +168,9 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
         for where in (root, dvc_root):
             change_darts_wo_sc(where, overlay, env)
         planned = planned_rules(dry_run(root, env=env))
-        # darts_wo_sc's search, its 2 trainings and the retrain of its cell, both gathers, the tables, the report
+        # darts_wo_sc's search, its 2 trainings and the 2 retrains of its cell, 3 gathers, the tables, the report
         expected = (
-            {} if overlay == "mini" else {"search": 1, "evaluate": 3, "gather": 2, "tables": 1, "report": 1, "all": 1}
+            {} if overlay == "mini" else {"search": 1, "evaluate": 4, "gather": 3, "tables": 1, "report": 1, "all": 1}
         )
         assert planned == expected, overlay
         status = subprocess.run(
@@ -183,6 +185,8 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
                 "evaluate-darts_wo_sc-seed2-final-L5-train_seed0",
                 "evaluate-darts_wo_sc-seed2-epoch_001-L5-train_seed0",
                 "gather-darts_wo_sc",
+                # the C=48 row's width follows the row it widens
+                "evaluate-darts_wo_sc_C48-seed2-final-L5-train_seed0",
             }
         )
         assert stale == expected_stale, overlay

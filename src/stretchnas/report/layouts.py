@@ -204,7 +204,7 @@ def table1(data: Data) -> pd.DataFrame:
 
 
 def _protocol(paper_row: str | None) -> str:
-    return TABLE1_PROTOCOL.get(paper_row, PROTOCOL_NOT_STATED) if paper_row else ""
+    return TABLE1_PROTOCOL.get(paper_row, PROTOCOL_NOT_STATED) if paper_row else "none (not in the paper)"
 
 
 def table2(data: Data) -> pd.DataFrame:
