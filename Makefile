@@ -12,13 +12,21 @@ CORES ?= all
 SCALE ?= mini
 # The scale whose runs are committed (runs/mini: genotypes, metrics, results, run and job records)
 COMMITTED_SCALE := mini
+# PyPI's torch wheel bundles CUDA's libraries (about 3 GB of the 6 GB environment). On a CPU-only machine,
+# `make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu` installs the CPU build of the same pinned version.
+TORCH_INDEX ?=
+# Job rules' details stay in logs/; a failed job's log is printed
+SNAKEMAKE_FLAGS := --quiet rules --show-failed-logs
 
 .PHONY: reproduce rerun test lint setup setup-slurm clean-venv dot
 
 $(BIN)/stretchnas: pyproject.toml constraints.txt
+	@echo "make: creating $(VENV): torch and torchvision as constraints.txt pins them$(if $(TORCH_INDEX), from $(TORCH_INDEX), \
+	from PyPI (about 6 GB with CUDA's libraries; TORCH_INDEX=https://download.pytorch.org/whl/cpu for a CPU-only build)), \
+	then stretchnas with Snakemake, DVC, pandas, matplotlib, scipy and the test tools"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt torch torchvision
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) torch torchvision
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
@@ -27,6 +35,7 @@ setup: $(BIN)/stretchnas dot
 # The report draws the searched cells with Graphviz's `dot` (Debian's graphviz package).
 dot:
 	@command -v dot >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && echo "make: installing Graphviz (Debian's graphviz package, as root) for the cell drawings" \
 	  && apt-get install -y -qq --no-install-recommends graphviz >/dev/null; } \
 	  || { command -v dot >/dev/null || echo "make: install Graphviz (apt-get install graphviz) for the cell drawings"; }
 
@@ -34,14 +43,16 @@ dot:
 # summaries, tables and report run (Snakemake --config from_runs=true), each of them again (--forceall).
 reproduce: setup
 ifeq ($(SCALE),$(COMMITTED_SCALE))
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) from_runs=true --forceall
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE) from_runs=true --forceall
 else
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE)
 endif
+	@echo "make: done; open results/$(SCALE)/README.md (the claims page, with every table and figure)"
 
 # Every job of SCALE again from the data, over whatever runs/ holds (git shows what changed)
 rerun: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --config scale=$(SCALE) --forceall
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE) --forceall
+	@echo "make: done; open results/$(SCALE)/README.md (git status shows what changed)"
 
 test: setup
 	$(BIN)/ruff check .

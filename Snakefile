@@ -11,6 +11,7 @@
 # whose settings changed), takes threads and resources from params.yaml's workflow.resources, logs to
 # logs/<scale>/ and records its wall time and peak memory (`benchmark:`, job.tsv beside its outputs).
 import json
+import sys
 
 from stretchnas.settings.params import load_settings
 from stretchnas.pipeline.jobs import LOGS, OUTPUTS, RECORDS, Plan, pattern
@@ -23,6 +24,10 @@ FROM_RUNS = str(config.get("from_runs", False)).lower() in ("true", "1", "yes")
 PLAN = Plan(SETTINGS, from_runs=FROM_RUNS)
 RESOURCES = SETTINGS.workflow.resources
 EXPERIMENTS = sorted({job.wildcards["exp"] for job in PLAN.jobs if "exp" in job.wildcards})
+# Experiments the plan leaves out, and why, said before any job runs (their table rows say it again)
+for reason, names in PLAN.left_out().items():
+    print(f"stretchnas: scale {SCALE}: {len(names)} experiment(s) not planned, {reason}: {', '.join(names)}",
+          file=sys.stderr)
 
 
 def job_of(rule, wildcards):

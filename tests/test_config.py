@@ -171,3 +171,32 @@ def test_searches_that_differ_in_what_they_compute_are_not_twins(tmp_path):
         }
 
     assert load_settings(write_params(tmp_path, mutate), "smoke", environ={}).experiment("twin")
+
+
+def test_experiments_prints_a_table_for_people_and_json_on_request(capsys):
+    import json
+
+    from stretchnas import cli
+
+    assert cli.main(["experiments", "--scale", "paper"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("scale paper, ") and lines[1].split()[:3] == ["experiment", "procedure", "method"]
+    row = next(line.split() for line in lines if line.split()[0] == "darts_wo_sc")
+    assert "output_pairs" in row and "C=36" in row and "5" in row  # topology, fixed width, five searches
+    assert len(lines) == 2 + len(load_settings(REPO / "params.yaml", "paper", environ={}).experiments)
+    assert cli.main(["experiments", "--scale", "paper", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["experiments"]["darts_wo_sc"]["eval_width"] == "fixed"
+
+
+def test_the_top_level_help_says_what_the_tool_is_for(capsys):
+    from stretchnas import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert "Stretchable Cells Help DARTS Search Better" in text and "make reproduce" in text
+
+
+def test_an_unknown_scale_asked_for_is_blamed_on_the_asker_not_the_file():
+    with pytest.raises(ConfigError, match=r"^the scale asked for: 'tiny' is not allowed; choose one of"):
+        load_settings(REPO / "params.yaml", "tiny", environ={})

@@ -361,3 +361,31 @@ def test_a_plan_from_runs_keeps_what_reads_them_and_needs_each_run_output(tmp_pa
     (tmp_path / runs[0]).unlink()
     with pytest.raises(ConfigError, match=f"needs 1 run output.*\n  {runs[0]}\n"):
         Plan(settings, from_runs=True)
+
+
+def test_the_data_source_is_identified_by_its_bytes_never_by_its_path(tmp_path, monkeypatch):
+    import hashlib
+
+    monkeypatch.chdir(tmp_path)  # the plan's prepared folder, data/prepared/smoke, is relative
+    copy = tmp_path / "cifar.tar.gz"
+    copy.write_bytes(b"CIFAR-10, as some bytes")
+    (tmp_path / "link.tar.gz").symlink_to(copy)
+    (tmp_path / "moved").mkdir()
+    (tmp_path / "moved" / "cifar.tar.gz").write_bytes(copy.read_bytes())
+    (tmp_path / "other.tar.gz").write_bytes(b"another data set")
+
+    def plan(source: str | None) -> dict:
+        environ = {"STRETCHNAS_CIFAR10": source} if source else {}
+        return fingerprints(Plan(load_settings(REPO / "params.yaml", "smoke", environ=environ)))
+
+    first = plan(str(copy))
+    assert plan(str(tmp_path / "link.tar.gz")) == first and plan(str(tmp_path / "moved" / "cifar.tar.gz")) == first
+    assert plan(str(tmp_path / "other.tar.gz")) != first
+    # the variable unset: the source is `download`, which the preparation of that copy stands for once made
+    assert plan(None) != first
+    prepared = tmp_path / "data" / "prepared" / "smoke"
+    prepared.mkdir(parents=True)
+    (prepared / "manifest.json").write_text(
+        json.dumps({"source": {"sha256": hashlib.sha256(copy.read_bytes()).hexdigest()}})
+    )
+    assert plan(None) == first

@@ -88,6 +88,14 @@ def test_snakemake_refuses_an_invalid_config_before_any_work(tmp_path):
     assert "search.batch_size: 0 is not allowed" in result.stdout + result.stderr
 
 
+def test_a_dry_run_says_which_experiments_it_leaves_out_and_why(tmp_path):
+    root = workflow_copy(tmp_path, "smoke")
+    env = {k: v for k, v in os.environ.items() if k != "STRETCHNAS_NB201"}
+    said = dry_run(root, env=env)
+    assert "not planned, no NAS-Bench-201 table configured (nasbench201.table, or $STRETCHNAS_NB201" in said
+    assert "not planned, no ImageNet source configured (data.imagenet.source): milenas_sc_imagenet" in said
+
+
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar10, nb201_tables):

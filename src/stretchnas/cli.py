@@ -5,12 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import traceback
 
 from stretchnas import StretchnasError, __version__
 from stretchnas.runs.device import check_device_spec
 from stretchnas.settings.params import Settings, load_settings
+
+DESCRIPTION = """\
+Reproduce "Stretchable Cells Help DARTS Search Better" and compare it with DARTS, MiLeNAS,
+EDAS and TopoNAS's topological simplification: prepare CIFAR-10, search cells, train
+them, look cells up in NAS-Bench-201, and build the paper's tables, figures and a claims
+page that says what the runs can and cannot show. The workflow (`snakemake` or
+`dvc repro`, over params.yaml) runs these commands as its jobs; each also works alone."""
+
+EPILOG = """\
+Start here: `make reproduce` rebuilds results/mini/ (open results/mini/README.md);
+`stretchnas experiments` lists what params.yaml runs; `stretchnas config --scale paper`
+shows a scale's settings. Errors are one line; --debug shows the traceback."""
 
 COMMANDS = {}
 
@@ -184,10 +197,53 @@ def published_table_cmd(args) -> int:
 # --------------------------------------------------------------------------- experiments and runs
 
 
-@command("experiments", "print every experiment of params.yaml with its defining fields and settings", _settings_args)
+def _experiments_args(parser):
+    _settings_args(parser)
+    parser.add_argument("--json", action="store_true", help="every experiment's fields and full settings as JSON")
+
+
+@command(
+    "experiments",
+    "list the experiments of params.yaml at a scale: what each runs and which tables it feeds (--json: all settings)",
+    _experiments_args,
+)
 def experiments_cmd(args) -> int:
-    print(json.dumps(_settings(args).describe_experiments(), indent=2))
+    settings = _settings(args)
+    if args.json:
+        print(json.dumps(settings.describe_experiments(), indent=2))
+        return 0
+    from stretchnas.pipeline.jobs import Plan
+
+    print(experiments_table(settings, Plan(settings).not_planned))
     return 0
+
+
+def experiments_table(settings: Settings, not_planned: dict[str, str]) -> str:
+    """One line per experiment: its procedure, method, optimiser, topology, nodes, depth, searches, width and
+    tables, and why the plan leaves it out where it does."""
+    import pandas as pd
+
+    rows = []
+    for e in settings.experiments.values():
+        searches = "source's" if e.procedure == "retrain" else len(e.search.seeds)
+        topology = e.topology_mode + (f" k={e.k}" if e.k else "")
+        width = f"C={e.channels}" if e.channels else ("widened" if e.widen else "budget")
+        rows.append(
+            {
+                "experiment": e.name,
+                "procedure": e.procedure,
+                "method": e.method,
+                "optimizer": e.optimizer,
+                "topology": topology,
+                "nodes": e.intermediate_nodes,
+                "layers": e.layers,
+                "searches": searches,
+                "width": width,
+                "tables": ",".join(e.tables),
+                "planned": f"no: {not_planned[e.name]}" if e.name in not_planned else "yes",
+            }
+        )
+    return f"scale {settings.scale}, {len(rows)} experiments\n" + pd.DataFrame(rows).to_string(index=False)
 
 
 def _search_args(parser):
@@ -280,7 +336,10 @@ def _evaluate_args(parser):
 
 
 @command(
-    "evaluate", "train one of an experiment's genotypes from scratch at the evaluation parameter budget", _evaluate_args
+    "evaluate",
+    "train one of an experiment's genotypes from scratch, at the width its row is trained at (the parameter "
+    "budget, a fixed C, or DARTS's network: evaluation.protocol)",
+    _evaluate_args,
 )
 def evaluate_cmd(args) -> int:
     from stretchnas.pipeline.experiment import evaluate
@@ -330,7 +389,9 @@ def gather_cmd(args) -> int:
 def _train_args(parser):
     _settings_args(parser)
     parser.add_argument("--genotype", required=True, help="a published name or a genotype .json (e.g. a search's)")
-    parser.add_argument("--layers", type=LAYERS, required=True)
+    parser.add_argument(
+        "--layers", type=LAYERS, required=True, help="cells of the network (DARTS: 20; the SC paper: the search's)"
+    )
     size = parser.add_mutually_exclusive_group(required=True)
     size.add_argument("--channels", type=CHANNELS, help="initial channels C (even)")
     size.add_argument("--target-params", type=PARAMS_M, help="choose the even C whose params (M) are closest")
@@ -525,7 +586,9 @@ def config_cmd(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stretchnas", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="stretchnas", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"stretchnas {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -549,6 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"stretchnas {args.command}: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (`| head`) stopped reading: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug or an unforeseen fault: one line, the traceback on request
         if args.debug:
             traceback.print_exc()

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from stretchnas import StretchnasError
 from stretchnas.data.datasets import dataset_info, downloadable, torchvision_class
+from stretchnas.data.identity import sha256_file
 
 IMAGEFOLDER_SETS = ("train", "test")  # the top folders of an ImageFolder source
 
@@ -46,14 +47,6 @@ class RawDataset:
     test_labels: np.ndarray
     classes: list[str]
     source: dict = field(default_factory=dict)  # what was read and how it was checked
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_source(source: str, dataset: str, verify_checksums: bool, download_root: str) -> RawDataset:

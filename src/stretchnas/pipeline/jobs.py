@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from stretchnas.data.folders import prepared_folder
+from stretchnas.data.identity import source_identity
 from stretchnas.report.artefacts import TABLE_FILES, report_outputs
 from stretchnas.search.snapshots import FINAL, INDEX_FILE, snapshot_label
 from stretchnas.settings.params import ConfigError, Experiment, Settings
@@ -64,7 +65,7 @@ RECORDS = {
 }
 RUNS_ROOT = "runs"
 NO_IMAGENET_SOURCE = "no ImageNet source configured (data.imagenet.source)"
-NO_NB201_TABLE = "no NAS-Bench-201 table configured (nasbench201.table)"
+NO_NB201_TABLE = "no NAS-Bench-201 table configured (nasbench201.table, or $STRETCHNAS_NB201 naming its folder)"
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,14 @@ def table_identities(tables: NB201Tables) -> dict[str, list[int] | None]:
     return identities
 
 
+def _with_source_identity(job: Job, section: str, prepared: str) -> Job:
+    """The preparation's fingerprint with its source by content (data.identity), not by the path it is
+    reached through: a symlinked or moved copy, or the variable unset after preparation, replans nothing."""
+    settings = dict(job.fingerprint[section])
+    settings["source"] = source_identity(str(settings["source"]), prepared) if settings.get("source") else None
+    return replace(job, fingerprint={**job.fingerprint, section: settings})
+
+
 # The jobs a plan from committed runs keeps: whatever reads searches, trainings and lookups, never those.
 FROM_RUNS_RULES = ("published_cells", "gather", "tables", "report")
 
@@ -179,6 +188,13 @@ class Plan:
         if experiment.on_nb201 and not self.settings.nasbench201.table and not self.from_runs:
             return NO_NB201_TABLE
         return None
+
+    def left_out(self) -> dict[str, list[str]]:
+        """Why -> the experiments the plan has no job for (say, NB201's without its table), for a note up front."""
+        reasons: dict[str, list[str]] = {}
+        for name, reason in self.not_planned.items():
+            reasons.setdefault(reason, []).append(name)
+        return reasons
 
     def run_outputs(self) -> list[str]:
         """The files of finished runs that the kept jobs read (with `from_runs`: what must be committed)."""
@@ -233,12 +249,14 @@ class Plan:
 
     def _prepare_data(self) -> Job:
         argv = ["stretchnas", "prepare-data", "--scale", self.scale, "--out", self.data_dir]
-        return self._make("prepare_data", {}, argv, (), ["data"])
+        job = self._make("prepare_data", {}, argv, (), ["data"])
+        return _with_source_identity(job, "data", self.data_dir)
 
     def _prepare_imagenet(self) -> Job:
         out = prepared_folder(self.scale, imagenet=True)
         argv = ["stretchnas", "prepare-data", "--scale", self.scale, "--imagenet", "--out", out]
-        return self._make("prepare_imagenet", {}, argv, (), ["data.imagenet", "data.seed", "data.split_schemes"])
+        job = self._make("prepare_imagenet", {}, argv, (), ["data.imagenet", "data.seed", "data.split_schemes"])
+        return _with_source_identity(job, "data.imagenet", out)
 
     def _published_cells(self) -> Job:
         argv = [

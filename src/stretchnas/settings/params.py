@@ -653,7 +653,9 @@ def load_settings(
     raw = read_params(path)
     chosen = scale or raw.get("scale")
     if chosen not in SCALES:
-        raise ConfigError(f"{path}: scale: {chosen!r} is not allowed; choose one of {list(SCALES)}")
+        # the value's origin is blamed: the caller's (a command line's scale=...) or the file's `scale` key
+        where = "the scale asked for" if scale else f"{path}: scale"
+        raise ConfigError(f"{where}: {chosen!r} is not allowed; choose one of {list(SCALES)}")
     resolved = {name: resolve_scale(raw, name, str(path)) for name in SCALES}
     settings = resolved[chosen]
     apply_source_override(settings, os.environ if environ is None else environ)
