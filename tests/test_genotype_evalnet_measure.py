@@ -176,3 +176,10 @@ def test_eval_network_trains_on_16x16_images_with_its_auxiliary_head():
     model = EvalNetwork(get_genotype("DARTS_V2"), 8, 10, 8, auxiliary=True).train()
     logits, aux = model(torch.randn(2, 3, 16, 16))
     assert logits.shape == aux.shape == (2, 10)
+
+
+def test_an_unknown_genotype_name_suggests_the_close_published_ones():
+    with pytest.raises(GenotypeError, match=r"'darts_v2' is neither .*; did you mean DARTS_V2"):
+        get_genotype("darts_v2")
+    with pytest.raises(GenotypeError, match=r"nor a JSON file$"):
+        get_genotype("nothing_like_it")

@@ -9,6 +9,7 @@ Sources (docs/reference-settings.md §6):
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from stretchnas.method.genotype import DartsGenotype, Genotype, GenotypeError
@@ -177,4 +178,7 @@ def get_genotype(name_or_path: str) -> Genotype:
         return Genotype(genotype.normal, genotype.reduce, {"name": name}).validate()
     if name_or_path.endswith(".json") or Path(name_or_path).exists():
         return Genotype.load(name_or_path)
-    raise GenotypeError(f"{name_or_path!r} is neither a published genotype {published_names()} nor a JSON file")
+    by_lower = {known.lower(): known for known in published_names()}
+    close = [by_lower[m] for m in difflib.get_close_matches(name_or_path.lower(), by_lower, n=3, cutoff=0.6)]
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise GenotypeError(f"{name_or_path!r} is neither a published genotype {published_names()} nor a JSON file{hint}")
