@@ -102,16 +102,6 @@ def _run_args(parser: argparse.ArgumentParser, seed_default: str) -> None:
     _device_arg(parser)
 
 
-def _json_file(path: str, option: str):
-    """A JSON file named on the command line, or an error naming the option and the file."""
-    from pathlib import Path
-
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise StretchnasError(f"{option} {path}: {error}") from None
-
-
 def _print(obj) -> int:
     print(json.dumps(obj))
     return 0
@@ -526,6 +516,7 @@ def _estimate_args(parser):
 def estimate_cmd(args) -> int:
     from stretchnas.pipeline.cost import estimate
     from stretchnas.runs.atomic import atomic_write_json
+    from stretchnas.runs.documents import read_document
 
     result = estimate(
         _settings(args),
@@ -534,7 +525,9 @@ def estimate_cmd(args) -> int:
         threads=args.threads,
         only=args.exp,
         progress=lambda text: print(text, file=sys.stderr, flush=True),
-        measured=_json_file(args.step_seconds, "--step-seconds") if args.step_seconds else None,
+        measured=read_document(args.step_seconds, json.loads, StretchnasError, "estimate (--step-seconds)")
+        if args.step_seconds
+        else None,
     )
     if args.out:
         atomic_write_json(args.out, result)

@@ -70,9 +70,10 @@ def _read(path: Path, key: str, columns: tuple[str, ...], accuracies: tuple[str,
     # read as text first for read_document's messages (missing, a folder, unreadable); checked as bytes
     raw = read_document(path, lambda _: path.read_bytes(), TableLookupError, "NAS-Bench-201 table")
     known = KNOWN_SHA256.get(path.name)
-    if known and hashlib.sha256(raw).hexdigest() != known:
+    actual = hashlib.sha256(raw).hexdigest() if known else None
+    if known and actual != known:
         raise TableLookupError(
-            f"{path}: not the published {path.name} (its SHA-256 is {hashlib.sha256(raw).hexdigest()[:12]}..., "
+            f"{path}: not the published {path.name} (its SHA-256 is {actual[:12]}..., "
             f"the file's is {known[:12]}...): cut or edited? Copy it again"
         )
     try:

@@ -224,13 +224,13 @@ def estimate(
             torch.set_num_threads(threads)
         torch.manual_seed(0)
         where = resolve_device(device)
-        if measured and measured.get("device_name") != describe_device(where)["device_name"]:
+        described = describe_device(where)
+        if measured and measured.get("device_name") != described["device_name"]:
             raise ConfigError(
                 f"the step times given were measured on {measured.get('device_name')!r}, not this device "
-                f"({describe_device(where)['device_name']!r}), and {len(labels) - len(seconds)} configuration(s) "
+                f"({described['device_name']!r}), and {len(labels) - len(seconds)} configuration(s) "
                 "still need timing: one estimate prices one device"
             )
-        described = describe_device(where)
         used_threads = torch.get_num_threads() if where.type == "cpu" else None
     for config, label in labels.items():
         if config in seconds:

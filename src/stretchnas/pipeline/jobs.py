@@ -402,15 +402,9 @@ class Plan:
         if experiment.widen:
             source = self.settings.experiment(experiment.topology_from)
             return [*self.width_reads(source), f"{source.section}.{source.name}"]
-        if experiment.width == "fixed":
-            return ["evaluation.protocol", "evaluation.fixed_channels", "evaluation.target_params_m"]
-        if experiment.width == "darts_network":
-            return [
-                "evaluation.protocol",
-                "evaluation.fixed_channels",
-                "evaluation.darts_layers",
-                "evaluation.target_params_m",
-            ]
+        if experiment.width in ("fixed", "darts_network"):  # under protocol budget, both are budget rows
+            depth = ["evaluation.darts_layers"] if experiment.width == "darts_network" else []
+            return ["evaluation.protocol", "evaluation.fixed_channels", *depth, "evaluation.target_params_m"]
         return [] if experiment.channels else ["evaluation.target_params_m"]
 
     def _lookup(self, experiment: Experiment, seed: int, search: Job) -> Job:

@@ -88,7 +88,8 @@ def search_dirs(frame: pd.DataFrame, lookups: pd.DataFrame, procedure: str = "se
     """(experiment, search seed, folder) of every search: those trained, and NB201's, scored by lookup; with
     procedure `retrain`, of every retrain: the folder of the search whose cells it trains."""
     found = {}
-    for table in (frame[frame["procedure"] == procedure], lookups if procedure == "search" else lookups.iloc[0:0]):
+    tables = [frame[frame["procedure"] == procedure]] + ([lookups] if procedure == "search" else [])
+    for table in tables:
         for (experiment, seed), group in table.groupby(["experiment", "search_seed"]):
             found[(experiment, seed)] = Path(group["genotype_file"].iloc[0]).parent
     return [(experiment, seed, folder) for (experiment, seed), folder in sorted(found.items())]
