@@ -15,8 +15,8 @@ COMMITTED_SCALE := mini
 # PyPI's torch wheel bundles CUDA's libraries (about 3 GB of the 6 GB environment). On a CPU-only machine,
 # `make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu` installs the CPU build of the same pinned version.
 TORCH_INDEX ?=
-# Job rules' details stay in logs/; a failed job's log is printed
-SNAKEMAKE_FLAGS := --quiet rules --show-failed-logs
+# Job rules' details stay in logs/ (each rule prints a failed job's last log lines itself)
+SNAKEMAKE_FLAGS := --quiet rules
 
 .PHONY: reproduce rerun test lint setup setup-slurm clean-venv dot
 
@@ -43,21 +43,21 @@ dot:
 # summaries, tables and report run (Snakemake --config from_runs=true), each of them again (--forceall).
 reproduce: setup
 ifeq ($(SCALE),$(COMMITTED_SCALE))
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE) from_runs=true --forceall
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE) from_runs=true --forceall
 else
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE)
 endif
 	@echo "make: done; open results/$(SCALE)/README.md (the claims page, with every table and figure)"
 
 # Every job of SCALE again from the data, over whatever runs/ holds (git shows what changed)
 rerun: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE) --forceall
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE) --forceall
 	@echo "make: done; open results/$(SCALE)/README.md (git status shows what changed)"
 
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check .

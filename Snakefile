@@ -30,6 +30,15 @@ for reason, names in PLAN.left_out().items():
           file=sys.stderr)
 
 
+# Every rule's shell: the job's command, its output in its log, and on failure the log's last lines on
+# screen (the error is the last line), whatever --quiet hides of Snakemake's own messages
+LOGGED_COMMAND = (
+    "{params.command} > {log} 2>&1 || {{ status=$?; "
+    'echo "stretchnas: {rule} job failed (exit $status); the end of {log}:" >&2; '
+    "tail -n 15 {log} >&2; exit $status; }}"
+)
+
+
 def job_of(rule, wildcards):
     return PLAN.job(rule, dict(wildcards.items()))
 

@@ -118,3 +118,7 @@ def test_dvc_repro_on_a_fresh_checkout_prepares_the_data_and_reruns_nothing_else
     assert ran == ["Running stage 'prepare_data':"], ran
     for path in committed_files("runs", "results"):
         assert (checkout / path).read_bytes() == (REPO / path).read_bytes(), path
+    # once the data is there, a dry run plans nothing (on a fresh clone DVC's dry run stops at the first
+    # stage whose input is not made yet: treeverse/dvc#9818)
+    dry = subprocess.run([BIN / "dvc", "repro", "--dry"], cwd=checkout, capture_output=True, text=True, env=env)
+    assert dry.returncode == 0 and "Running stage" not in dry.stdout, dry.stdout[-3000:] + dry.stderr[-3000:]

@@ -94,6 +94,20 @@ def test_a_broken_paper_overlay_is_caught_when_running_smoke(tmp_path):
         load_settings(path, "smoke", environ={})
 
 
+def test_a_workflow_job_validates_its_own_scale_and_the_planners_every_scale(tmp_path, capsys):
+    from stretchnas import cli
+
+    path = write_params(tmp_path, lambda r: r["scales"]["paper"].update(search={"threads": 0}))
+    assert load_settings(path, "smoke", every_scale=False).scale == "smoke"
+    assert cli.main(["config", "--params", str(path), "--scale", "smoke"]) == 2  # a planner: every scale
+    assert "scales.paper.search.threads: 0" in capsys.readouterr().err
+    out = tmp_path / "summary.json"  # a job (gather) gets as far as its own inputs: the paper typo is not its
+    assert (
+        cli.main(["gather", "--params", str(path), "--scale", "smoke", "--exp", "darts_wo_sc", "--out", str(out)]) == 2
+    )
+    assert "scales.paper" not in capsys.readouterr().err
+
+
 def test_environment_variable_overrides_the_data_source():
     settings = load_settings(REPO / "params.yaml", "smoke", environ={"STRETCHNAS_CIFAR10": "/data/c10.tar"})
     assert settings.data.source == "/data/c10.tar"

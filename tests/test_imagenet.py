@@ -131,7 +131,7 @@ def test_snakemake_and_dvc_define_the_same_imagenet_jobs(tmp_path, imagefolder):
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     generate_dvc_yaml(root)
     plan = Plan(load_settings(root / "params.yaml", environ={}))
-    assert snakemake_outputs(root) == dvc_outputs(root) == set(plan.outputs())
+    assert snakemake_outputs(root) == dvc_outputs(root, "smoke") == set(plan.outputs())
     assert {"data/prepared/smoke-imagenet", "runs/smoke/summaries/milenas_sc_L12_imagenet.json"} <= set(plan.outputs())
 
 

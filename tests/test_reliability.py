@@ -513,6 +513,13 @@ def test_prepared_data_edited_after_preparation_is_refused_at_the_same_size(imag
     (out / "manifest.json").write_text(json.dumps({**manifest, "mean": [0.5, 0.5, 0.5]}))
     with pytest.raises(PreparedDataError, match=r"manifest\.json: mean \[0\.5, 0\.5, 0\.5\] .* are not the training"):
         PreparedData.open(out)
+    # a folder prepared before the statistics were bound to the arrays: they are recomputed and compared
+    older = {key: value for key, value in manifest.items() if key != "stats_sha256"}
+    (out / "manifest.json").write_text(json.dumps(older))
+    assert PreparedData.open(out).arrays_verified
+    (out / "manifest.json").write_text(json.dumps({**older, "std": [0.5, 0.5, 0.5]}))
+    with pytest.raises(PreparedDataError, match=r"manifest\.json: mean .* / std \[0\.5, 0\.5, 0\.5\] are not the"):
+        PreparedData.open(out)
 
 
 def test_an_image_folder_source_with_a_stray_file_or_no_folder_is_named_at_preparation(imagefolder, tmp_path):
@@ -659,3 +666,24 @@ def test_prepared_arrays_are_readable_by_numpy_after_a_replace(imagefolder, tmp_
     prepare_tree(imagefolder, out)
     assert np.load(out / "train_labels.npy").shape == (18,)
     assert hidden_leftovers(tmp_path) == []
+
+
+def test_the_fused_finiteness_check_agrees_with_checking_each_tensor():
+    from stretchnas.runs.checkpoint import all_finite, non_finite_tensors
+
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(40):
+        tree = {
+            "model": {f"w{i}": torch.randn(3, i + 1, generator=generator) for i in range(5)},
+            "optimizer": {"state": [{"momentum": torch.randn(4, generator=generator, dtype=torch.float64)}]},
+            "steps": torch.tensor([trial]),  # integer: never non-finite
+        }
+        flat = [*tree["model"].values(), tree["optimizer"]["state"][0]["momentum"]]
+        if trial % 3:
+            target = flat[trial % len(flat)]
+            target.view(-1)[trial % target.numel()] = (math.nan, math.inf, -math.inf)[trial % 3]
+        brute = [name for name, t in (("model." + k, v) for k, v in tree["model"].items()) if not t.isfinite().all()]
+        if not tree["optimizer"]["state"][0]["momentum"].isfinite().all():
+            brute.append("optimizer.state.0.momentum")
+        assert all_finite(tree) == (not brute)
+        assert non_finite_tensors(tree) == brute

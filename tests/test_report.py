@@ -3,6 +3,7 @@ best-of labelling, not-run cells, each claim's verdict, cell drawings, refusals 
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 from stretchnas.method.genotype import Cell, Genotype
 from stretchnas.method.published_genotypes import get_genotype
 from stretchnas.report import claims as c
-from stretchnas.report.artefacts import REPORT_FIGURES, REPORT_TABLES, report_outputs
+from stretchnas.report.artefacts import DVC_VIEWS, REPORT_FIGURES, REPORT_TABLES, report_outputs
 from stretchnas.report.build import ReportError, build_report, parse_cells
 from stretchnas.report.cell_drawings import genotype_graph
 from stretchnas.report.extract import build_tables
@@ -446,7 +447,7 @@ def test_the_report_writes_every_declared_file_and_a_readme_with_every_claim(dat
     build_report(data_dir, tmp_path / "out", cells)
     written = {str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file()}
     assert written == {p.removeprefix("X/") for p in report_outputs("X", list(cells))}
-    assert len(REPORT_TABLES) * 3 + len(REPORT_FIGURES) * 2 + 2 + 1 == len(written)
+    assert len(REPORT_TABLES) * 3 + len(REPORT_FIGURES) * 2 + 2 + len(DVC_VIEWS) + 1 == len(written)
     readme = (tmp_path / "out" / "README.md").read_text()
     assert readme.count("\n### ") == 7
     assert "### 1. Stretchable cells beat DARTS and MiLeNAS at similar parameters (Table 1): **cannot tell**" in readme
@@ -459,6 +460,23 @@ def test_the_report_writes_every_declared_file_and_a_readme_with_every_claim(dat
     assert "| 3.400 " in markdown  # as written in the CSV, not re-parsed as a number
     csv = pd.read_csv(tmp_path / "out" / "tables" / "table1.csv")
     assert set(csv["scale"]) == {"smoke"} and list(csv.columns[:2]) == ["scale", "data"]
+
+    # what DVC reads: the same numbers, computed here the plain way from the data the report read
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    verdicts = re.findall(r"^### \d\. .*: \*\*(.*)\*\*$", readme, re.M)
+    assert [claim["verdict"] for claim in metrics["claims"].values()] == verdicts
+    evaluations = pd.read_csv(data_dir / "evaluations.csv")
+    own = evaluations[(evaluations["genotype"] == "final") & evaluations["own_layers"]]
+    for experiment, rows in own.groupby("experiment"):
+        per_search = [rows.loc[rows["search_seed"] == seed, "test_error"].mean() for seed in set(rows["search_seed"])]
+        shown = metrics["experiments"][experiment]["test_error"]
+        assert shown["n"] == len(per_search) and shown["mean"] == round(sum(per_search) / len(per_search), 4)
+    depth = pd.read_csv(tmp_path / "out" / "plots" / "test_error_by_depth.csv").set_index("eval_layers")
+    finals = evaluations[evaluations["genotype"] == "final"]
+    for experiment in depth.columns:
+        for layers, value in depth[experiment].dropna().items():
+            rows = finals[(finals["experiment"] == experiment) & (finals["layers"] == layers)]
+            assert value == pytest.approx(rows.groupby("search_seed")["test_error"].mean().mean(), abs=1e-4)
 
 
 def test_regenerating_the_report_gives_byte_identical_files(data_dir, tmp_path):
@@ -480,7 +498,16 @@ def test_regenerating_the_report_gives_byte_identical_files(data_dir, tmp_path):
     assert "<dc:date>" not in (tmp_path / "a" / "figures" / "figure1.svg").read_text()
 
 
-def test_a_scale_without_searches_snapshots_or_skipped_trainings_still_gets_every_file(data_dir, tmp_path):
+def test_a_scale_without_searches_snapshots_or_skipped_trainings_still_gets_every_file(data_dir, tmp_path, monkeypatch):
+    from stretchnas.report import figures
+
+    drawn, save = {}, figures.save
+
+    def saved(fig, stem):  # the text each figure holds (the SVG draws text as paths)
+        drawn[stem.name] = " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
+        return save(fig, stem)
+
+    monkeypatch.setattr(figures, "save", saved)
     # what a run of only random baselines and retrains leaves: header-only files
     for name in ("search_dynamics", "stability", "cells", "not_run"):
         header = pd.read_csv(data_dir / f"{name}.csv").iloc[:0]
@@ -489,6 +516,8 @@ def test_a_scale_without_searches_snapshots_or_skipped_trainings_still_gets_ever
     build_report(data_dir, tmp_path / "out", {})
     costs = (tmp_path / "out" / "tables" / "costs.md").read_text()
     assert "not run (no search record)" in costs and " nan " not in costs
+    # an empty figure says so instead of drawing empty axes
+    assert "No search with two derivable snapshots at scale smoke" in drawn["stability"]
     assert (
         "### 7. The passive-aggressive regulariser leaves no invalid node" in (tmp_path / "out/README.md").read_text()
     )

@@ -34,14 +34,22 @@ def snakemake_outputs(root: Path) -> set[str]:
     return {line.split("\t")[0] for line in lines[header + 1 :] if line.strip()}
 
 
-def dvc_outputs(root: Path) -> set[str]:
+def dvc_outputs(root: Path, scale: str) -> set[str]:
+    """DVC's outputs, the prepared data's files as the one folder Snakemake declares (DVC lists them file by
+    file, so that each later stage depends on the files it reads)."""
+    from stretchnas.data.prepare import PREPARED_FILES
+
     script = (
         "from dvc.repo import Repo\n"
         "for stage in Repo('.').index.stages:\n"
         "    for out in stage.outs: print(out.def_path)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
-    return set(result.stdout.split())
+    outputs = set(result.stdout.split())
+    folder = f"data/prepared/{scale}"
+    prepared = {path for path in outputs if path.startswith(f"{folder}/")}
+    assert prepared == {f"{folder}/{name}" for name in PREPARED_FILES}
+    return outputs - prepared | {folder}
 
 
 @pytest.mark.parametrize("scale", ["smoke", "mini", "paper"])
@@ -51,7 +59,7 @@ def test_snakemake_and_dvc_define_the_same_jobs(tmp_path, scale):
 
     root = workflow_copy(tmp_path, scale)
     from_snakemake = snakemake_outputs(root)
-    from_dvc = dvc_outputs(root)
+    from_dvc = dvc_outputs(root, scale)
     plan = Plan(load_settings(root / "params.yaml", environ={}))
     assert from_snakemake == from_dvc == set(plan.outputs())
     experiments = set(yaml.safe_load((root / "params.yaml").read_text())["experiments"]) - set(plan.not_planned)

@@ -69,8 +69,14 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", choices=["smoke", "mini", "paper"], help="overrides the file's `scale` key")
 
 
+# The commands the workflow runs once per job: the plan (Snakefile, `stretchnas dvc-yaml`) validated every
+# scale already, so each job validates its own
+JOB_COMMANDS = frozenset({"search", "random-search", "evaluate", "gather", "train", "lookup", "tables"})
+
+
 def _settings(args) -> Settings:
-    return load_settings(args.params, args.scale).on_device(getattr(args, "device", None))
+    every_scale = args.command not in JOB_COMMANDS
+    return load_settings(args.params, args.scale, every_scale=every_scale).on_device(getattr(args, "device", None))
 
 
 def _device_arg(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ rule prepare_data:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND
 
 
 # Planned only where data.imagenet.source (or $STRETCHNAS_IMAGENET) names an ImageNet tree: Table 2's jobs.
@@ -30,4 +30,4 @@ rule prepare_imagenet:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND

@@ -18,7 +18,7 @@ rule evaluate:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND
 
 
 # NAS-Bench-201 searches: one table lookup per search (no training), reading the genotype it wrote.
@@ -38,4 +38,4 @@ rule lookup:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND

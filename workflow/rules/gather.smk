@@ -15,4 +15,4 @@ rule gather:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND

@@ -18,7 +18,7 @@ rule search:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND
 
 
 rule random:
@@ -39,4 +39,4 @@ rule random:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND

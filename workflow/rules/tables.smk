@@ -11,7 +11,7 @@ rule published_cells:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND
 
 
 # Declares every file the tables read: each experiment's summary, each search's metrics.csv and snapshot
@@ -31,7 +31,7 @@ rule tables:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND
 
 
 # The report reads only the tables' data and the searched genotypes it draws (Figure 3).
@@ -50,4 +50,4 @@ rule report:
     conda:
         "../../environment.yml"
     shell:
-        "{params.command} > {log} 2>&1"
+        LOGGED_COMMAND

@@ -37,6 +37,8 @@ REPORT_TABLE_FORMATS = ("md", "csv", "tex")
 REPORT_FIGURES = ("figure1", "figure4", "figure5", "search_dynamics", "stability", "nb201")
 REPORT_FIGURE_FORMATS = ("png", "svg")
 CELL_DRAWING_FORMATS = ("svg", "png")
+# What DVC reads (`dvc metrics show`, `dvc plots show`; dvc.yaml's metrics and plots): report.dvc_views
+DVC_VIEWS = ("metrics.json", "plots/test_error_by_depth.csv", "plots/test_error_by_outputs.csv")
 
 
 def report_outputs(out: str, cell_names: list[str]) -> list[str]:
@@ -44,6 +46,7 @@ def report_outputs(out: str, cell_names: list[str]) -> list[str]:
     files = [f"{out}/tables/{name}.{fmt}" for name in REPORT_TABLES for fmt in REPORT_TABLE_FORMATS]
     files += [f"{out}/figures/{name}.{fmt}" for name in REPORT_FIGURES for fmt in REPORT_FIGURE_FORMATS]
     files += [f"{out}/figures/cells/{name}.{fmt}" for name in cell_names for fmt in CELL_DRAWING_FORMATS]
+    files += [f"{out}/{name}" for name in DVC_VIEWS]
     return files + [f"{out}/README.md"]
 
 

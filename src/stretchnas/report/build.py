@@ -15,6 +15,7 @@ from stretchnas.method.genotype import load_genotype
 from stretchnas.report.artefacts import REPORT_FIGURES, REPORT_TABLES, TABLE_FILES
 from stretchnas.report.cell_drawings import draw
 from stretchnas.report.claims import check_claims
+from stretchnas.report.dvc_views import write_dvc_views
 from stretchnas.report.figures import FIGURES
 from stretchnas.report.layouts import LAYOUTS, Data
 from stretchnas.report.readme import readme
@@ -165,6 +166,7 @@ def build_report(data_dir: str | Path, out: str | Path, cells: dict[str, Path]) 
         drawing = out / "figures" / "cells" / name
         written[f"cells/{name}"] = draw(load_genotype(path), f"{name} (scale {scale})", drawing)
     claims = check_claims(frames)
+    written["dvc"] = write_dvc_views(data, claims, out)
     atomic_write_text(out / "README.md", readme(scale, copy, claims, list(cells), frames["provenance"]))
     written["README"] = [out / "README.md"]
     return written

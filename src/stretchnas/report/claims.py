@@ -102,7 +102,7 @@ def _search_gates(searches: pd.DataFrame | None, experiment: str, seed) -> dict:
     return {} if rows.empty else rows.iloc[0].to_dict()
 
 
-def _passes(value) -> bool:
+def passes(value) -> bool:
     """A gate's recorded value as passed or not: unknown (empty) does not pass."""
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return False
@@ -115,7 +115,7 @@ def gated_searches(searches: pd.DataFrame | None, experiment: str, seeds, gates)
     kept, failed = [], {gate: 0 for gate in gates if gate != "learned"}
     for seed in seeds:
         record = _search_gates(searches, experiment, seed)
-        failing = [gate for gate in failed if not _passes(record.get(gate))]
+        failing = [gate for gate in failed if not passes(record.get(gate))]
         for gate in failing[:1]:  # counted once, by its first failed gate
             failed[gate] += 1
         if not failing:
@@ -127,7 +127,7 @@ def _learned(runs: pd.DataFrame) -> pd.DataFrame:
     """The trainings that learned (none where the gate was not recorded)."""
     if "learned" not in runs or runs.empty:
         return runs.iloc[0:0]
-    return runs.loc[[_passes(value) for value in runs["learned"]]]
+    return runs.loc[[passes(value) for value in runs["learned"]]]
 
 
 def _gated_runs(
@@ -476,7 +476,7 @@ def no_invalid_node(searches: pd.DataFrame | None, experiments: pd.DataFrame, ru
     if searches is None or searches.empty:
         return Verdict(claim, artefact, CANNOT_TELL, ("no search records",), rule)
     rows = searches[searches["experiment"].isin(can_drop)]
-    moved = rows[rows["beta_moved"].map(_passes)] if len(rows) else rows
+    moved = rows[rows["beta_moved"].map(passes)] if len(rows) else rows
     lines = [f"{len(moved)} of {len(rows)} searches that could drop a node have a beta that moved"]
     if len(moved) < len(rows):
         lines[0] += ": the others' beta is still where it started, so the regulariser has not acted yet"

@@ -232,11 +232,13 @@ def stability(data: Data, stem: Path) -> list[Path]:
     frame = data.frames["stability"]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     searches = edits_per_derivable_step(frame)
-    if len(searches):
-        labels = [f"{e} s{s}" for e, s in zip(searches["experiment"], searches["search_seed"])]
-        per_step = pd.Series(searches["edits"].to_numpy(), index=labels).sort_index()  # ordered by label
-        ax.bar(range(len(per_step)), per_step.to_numpy())
-        ax.set_xticks(range(len(per_step)), per_step.index, rotation=60, ha="right", fontsize=5)
+    if not len(searches):
+        nothing_to_draw(ax, data, "search with two derivable snapshots")
+        return save(fig, stem)
+    labels = [f"{e} s{s}" for e, s in zip(searches["experiment"], searches["search_seed"])]
+    per_step = pd.Series(searches["edits"].to_numpy(), index=labels).sort_index()  # ordered by label
+    ax.bar(range(len(per_step)), per_step.to_numpy())
+    ax.set_xticks(range(len(per_step)), per_step.index, rotation=60, ha="right", fontsize=5)
     ax.set_ylabel("edits per snapshot step (edges + ops)")
     ax.set_title(f"Genotype changes during search, scale {data.scale()}", fontsize=8)
     return save(fig, stem)
@@ -244,6 +246,14 @@ def stability(data: Data, stem: Path) -> list[Path]:
 
 SIMPLIFIED_SUFFIX = "_simplified"  # params.yaml names each simplified NB201 search after its base method's
 COST_UNIT = "nb201_darts_1st"  # search cost is shown relative to this experiment's mean search time
+
+
+def nothing_to_draw(ax, data: Data, what: str, table: str | None = None) -> None:
+    """An empty figure says so, and why where the plan said (no axes that look like a result)."""
+    reasons = sorted({data.not_planned(e) for e in data.tagged(table)} - {None}) if table else []
+    why = f":\n{'; '.join(reasons)}" if reasons else ""
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, f"No {what} at scale {data.scale()}{why}", ha="center", va="center", wrap=True, fontsize=8)
 
 
 def nb201(data: Data, stem: Path) -> list[Path]:
@@ -259,8 +269,11 @@ def nb201(data: Data, stem: Path) -> list[Path]:
             mean_std(group["search_seconds"].astype(float)),
             mean_std(group["imagenet16_120_test_acc"]),
         )
-    unit_name = COST_UNIT if COST_UNIT in points else min(points, key=lambda e: points[e][0][0], default=None)
-    unit = points[unit_name][0][0] if unit_name else 1.0
+    if not points:
+        nothing_to_draw(ax, data, "NAS-Bench-201 search", "nb201")
+        return save(fig, stem)
+    unit_name = COST_UNIT if COST_UNIT in points else min(points, key=lambda e: points[e][0][0])
+    unit = points[unit_name][0][0]
     for experiment, ((cost, cost_std, n), (accuracy, accuracy_std, _)) in points.items():
         # one search: no error bar
         ax.errorbar(
@@ -282,7 +295,7 @@ def nb201(data: Data, stem: Path) -> list[Path]:
                 xytext=(start[0][0] / unit, start[1][0]),
                 arrowprops={"arrowstyle": "->", "color": "0.3", "lw": 0.8},
             )
-    ax.set_xlabel(f"search cost, relative to {unit_name or 'nothing'}'s mean search time (this run)")
+    ax.set_xlabel(f"search cost, relative to {unit_name}'s mean search time (this run)")
     ax.set_ylabel("ImageNet16-120 test acc. (%), NB201 12-epoch table")
     ax.set_title(f"NAS-Bench-201 searches (arrows: to the simplified search), scale {data.scale()}", fontsize=8)
     if ax.has_data():
