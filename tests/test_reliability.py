@@ -5,6 +5,7 @@ Each test reproduces one fault and checks what is left behind: nothing lost, not
 
 import dataclasses
 import errno
+import hashlib
 import io
 import json
 import math
@@ -687,3 +688,41 @@ def test_the_fused_finiteness_check_agrees_with_checking_each_tensor():
             brute.append("optimizer.state.0.momentum")
         assert all_finite(tree) == (not brute)
         assert non_finite_tensors(tree) == brute
+
+
+def test_a_packed_checkpoint_reads_back_every_tensor_exactly_and_an_unpacked_one_still_reads(tmp_path):
+    from stretchnas.runs.checkpoint import HEADER, PACKED_FORMAT, read_checkpoint, save_checkpoint
+
+    generator = torch.Generator().manual_seed(1)
+    weight = torch.randn(4, 3, 3, 3, generator=generator).to(memory_format=torch.channels_last)
+    state = {
+        "identity": {"seed": 2},
+        "model": {"conv.weight": weight, "bn.num_batches_tracked": torch.tensor(7), "empty": torch.zeros(0, 5)},
+        "optimizer": {"state": {0: {"momentum_buffer": torch.randn(5, 4, generator=generator).t()}}},
+        "stream": {"order": torch.randperm(10, generator=generator), "mask": torch.tensor([True, False])},
+        "rng": {"torch": torch.get_rng_state(), "python": (3, (1, 2), None), "half": torch.ones(2).half()},
+        "lists": [torch.arange(3.0, dtype=torch.float64), [torch.tensor(1.5)]],
+        "parameter": torch.nn.Parameter(torch.ones(2)),  # kept as it is
+    }
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, state)
+    back = read_checkpoint(path)
+
+    def same(a, b):
+        if isinstance(a, torch.Tensor):
+            return type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return a == b
+
+    assert same(state, back)
+    payload = path.read_bytes().partition(b"\n")[2]
+    assert torch.load(io.BytesIO(payload), weights_only=False)["format"] == PACKED_FORMAT
+    # written before checkpoints were packed: read as it was saved
+    plain = io.BytesIO()
+    torch.save(state, plain)
+    data = plain.getvalue()
+    path.write_bytes(HEADER + hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+    assert same(state, read_checkpoint(path))

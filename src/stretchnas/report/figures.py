@@ -253,7 +253,16 @@ def nothing_to_draw(ax, data: Data, what: str, table: str | None = None) -> None
     reasons = sorted({data.not_planned(e) for e in data.tagged(table)} - {None}) if table else []
     why = f":\n{'; '.join(reasons)}" if reasons else ""
     ax.set_axis_off()
-    ax.text(0.5, 0.5, f"No {what} at scale {data.scale()}{why}", ha="center", va="center", wrap=True, fontsize=8)
+    ax.text(
+        0.5,
+        0.5,
+        f"No {what} at scale {data.scale()}{why}",
+        ha="center",
+        va="center",
+        wrap=True,
+        fontsize=8,
+        transform=ax.transAxes,
+    )
 
 
 def nb201(data: Data, stem: Path) -> list[Path]:
