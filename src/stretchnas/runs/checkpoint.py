@@ -119,6 +119,16 @@ class PackedTensor(NamedTuple):
 PACKED_FORMAT = "stretchnas packed tensors 1"
 
 
+def _map_leaves(tree, leaf):
+    """`tree` rebuilt with `leaf` applied to everything that is not a dict or a list (tuples are leaves:
+    random generators' states are tuples)."""
+    if isinstance(tree, dict):
+        return {key: _map_leaves(value, leaf) for key, value in tree.items()}
+    if isinstance(tree, list):
+        return [_map_leaves(value, leaf) for value in tree]
+    return leaf(tree)
+
+
 def pack(state: dict) -> dict:
     """`state` with its plain dense tensors moved into one flat tensor per dtype and device: torch.save writes
     one record per tensor, and a supernet's weights, optimiser state and statistics are some 20,000 small
@@ -127,20 +137,16 @@ def pack(state: dict) -> dict:
     groups: dict[str, list[torch.Tensor]] = {}
     sizes: dict[str, int] = {}
 
-    def walk(value):
+    def packed(value):
         if type(value) is torch.Tensor and value.layout == torch.strided and not value.requires_grad:
             key = f"{value.dtype}@{value.device}"
             groups.setdefault(key, []).append(value.reshape(-1))
             offset = sizes.get(key, 0)
             sizes[key] = offset + value.numel()
             return PackedTensor(key, offset, tuple(value.shape))
-        if isinstance(value, dict):
-            return {key: walk(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [walk(item) for item in value]
         return value
 
-    tree = walk(state)
+    tree = _map_leaves(state, packed)
     return {"format": PACKED_FORMAT, "tree": tree, "flat": {key: torch.cat(parts) for key, parts in groups.items()}}
 
 
@@ -150,17 +156,13 @@ def unpack(saved: Any) -> Any:
         return saved  # written before checkpoints were packed
     flat = saved["flat"]
 
-    def walk(value):
+    def unpacked(value):
         if isinstance(value, PackedTensor):
             numel = math.prod(value.shape)
             return flat[value.group][value.offset : value.offset + numel].view(value.shape).clone()
-        if isinstance(value, dict):
-            return {key: walk(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [walk(item) for item in value]
         return value
 
-    return walk(saved["tree"])
+    return _map_leaves(saved["tree"], unpacked)
 
 
 # A checkpoint is this header line, the SHA-256 of what follows, then torch.save's bytes: bytes overwritten in
