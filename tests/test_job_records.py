@@ -20,6 +20,7 @@ def test_costs_sum_each_experiments_searches_and_trainings(tmp_path):
     record(tmp_path, "b/seed0/random", 90.0, 400.0)
     record(tmp_path, "b/seed0/final/L8/train_seed0", 6.0, 300.0)
     record(tmp_path, "a/seed2/search/superseded/20260101T000000", 999.0, 9999.0)  # an earlier run's, not counted
+    record(tmp_path, "c/search_seeds", 12.0, 950.0)  # one job for all of c's seeds (workflow.seeds_in_one_job)
     table = costs(read_records(tmp_path)).set_index("experiment")
     assert table.loc["a"].to_dict() == {
         "jobs": 3,
@@ -35,8 +36,15 @@ def test_costs_sum_each_experiments_searches_and_trainings(tmp_path):
         "total_min": 1.6,
         "peak_rss_mb": 400.0,
     }
-    assert table.loc["all", "jobs"] == 5 and table.loc["all", "total_min"] == 5.1
-    assert list(table.index) == ["a", "b", "all"]  # costliest first
+    assert table.loc["c"].to_dict() == {
+        "jobs": 1,
+        "search_min": 0.2,
+        "training_min": 0.0,
+        "total_min": 0.2,
+        "peak_rss_mb": 950.0,
+    }
+    assert table.loc["all", "jobs"] == 6 and table.loc["all", "total_min"] == 5.3
+    assert list(table.index) == ["a", "b", "c", "all"]  # costliest first
 
 
 def test_a_damaged_record_is_named(tmp_path):

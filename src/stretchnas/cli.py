@@ -71,7 +71,7 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
 
 # The commands the workflow runs once per job: the plan (Snakefile, `stretchnas dvc-yaml`) validated every
 # scale already, so each job validates its own
-JOB_COMMANDS = frozenset({"search", "random-search", "evaluate", "gather", "lookup", "tables"})
+JOB_COMMANDS = frozenset({"search", "random-search", "evaluate", "gather", "lookup", "tables", "batch"})
 
 
 def _settings(args) -> Settings:
@@ -289,6 +289,32 @@ def random_search_cmd(args) -> int:
         args.supersede,
     )
     return _print({"out": args.out, "genotype": chosen.to_dict()})
+
+
+def _batch_args(parser):
+    parser.add_argument(
+        "commands",
+        nargs=argparse.REMAINDER,
+        help="the commands, each after --: `-- search --scale smoke --exp E --seed 0 --out D0 -- search ...`",
+    )
+
+
+@command(
+    "batch",
+    "run several search, random-search or lookup commands one after another in this process (the "
+    "workflow's job for an experiment's seeds): each writes and resumes its own folder, as alone",
+    _batch_args,
+)
+def batch_cmd(args) -> int:
+    from stretchnas.pipeline.batch import run_batch, split_commands
+
+    def run_one(argv: list[str]) -> int:
+        try:
+            return main(argv)
+        except SystemExit as exc:  # a command line argparse refused: its message is out; the batch stops
+            return exc.code if isinstance(exc.code, int) else 2
+
+    return run_batch(split_commands(args.commands), run_one)
 
 
 def _experiment_args(parser):

@@ -27,6 +27,8 @@ rule lookup:
         inputs_of("lookup"),
     output:
         pattern(OUTPUTS["lookup"]),
+    wildcard_constraints:
+        exp=one_per_seed("lookup"),
     params:
         settings=settings_of("lookup"),
         command=command_of("lookup"),

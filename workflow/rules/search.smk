@@ -5,6 +5,8 @@ rule search:
         inputs_of("search"),
     output:
         pattern(OUTPUTS["search"]),
+    wildcard_constraints:
+        exp=one_per_seed("search"),
     params:
         settings=settings_of("search"),
         command=command_of("search"),
@@ -26,6 +28,8 @@ rule random:
         inputs_of("random"),
     output:
         pattern(OUTPUTS["random"]),
+    wildcard_constraints:
+        exp=one_per_seed("random"),
     params:
         settings=settings_of("random"),
         command=command_of("random"),

@@ -118,7 +118,7 @@ def render(settings: Settings) -> str:
     raw = read_document(settings.params_file, load_yaml, DvcFileError, "params file")
     scale = settings.scale
     plan = Plan(settings)
-    stages = {job.name: stage(job, raw, scale) for job in plan.jobs}
+    stages = {job.name: stage(job, raw, scale) for job in plan.units()}
     views = {"metrics": [f"results/{scale}/{METRICS_FILE}"], "plots": plots(settings, plan)}
     nb201 = (
         "NAS-Bench-201's experiments are planned: the benchmark's tables were named ($STRETCHNAS_NB201)"

@@ -1,7 +1,9 @@
 """What a scale's jobs cost, from the records the workflow keeps beside their outputs.
 
 Snakemake's `benchmark:` writes job.tsv into every search's, random baseline's and training's folder:
-its wall seconds (`s`) and peak resident memory (`max_rss`, MB). Summed per experiment, they are the
+its wall seconds (`s`) and peak resident memory (`max_rss`, MB). A job that runs an experiment's seeds in
+one process (workflow.seeds_in_one_job) keeps one record for all of them, in <experiment>/search_seeds/ (or
+random_seeds/). Summed per experiment, they are the
 measured cost of each experiment; summed over all, the compute the scale took (the wall-clock of a run
 on several cores is shorter: the log of the run says how much).
 """
@@ -15,8 +17,10 @@ import pandas as pd
 from stretchnas import StretchnasError
 
 RECORD = "job.tsv"
-# A record's folder names its job: <experiment>/seed<s>/ then search, random or <label>/L<n>/train_seed<t>
+# A record's folder names its job: <experiment>/seed<s>/ then search, random or <label>/L<n>/train_seed<t>;
+# or <experiment>/search_seeds or random_seeds (one job for all the experiment's seeds)
 SAMPLING_KINDS = ("search", "random")
+SEEDS_TOGETHER = {f"{kind}_seeds": kind for kind in SAMPLING_KINDS}
 
 
 class JobRecordError(StretchnasError, ValueError):
@@ -27,7 +31,8 @@ def read_records(runs: str | Path) -> pd.DataFrame:
     """One row per job record under `runs` (runs/<scale>): experiment, kind, folder, seconds, peak MB."""
     runs = Path(runs)
     rows = []
-    for path in sorted(runs.glob(f"*/seed*/**/{RECORD}")):
+    together = [path for folder in SEEDS_TOGETHER for path in runs.glob(f"*/{folder}/{RECORD}")]
+    for path in sorted([*runs.glob(f"*/seed*/**/{RECORD}"), *together]):
         parts = path.relative_to(runs).parts
         if "superseded" in parts:
             continue
@@ -38,7 +43,10 @@ def read_records(runs: str | Path) -> pd.DataFrame:
             raise JobRecordError(
                 f"{path}: not a job record (a tab-separated table with `s` and `max_rss`): {exc}"
             ) from None
-        kind = parts[2] if parts[2] in SAMPLING_KINDS else "training"
+        if parts[1] in SEEDS_TOGETHER:
+            kind = SEEDS_TOGETHER[parts[1]]
+        else:
+            kind = parts[2] if parts[2] in SAMPLING_KINDS else "training"
         rows.append(
             {
                 "experiment": parts[0],

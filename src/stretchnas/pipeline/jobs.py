@@ -6,6 +6,11 @@ evaluation layers, training seed); one `gather` per experiment, which writes its
 `tables`. A `retrain` followup has only trainings, of its source's final cells. The link from a
 search to its trainings is a file (genotype.json, or the snapshot index), never a loop in a process.
 
+With workflow.seeds_in_one_job, the workflow runs each experiment's searches (or random baselines) as one
+job, and its NAS-Bench-201 lookups as another (`Plan.units`): `stretchnas batch` runs the per-seed commands
+one after another in one process. The per-seed jobs stay the plan; each seed keeps its folder, records and
+resume point, and every file has the same path and bytes either way.
+
 Jobs run with --supersede: when a job reruns because its settings changed, the earlier run in its
 folder is kept under superseded/ rather than refused.
 
@@ -21,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from stretchnas.pipeline.batch import BATCH_SEPARATOR
 from stretchnas.data.folders import prepared_folder
 from stretchnas.data.identity import source_identity
 from stretchnas.report.artefacts import TABLE_FILES, report_outputs
@@ -63,6 +69,11 @@ RECORDS = {
     "random": f"{RANDOM_DIR}/job.tsv",
     "evaluate": f"{TRAIN_DIR}/job.tsv",
 }
+# Per-seed rules whose jobs workflow.seeds_in_one_job runs as one job per experiment -> that job's rule
+SEEDS_IN_ONE_JOB = {"search": "search_seeds", "random": "random_seeds", "lookup": "lookup_seeds"}
+LOGS.update({rule: f"logs/{{scale}}/{{exp}}/{rule}.log" for rule in SEEDS_IN_ONE_JOB.values()})
+# One record per such job: its wall time and peak memory cover all its seeds
+RECORDS.update({rule: f"{{root}}/{{scale}}/{{exp}}/{rule}/job.tsv" for rule in ("search_seeds", "random_seeds")})
 RUNS_ROOT = "runs"
 NO_IMAGENET_SOURCE = "no ImageNet source configured (data.imagenet.source)"
 NO_NB201_TABLE = "no NAS-Bench-201 table configured (nasbench201.table, or $STRETCHNAS_NB201 naming its folder)"
@@ -228,6 +239,26 @@ class Plan:
 
     def outputs(self) -> list[str]:
         return [path for job in self.jobs for path in job.outputs]
+
+    def units(self) -> list[Job]:
+        """The jobs as the workflow runs them: the plan's, except that with workflow.seeds_in_one_job an
+        experiment's per-seed jobs of each rule in SEEDS_IN_ONE_JOB become one job (where there are several),
+        in the place of its first."""
+        if not self.settings.workflow.seeds_in_one_job:
+            return list(self.jobs)
+        members: dict[tuple, list[Job]] = {}
+        for job in self.jobs:
+            if job.rule in SEEDS_IN_ONE_JOB:
+                members.setdefault((job.rule, job.wildcards["exp"]), []).append(job)
+        units, merged = [], set()
+        for job in self.jobs:
+            key = (job.rule, job.wildcards.get("exp"))
+            if len(members.get(key, ())) < 2:
+                units.append(job)
+            elif key not in merged:
+                merged.add(key)
+                units.append(seeds_in_one_job(members[key], self.root))
+        return units
 
     # ----------------------------------------------------------------- jobs
 
@@ -470,6 +501,39 @@ class Plan:
         ]
         inputs = list(tables.outputs) + list(cells.values())
         return replace(self._make("report", {}, argv, inputs, []), outputs=tuple(report_outputs(out, list(cells))))
+
+
+def seeds_in_one_job(members: list[Job], root: str = RUNS_ROOT) -> Job:
+    """One job that runs `members` (one experiment's per-seed jobs of one rule) in one process, in order."""
+    first = members[0]
+    if any(job.rule != first.rule or job.wildcards["exp"] != first.wildcards["exp"] for job in members):
+        raise ValueError("one job runs the seeds of one experiment's jobs of one rule")
+    if any(job.fingerprint != first.fingerprint for job in members):  # seeds are not among the settings read
+        raise ValueError(f"{first.wildcards['exp']}: its {first.rule} jobs read different settings")
+    argv = ["stretchnas", "batch"]
+    for job in members:
+        argv += [BATCH_SEPARATOR, *job.argv[1:]]
+    produced = {path for job in members for path in job.outputs}
+    inputs = [path for job in members for path in job.inputs if path not in produced]
+    wildcards = {"scale": first.wildcards["scale"], "exp": first.wildcards["exp"]}
+    return Job(
+        SEEDS_IN_ONE_JOB[first.rule],
+        wildcards,
+        tuple(argv),
+        tuple(dict.fromkeys(inputs)),
+        tuple(path for job in members for path in job.outputs),
+        first.reads,
+        first.fingerprint,
+    )
+
+
+def log_of(job: Job, root: str = RUNS_ROOT) -> str:
+    return LOGS[job.rule].format(root=root, **job.wildcards)
+
+
+def record_of(job: Job, root: str = RUNS_ROOT) -> str | None:
+    """Where Snakemake's `benchmark:` keeps the job's wall time and peak memory (None: not recorded)."""
+    return RECORDS[job.rule].format(root=root, **job.wildcards) if job.rule in RECORDS else None
 
 
 def pattern(paths, root: str = RUNS_ROOT):

@@ -232,7 +232,13 @@ class EpochRun(ResumableRun):
             row["images_per_s"] = progress.sums.get("images", 0) / seconds if seconds > 0 else float("nan")
             progress.rows.append(row)
             self.end_epoch(epoch, progress.rows)
-            atomic_write_text(self.out / "metrics.csv", pd.DataFrame(progress.rows).to_csv(index=False))
+            self._write_metrics(progress.rows)
             progress.epoch, progress.step, progress.seconds, progress.sums = epoch + 1, 0, 0.0, {}
             self._save(progress, f"the end of epoch {epoch + 1}")
+        # again where the run resumed after its last epoch (a workflow that reruns a finished job has removed
+        # its declared outputs first): the same rows, the same bytes
+        self._write_metrics(progress.rows)
         return self.finish(progress.rows)
+
+    def _write_metrics(self, rows: list[dict]) -> None:
+        atomic_write_text(self.out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))

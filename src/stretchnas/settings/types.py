@@ -387,6 +387,9 @@ class RuleResources(Section):
 class WorkflowSettings(Section):
     schema_path = "properties/workflow"
     resources: dict[str, RuleResources]
+    # An experiment's searches (and NB201 lookups), one per seed, run as one job, one after another in one
+    # process: each keeps its own folder, records and resume point (pipeline.jobs.Plan.units)
+    seeds_in_one_job: bool = False
 
 
 SECTIONS = (
