@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 import platform
 import statistics
 import textwrap
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from stretchnas.measurement import bench
@@ -79,6 +81,41 @@ SUITES = [
     ),
 ]
 
+# Seeds in one process (issue: many small searches per CPU-second): S searches advanced by one step, in turn
+# or as one vmap'd computation (stretchnas.measurement.seed_batching), against one search alone at the two
+# NAS-Bench-201 proxy sizes and the DARTS-space mini size, one thread. vmap runs NCHW (torch.func cannot batch
+# a channels_last layout), so one search alone in NCHW is measured too.
+NB201_PROXY_SMALL = {"space": "nb201", "channels": 8, "cells_per_stage": 1, "batch": 32, "image_size": 16, "threads": 1}
+NB201_PROXY_LARGE = {
+    "space": "nb201",
+    "channels": 16,
+    "cells_per_stage": 2,
+    "batch": 64,
+    "image_size": 32,
+    "threads": 1,
+}
+SEEDS_TITLE = "Seeds in one process"
+SEED_SUITES = [
+    (
+        f"{SEEDS_TITLE}: NAS-Bench-201 proxy, 16x16, C=8, one cell per stage, batch 32 (one thread)",
+        NB201_PROXY_SMALL,
+        ["members=1,profile=1", "members=1,channels_last=0", "members=3", "members=3,members_form=vmap,channels_last=0",
+         "members=5", "members=5,members_form=vmap,channels_last=0"],
+    ),
+    (
+        f"{SEEDS_TITLE}: NAS-Bench-201 proxy, 32x32, C=16, two cells per stage, batch 64 (one thread)",
+        NB201_PROXY_LARGE,
+        ["members=1,profile=1", "members=1,channels_last=0", "members=3", "members=3,members_form=vmap,channels_last=0",
+         "members=5", "members=5,members_form=vmap,channels_last=0"],
+    ),
+    (
+        f"{SEEDS_TITLE}: DARTS supernet at mini size, 16x16, C=8, 8 cells, batch 32 (one thread)",
+        {**MINI, "profile": False},
+        ["members=1", "members=1,channels_last=0", "members=3", "members=3,members_form=vmap,channels_last=0"],
+    ),
+]  # fmt: skip
+SUITES += SEED_SUITES
+
 # The public quark0/darts code itself is not run by this script (it is not a dependency).
 # Its first-order search step was measured once, separately; the README quotes it as an
 # anchor and computes this run's ratios against it.
@@ -96,10 +133,13 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="C=4, batch 8, 1 step: checks the harness only")
     parser.add_argument("--write", action="store_true", help="save results.json and write README.md (full size)")
     parser.add_argument("--render", action="store_true", help="only re-render README.md from results.json")
+    parser.add_argument("--data", help="prepared data for the per-epoch overheads (default: data/prepared/mini)")
     args = parser.parse_args()
     if args.render:
         saved = _upgrade(json.loads((HERE / "results.json").read_text()))
-        write_readme(saved["peak"], saved["sections"], saved.get("machine"), saved.get("threads"))
+        write_readme(
+            saved["peak"], saved["sections"], saved.get("machine"), saved.get("threads"), saved.get("overheads")
+        )
         return
     if args.tiny:
         size = bench.BenchConfig(channels=4, batch=8, steps=1, warmup=1)
@@ -115,11 +155,37 @@ def main() -> None:
         sections.append({"title": title, "base": changes, "results": results})
     threads = threads_per_job(dataclasses.replace(size, **{**MINI, "profile": False}), search)
     print(json.dumps(threads), flush=True)
+    overheads = epoch_overheads(args.data, "smoke" if args.tiny else "mini")
+    print(json.dumps(overheads), flush=True)
     if args.write and not args.tiny:
         machine = {"cpus": os.cpu_count(), "arch": platform.machine()}
-        saved = {"machine": machine, "peak": peak, "sections": sections, "threads": threads}
+        saved = {"machine": machine, "peak": peak, "sections": sections, "threads": threads, "overheads": overheads}
         (HERE / "results.json").write_text(json.dumps(saved, indent=1) + "\n")
-        write_readme(peak, sections, machine, threads)
+        write_readme(peak, sections, machine, threads, overheads)
+
+
+# Per-epoch overheads: one real search (and training) per experiment at the scale's settings, on its prepared data
+OVERHEAD_EXPERIMENTS = ("nb201_darts_1st", "darts_1st_L8")
+OVERHEAD_LIMIT = 0.10  # of an epoch's wall time, outside its steps
+OVERHEAD_EVAL_EVERY = (5,)  # trainings also measured evaluating every 5th epoch (train.eval_every)
+
+
+def epoch_overheads(data: str | None, scale: str) -> dict:
+    """Each of OVERHEAD_EXPERIMENTS measured in its own fresh process (measurement.epoch_overhead); `skipped`
+    where the scale's prepared data is not there."""
+    folder = Path(data or f"data/prepared/{scale}")
+    if not (folder / "manifest.json").exists():
+        return {"skipped": f"no prepared {scale} data at {folder} (stretchnas prepare-data --scale {scale})"}
+    from stretchnas.measurement.epoch_overhead import measure_experiment
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=1)
+    with pool:
+        params = str(HERE.parent / "params.yaml")
+        experiments = [
+            pool.submit(measure_experiment, params, scale, name, str(folder), 1, OVERHEAD_EVAL_EVERY).result()
+            for name in OVERHEAD_EXPERIMENTS
+        ]
+    return {"scale": scale, "experiments": experiments}
 
 
 def threads_per_job(mini: bench.BenchConfig, search: dict) -> dict:
@@ -204,7 +270,13 @@ SIMPLIFICATION = "Simplification"
 NB201 = "NAS-Bench-201 supernet"
 
 
-def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, threads: dict | None = None) -> None:
+def write_readme(
+    peak: dict,
+    sections: list[dict],
+    machine: dict | None = None,
+    threads: dict | None = None,
+    overheads: dict | None = None,
+) -> None:
     first = sections[0]["results"][0]
     if machine:
         where = f"{machine['cpus']} cores ({machine['arch']})"
@@ -290,6 +362,8 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
         )
         lines.append(f"| simplified vs unsimplified step, {where}: time <= 0.75x | {_verdict(t, 0.75)} |")
         lines.append(f"| simplified vs unsimplified step, {where}: memory <= 0.75x | {_verdict(m, 0.75)} |")
+    lines += _seed_targets(sections)
+    lines += _overhead_targets(overheads)
     lines += ["", what_was_done(sections, peak["gflops"]), ""]
     columns = [
         "variant",
@@ -320,7 +394,80 @@ def write_readme(peak: dict, sections: list[dict], machine: dict | None = None, 
         lines += _profile_table(section["results"])
     if threads:
         lines += _threads_section(threads)
+    lines += _overheads_section(overheads)
     (HERE / "README.md").write_text("\n".join(lines) + "\n")
+
+
+def _overhead_runs(overheads: dict | None):
+    """(what was run, its timed parts) for each run, e.g. ('training of darts_1st_L8, eval_every=5', {...})."""
+    for experiment in (overheads or {}).get("experiments", []):
+        for run in experiment["runs"]:
+            every = f", eval_every={run['eval_every']}" if run["eval_every"] is not None else ""
+            yield f"{run['kind']} of {experiment['experiment']}{every}", run
+
+
+def _overhead_targets(overheads: dict | None) -> list[str]:
+    if not overheads or "skipped" in overheads:
+        why = overheads["skipped"] if overheads else "not in results.json"
+        target = f"per-epoch work outside the steps <= {OVERHEAD_LIMIT:.0%} of an epoch's wall time"
+        return [f"| {target} | not measured: {why} |"]
+    return [
+        f"| {overheads['scale']}-settings {what}: per-epoch work outside the steps <= {OVERHEAD_LIMIT:.0%} of "
+        f"an epoch's wall time | {_verdict(parts['overhead_share'], OVERHEAD_LIMIT)} |"
+        for what, parts in _overhead_runs(overheads)
+    ]
+
+
+def _overheads_section(overheads: dict | None) -> list[str]:
+    if not overheads or "skipped" in overheads:
+        return []
+    from stretchnas.measurement.epoch_overhead import PARTS
+
+    parts = list(PARTS.values())
+    lines = [
+        f"## Per-epoch overheads ({overheads['scale']} settings, one thread)",
+        "",
+        _wrap(
+            f"One real search of each experiment at the {overheads['scale']} scale's settings, on its prepared data, "
+            "and (DARTS space) one training of the cell it found at a fixed C, each in a fresh process, their "
+            "hooks timed (stretchnas.measurement.epoch_overhead; a part called inside another counts once). "
+            "Seconds over the whole run; `share` is the part of the epochs' wall time outside their steps; "
+            "`once` is what is not per epoch (building, the final file).",
+            bullet=False,
+        ),
+        "",
+        "| run | epochs x steps | " + " | ".join(parts) + " | once | share outside steps |",
+        "|" + "---|" * (len(parts) + 4),
+    ]
+    for what, run in _overhead_runs(overheads):
+        seconds = run["seconds"]
+        lines.append(
+            f"| {what} | {run['epochs']} x {run['steps_per_epoch']} | "
+            + " | ".join(f"{seconds[part]:.3f}" for part in parts)
+            + f" | {run['once_s']:.3f} | {100 * run['overhead_share']:.1f}% |"
+        )
+    return [*lines, ""]
+
+
+def _seed_targets(sections: list[dict]) -> list[str]:
+    """Seeds in one process: S searches' step against one search's, in each form (the target: at most 2x)."""
+    lines = []
+    for section in (s for s in sections if s["title"].startswith(SEEDS_TITLE)):
+        where = section["title"].split(": ", 1)[1].replace(" (one thread)", ", one thread")
+        for members in (3, 5):
+            forms = {
+                "in turn": _ratio(sections, section["title"], f"members={members}"),
+                "vmap": _ratio(sections, section["title"], f"members={members},members_form=vmap,channels_last=0"),
+            }
+            if forms["in turn"] is None:
+                continue
+            best = min(value for value in forms.values() if value is not None)
+            shown = ", ".join(f"{form} {_x(value)}" for form, value in forms.items() if value is not None)
+            lines.append(
+                f"| {members} seeds in one process, {where}: <= 2x one seed's step (best form; {shown}) | "
+                f"{_verdict(best, 2.0)} |"
+            )
+    return lines
 
 
 def _profile_table(results: list[dict]) -> list[str]:

@@ -211,3 +211,40 @@ def test_evaluation_counts_top1_and_top5_hits_as_a_brute_force_count_does():
     assert top1 == sum(r[0] == int(y) for r, y in zip(ranked, labels)) / 23
     assert top5 == sum(int(y) in r[:5] for r, y in zip(ranked, labels)) / 23
     assert loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, labels)))
+
+
+# files: an ImageNet-style folder read in place, whose evaluation iterates a DataLoader (which draws a seed)
+@pytest.mark.parametrize("storage", ["arrays", "files"])
+def test_evaluating_less_often_leaves_the_weights_and_the_result_unchanged(tmp_path, storage):
+    tree = tmp_path / "tree"
+    for split, count in (("train", 8), ("test", 2)):
+        for cls in ("a", "b"):
+            for i in range(count):
+                write_image(tree / split / cls / f"{i}.png", size=(32, 32), seed=len(list(tree.rglob("*.png"))) + 1)
+    data = tmp_path / "prepared"
+    prepare_data(str(tree), data, "imagefolder", TWO_WAY, 0, None, None, storage=storage)
+    imagenet = storage == "files"
+    outs = {}
+    for every in (1, 2):
+        raw = yaml.safe_load((REPO / "params.yaml").read_text())
+        # drop path draws its masks from the global random stream, which a DataLoader iterator draws a seed from
+        recipe = {"epochs": 3, "max_steps_per_epoch": 2, "batch_size": 2, "eval_every": every, "drop_path": 0.2}
+        recipe |= {"crop": 16, "workers": 1} if imagenet else {}
+        raw["scales"]["smoke"]["train_imagenet" if imagenet else "train"].update(recipe)
+        params = tmp_path / f"params{every}.yaml"
+        params.write_text(yaml.safe_dump(raw))
+        outs[every] = tmp_path / f"every{every}"
+        args = ("--genotype", "PC_DARTS_cifar", "--layers", "3", "--channels", "4", "--seed", "1")
+        result = run(train_cmd(outs[every], data, *args, *(["--imagenet"] if imagenet else []), params=params))
+        assert result.returncode == 0, result.stderr
+    rows = {every: pd.read_csv(out / "metrics.csv") for every, out in outs.items()}
+    assert rows[1]["test_acc"].notna().all()
+    assert rows[2]["test_acc"].isna().tolist() == [True, False, False]  # the 2nd epoch, and the last
+    kept = ["epoch", "train_loss", "train_acc", "lr", "drop_path_prob"]
+    pd.testing.assert_frame_equal(rows[1][kept], rows[2][kept], check_exact=True)
+    evaluated = ["test_loss", "test_acc"]
+    pd.testing.assert_frame_equal(rows[1][evaluated].iloc[1:], rows[2][evaluated].iloc[1:], check_exact=True)
+    results = {every: json.loads((out / "result.json").read_text()) for every, out in outs.items()}
+    assert results[1]["test_error"] == results[2]["test_error"]
+    models = {every: read_checkpoint(out / "checkpoint.pt")["model"] for every, out in outs.items()}
+    assert all(torch.equal(models[1][k], models[2][k]) for k in models[1])

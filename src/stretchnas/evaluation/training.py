@@ -275,10 +275,20 @@ class TrainRun(EpochRun):
     def postfix(self, sums: dict) -> dict:
         return {"loss": f"{sums['loss'] / sums['steps']:.3f}", "acc": f"{sums['correct'] / sums['count']:.3f}"}
 
+    def evaluates(self, epoch: int) -> bool:
+        """Whether the epoch (0-based) ends with an evaluation: every `eval_every`-th and the last."""
+        return (epoch + 1) % self.recipe.eval_every == 0 or epoch + 1 == self.loop.epochs
+
     def epoch_row(self, epoch: int, sums: dict) -> dict:
-        eval_loss, eval_acc, eval_top_k = evaluate(
-            self.model, self.eval_set, self.recipe.batch_size, self.device, self.recipe.workers
-        )
+        if self.evaluates(epoch):
+            # the pass draws nothing from the training's random streams (a DataLoader's iterator would take a
+            # seed from them), so the weights are the same however often it runs
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                eval_loss, eval_acc, eval_top_k = evaluate(
+                    self.model, self.eval_set, self.recipe.batch_size, self.device, self.recipe.workers
+                )
+        else:
+            eval_loss = eval_acc = eval_top_k = None
         name = self.spec.eval_name
         row = {
             "epoch": epoch + 1,
@@ -314,7 +324,7 @@ class TrainRun(EpochRun):
         final = rows[-1]
         name = spec.eval_name
         acc = f"{name}_acc"
-        best = max(rows, key=lambda row: row[acc])
+        best = max((row for row in rows if row[acc] is not None), key=lambda row: row[acc])
         top_k = {f"{name}_top5_error": round(100 * (1 - final[f"{name}_top5_acc"]), 4)} if self.reports_top_k else {}
         return {
             "genotype": spec.name,

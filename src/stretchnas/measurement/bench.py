@@ -90,6 +90,12 @@ class BenchConfig:
     forward_input_grad: bool = _option(
         True, "dilated depthwise input gradients as forward convolutions (stretchnas.kernels.depthwise), 0 or 1"
     )
+    members: int = _option(1, "searches one step advances, each with its own weights, alpha and batches", minimum=1)
+    members_form: Literal["sequential", "vmap"] = _option(
+        "sequential",
+        "several members: each its own step in turn (what `stretchnas batch` does), or one step whose kernel "
+        "calls serve all (torch.func vmap; stretchnas.measurement.seed_batching)",
+    )
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -248,6 +254,17 @@ def check_implemented(cfg: BenchConfig) -> None:
     """BenchError if `cfg` asks for something this harness cannot build."""
     if cfg.topology == "output_k":
         raise BenchError("--topology output_k: not implemented in bench, which has no option for its topology.k")
+    if cfg.members > 1 and cfg.impl == "reference":
+        raise BenchError("--members with --impl reference: not implemented; several members run stretchnas's supernet")
+    if cfg.members > 1 and cfg.members_form == "vmap":
+        vmap = {"optimizer": "darts_1st", "topology": "darts", "recompute": "none", "channels_last": False,
+                "simplify": False, "device": "cpu"}  # fmt: skip
+        other = [f"{key}={getattr(cfg, key)}" for key, value in vmap.items() if getattr(cfg, key) != value]
+        if other:
+            raise BenchError(
+                f"--members-form vmap with {', '.join(other)}: not implemented; the vmap form measures DARTS first "
+                "order, no topology variables or recomputation, channels_last=0, on the CPU"
+            )
     if cfg.impl == "reference":
         darts = {
             "topology": "darts",
@@ -368,11 +385,45 @@ def build_step(cfg: BenchConfig, search_defaults: SearchSettings):
         simplify=cfg.simplify,
         hessian=cfg.hessian,
     )
+    if cfg.members > 1:
+        return _members_step(cfg, search, device, generator)
     net = build_search_network(search).to(device)
     optimizer = build_search_optimizer(cfg.optimizer, net, search)
     separate = net.topology.has_beta and cfg.beta_data == "separate"
     batches = StepBatches(train, val, val_beta if separate else None)
     return (lambda: optimizer.step(batches)), sum(p.numel() for p in net.weight_parameters())
+
+
+def _members_step(cfg: BenchConfig, search: SearchSettings, device, generator):
+    """One step of `cfg.members` searches (own initial weights, alpha and batches) in the chosen form, and the
+    parameter count of one."""
+    import torch
+
+    from stretchnas.measurement.seed_batching import StackedFirstOrder
+    from stretchnas.method.networks import build_search_network
+    from stretchnas.runs.device import to_device
+    from stretchnas.search.optimizers import StepBatches, build_search_optimizer
+
+    nets, batches = [], []
+    for member in range(cfg.members):
+        torch.manual_seed(member)
+        nets.append(build_search_network(search).to(device))
+        train, val, val_beta = (to_device(_batch(cfg.batch, cfg.image_size, generator), device) for _ in range(3))
+        separate = nets[-1].topology.has_beta and cfg.beta_data == "separate"
+        batches.append(StepBatches(train, val, val_beta if separate else None))
+    params = sum(p.numel() for p in nets[0].weight_parameters())
+    if cfg.members_form == "vmap":
+        stacked = StackedFirstOrder(nets, search)
+        train = tuple(torch.stack([b.train[k] for b in batches]) for k in range(2))
+        val = tuple(torch.stack([b.val_alpha[k] for b in batches]) for k in range(2))
+        return (lambda: stacked.step(train, val)), params
+    optimizers = [build_search_optimizer(cfg.optimizer, net, search) for net in nets]
+
+    def in_turn():
+        for optimizer, member_batches in zip(optimizers, batches):
+            optimizer.step(member_batches)
+
+    return in_turn, params
 
 
 class _GlobalOnly:
@@ -440,7 +491,7 @@ def measure(cfg: BenchConfig, search_defaults: SearchSettings) -> dict:
         "s_median": round(median, 4),
         "s_min": round(min(times), 4),
         "s_max": round(max(times), 4),
-        "images_per_s": round(cfg.batch / median, 2),
+        "images_per_s": round(cfg.batch * cfg.members / median, 2),
         "peak_rss_mib": round(peak, 1),
         "baseline_rss_mib": round(baseline, 1),
         "peak_gpu_mib": round(gpu_peak, 1) if gpu_peak is not None else None,

@@ -35,7 +35,9 @@ def split_commands(tokens: Sequence[str]) -> list[list[str]]:
         else:
             commands[-1].append(token)
     if not commands or any(not command for command in commands):
-        raise BatchError(f"give each command after {BATCH_SEPARATOR!r}, e.g. `stretchnas batch -- search ... -- search ...`")
+        raise BatchError(
+            f"give each command after {BATCH_SEPARATOR!r}, e.g. `stretchnas batch -- search ... -- search ...`"
+        )
     for command in commands:
         if command[0] not in BATCHABLE:
             raise BatchError(f"{command[0]!r} cannot run in a batch; it holds {', '.join(BATCHABLE)} commands")
@@ -46,7 +48,9 @@ def run_batch(commands: list[list[str]], run_one: Callable[[list[str]], int]) ->
     """Run each command with `run_one` (the CLI's main), in order; stop at the first that fails, with its exit
     status, naming it."""
     for number, command in enumerate(commands, 1):
-        print(f"stretchnas batch: [{number}/{len(commands)}] stretchnas {' '.join(command)}", file=sys.stderr, flush=True)
+        print(
+            f"stretchnas batch: [{number}/{len(commands)}] stretchnas {' '.join(command)}", file=sys.stderr, flush=True
+        )
         started = time.perf_counter()
         status = run_one(command)
         if status != 0:
@@ -57,5 +61,9 @@ def run_batch(commands: list[list[str]], run_one: Callable[[list[str]], int]) ->
                 flush=True,
             )
             return status
-        print(f"stretchnas batch: [{number}/{len(commands)}] done in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+        print(
+            f"stretchnas batch: [{number}/{len(commands)}] done in {time.perf_counter() - started:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
     return 0

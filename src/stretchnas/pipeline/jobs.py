@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from stretchnas.pipeline.batch import BATCH_SEPARATOR
 from stretchnas.data.folders import prepared_folder
 from stretchnas.data.identity import source_identity
+from stretchnas.pipeline.batch import BATCH_SEPARATOR
 from stretchnas.report.artefacts import TABLE_FILES, report_outputs
 from stretchnas.search.snapshots import FINAL, INDEX_FILE, snapshot_label
 from stretchnas.settings.params import ConfigError, Experiment, Settings

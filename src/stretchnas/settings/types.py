@@ -285,6 +285,9 @@ class TrainSettings(RunSettings):
     max_loss: float = 1000.0
     device: str = "auto"
     workers: int = 0
+    # Evaluate every this many epochs and at the last (DARTS's train.py: every epoch). The weights and the
+    # final epoch's result do not depend on it; the other epochs' rows leave the evaluation empty.
+    eval_every: int = later_key(1)
 
 
 @dataclass(frozen=True)
