@@ -6,7 +6,9 @@
 #       # the tables, figures and report again from the committed runs of the scale: no data, search,
 #       # training or lookup is planned (`make reproduce`)
 # Per scale: prepare_data; a search (or random baseline) per experiment and seed (with
-# workflow.seeds_in_one_job, one per experiment running its seeds in turn); an evaluate job per training; a gather per experiment; the tables' data; the report (results/<scale>/README.md, tables, figures). Every rule calls one `stretchnas` subcommand, declares
+# workflow.seeds_in_one_job, one per experiment running its seeds in turn); an evaluate job per training;
+# a gather per experiment; the tables' data; the report (results/<scale>/README.md, tables, figures).
+# Every rule calls one `stretchnas` subcommand, declares
 # the settings its job reads as `params` (so Snakemake's default rerun triggers rerun exactly the jobs
 # whose settings changed), takes threads and resources from params.yaml's workflow.resources, logs to
 # logs/<scale>/ and records its wall time and peak memory (`benchmark:`, job.tsv beside its outputs).

@@ -653,6 +653,7 @@ def what_was_done(sections: list[dict], ceiling: float) -> str:
             + _spread_note(sections)
             + against_reference
         )
+    misses += _seeds_notes(sections)
     darts6, stretch = _row(sections, "Topology", "topology=darts"), _row(sections, "Topology", "topology=stretchable")
     pooled = _topology_ratio(sections)
     if darts6 and stretch and pooled:
@@ -686,7 +687,49 @@ def what_was_done(sections: list[dict], ceiling: float) -> str:
     )
 
 
+def _seeds_notes(sections: list[dict]) -> list[str]:
+    """Why S seeds in one process cost about S times one seed here, from the seed sections' rows."""
+    sizes, sharing, gains = [], [], []
+    for section in (s for s in sections if s["title"].startswith(SEEDS_TITLE)):
+        title, figures = section["title"], []
+        nchw = _row(sections, title, "members=1,channels_last=0")
+        for members in (3, 5):
+            turn = _row(sections, title, f"members={members}")
+            vmapped = _row(sections, title, f"members={members},members_form=vmap,channels_last=0")
+            if turn and vmapped and nchw:
+                sharing.append(1 - vmapped["s_median"] / nchw["s_median"] / members)
+                gains.append(1 - vmapped["time_ratio"] / turn["time_ratio"])
+                figures.append(
+                    f"{members} searches in turn {turn['time_ratio']:.2f}x, vmap'd {vmapped['time_ratio']:.2f}x "
+                    f"({vmapped['s_median'] / nchw['s_median']:.2f}x one search in the same NCHW layout)"
+                )
+        if figures and nchw:
+            where = title.split(": ", 1)[1].replace(" (one thread)", "")
+            sizes.append(f"{where}: {'; '.join(figures)}; NCHW alone {nchw['time_ratio']:.2f}x")
+    if not sizes:
+        return []
+    return [
+        "Seeds in one process, against one search's step (one thread): "
+        + "; at ".join(sizes)
+        + ". In turn, nothing is shared but the process. vmap turns each convolution over the stacked weights "
+        "into one grouped convolution and each batch norm into one S times wider, and at these sizes oneDNN runs "
+        "those hardly faster per member than separate calls (see the separate measurement under Tried): the step "
+        "is bound by the kernels' work, not by their dispatch, so sharing calls saves at most "
+        f"{100 * max(sharing):.0f}% of the members' steps in the same layout, and the NCHW layout vmap needs gives "
+        f"most of it back (vmap'd is at best {100 * max(gains):.0f}% faster than in turn, and up to "
+        f"{-100 * min(gains):.0f}% slower). What stands in the way is the CPU's kernels at these sizes. The "
+        "workflow runs an experiment's seeds in turn in one process (`workflow.seeds_in_one_job`), which saves "
+        "each seed's start-up, not step time."
+    ]
+
+
 TRIED = [
+    "Seeds sharing kernel calls, piece by piece (forward and backward, one thread, NCHW and channels_last, "
+    "5 members as one grouped call against one member's call; the 5 separate calls would be 5x): at C=8, 16x16, "
+    "batch 32, a 1x1 or 3x3 convolution with groups=5 took 2.9-3.6x, a depthwise one 2.1-4.4x, batch norm over "
+    "5x the channels 4.2-5.3x; at C=16, 32x32, batch 64: 6.4-16.9x, 8.2-13.9x and 10.3-10.7x, slower than "
+    "separate calls. A vmap'd whole NB201 step (C=8, N=1, 16x16, batch 32) came to 4.5x one member's for 5 "
+    "members and 3.2x for 3; at C=16, N=2, 32x32, batch 64, 6.6x for 5.",
     "Horizontal fusion: the ops of one type on the 4 edges leaving a node as one computation over 4C channels "
     "(the shared input repeated 4 times, depthwise convolutions with 4C groups, pointwise convolutions with 4 "
     "groups, one batch norm). A sep_conv_3x3 chain for 4 edges took 1.12x the separate calls' time at mini size "
