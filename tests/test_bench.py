@@ -85,6 +85,9 @@ def test_peak_mode_reports_dense_convolution_gflops():
         ["--impl", "reference", "--simplify"],
         ["--space", "nb201", "--impl", "reference", "--topology", "stretchable"],
         ["--impl", "reference", "--optimizer", "edas"],
+        ["--members", "2", "--impl", "reference"],
+        ["--members", "2", "--members-form", "vmap", "--topology", "stretchable", "--channels-last", "0"],
+        ["--members", "2", "--members-form", "vmap"],  # channels_last: vmap runs NCHW only
     ],
 )
 def test_unimplemented_configurations_are_refused_clearly(args):
@@ -152,3 +155,25 @@ def test_profile_counts_kernels_and_the_forward_input_gradient_switch_changes_th
     # each covered convolution's backward: a forward convolution and a weight-only backward instead of one call
     assert on["kernel_calls"]["convolution"] > off["kernel_calls"]["convolution"]
     assert small["image_size"] == 16 and small["gflop_per_step"] < on["gflop_per_step"] / 3  # a quarter the pixels
+
+
+def test_several_members_are_measured_in_turn_and_vmapped_with_images_counted_for_all():
+    result = bench(
+        *TINY,
+        "--space",
+        "nb201",
+        "--cells-per-stage",
+        "1",
+        "--channels-last",
+        "0",
+        "--compare",
+        "members=1",
+        "members=2",
+        "members=2,members_form=vmap",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["members"] for r in rows] == [1, 2, 2] and rows[2]["members_form"] == "vmap"
+    for row in rows:  # images per second count every member's batch
+        assert row["images_per_s"] == pytest.approx(row["batch"] * row["members"] / row["s_median"], rel=0.01)
+    assert rows[1]["gflop_per_step"] == pytest.approx(2 * rows[0]["gflop_per_step"], rel=1e-3)

@@ -146,9 +146,11 @@ def test_snakemake_and_dvc_run_the_same_jobs_end_to_end(tmp_path, prepared_cifar
     assert list(figure4.index) == ["milenas_sc_L8"]
     assert [c for c in figure4.columns if c.endswith("test error (%)")] == ["L5 test error (%)", "L6 test error (%)"]
     records = sorted(root.glob("runs/smoke/**/job.tsv"))  # each search and training's wall time and peak memory
-    # 2 searches + 2 NB201 searches + 1 random baseline; trainings: 3 finals, 1 snapshot, 1 at another depth,
-    # 2 retrains of darts_wo_sc's cells (widened, and at the budget for Figure 5)
-    assert len(records) == 5 + 3 + 1 + 1 + 2
+    # 2 searches + 1 job for NB201's two searches (smoke runs an experiment's seeds as one job) + 1 random
+    # baseline; trainings: 3 finals, 1 snapshot, 1 at another depth, 2 retrains of darts_wo_sc's cells (widened,
+    # and at the budget for Figure 5)
+    assert len(records) == 4 + 3 + 1 + 1 + 2
+    assert root / "runs/smoke/nb201_darts_1st_sc/search_seeds/job.tsv" in records
     nb201 = pd.read_csv(report / "tables" / "nb201.csv").set_index("Experiment")
     assert nb201.loc["nb201_darts_1st_sc", "CIFAR-10 test acc. (%)"].endswith("(n=2 searches)")
     assert nb201.loc["nb201_darts_1st_sc", "Table"] == "nb201_hp12_minibench.csv (12 epochs)"
