@@ -131,7 +131,7 @@ def test_a_batch_writes_what_each_search_writes_alone(tmp_path, alone, tiny_sear
 @pytest.mark.parametrize(
     "experiment",
     ["nb201_darts_2nd", "nb201_gdas_sc", "nb201_pc_darts", "nb201_beta_darts", "nb201_darts_1st_simplified",
-     "edas_L8", "milenas_sc_L8"],
+     "edas_L8", "milenas_L8"],
 )  # fmt: skip
 def test_each_optimiser_searches_the_same_in_a_batch_as_alone(tmp_path, tiny_search_data, experiment):
     params = tmp_path / "params.yaml"
