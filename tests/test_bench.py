@@ -20,10 +20,15 @@ def bench(*args):
     return subprocess.run([STRETCHNAS, "bench", *args], capture_output=True, text=True, cwd=REPO)
 
 
-def test_compare_prints_one_line_per_configuration_with_ratios_against_the_first():
-    result = bench(*TINY, "--compare", "impl=reference", "impl=stretchnas,recompute=cells")
+def compared(*args) -> list[dict]:
+    """`stretchnas bench ARGS`, which must succeed: its JSON lines, one per configuration."""
+    result = bench(*args)
     assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_compare_prints_one_line_per_configuration_with_ratios_against_the_first():
+    lines = compared(*TINY, "--compare", "impl=reference", "impl=stretchnas,recompute=cells")
     assert [line["impl"] for line in lines] == ["reference", "stretchnas"]
     assert [line["variant"] for line in lines] == ["impl=reference", "impl=stretchnas,recompute=cells"]
     for line in lines:
@@ -47,9 +52,7 @@ def test_compare_prints_one_line_per_configuration_with_ratios_against_the_first
 def test_compare_measures_each_variant_in_a_fresh_process():
     # Two identical variants: only a new process per variant gives them different pids.
     variant = "topology=stretchable,beta_data=shared"
-    result = bench(*TINY, "--compare", variant, variant)
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    lines = compared(*TINY, "--compare", variant, variant)
     assert [line["beta_data"] for line in lines] == ["shared", "shared"]
     assert lines[0]["pid"] != lines[1]["pid"]
 
@@ -120,7 +123,7 @@ def test_the_device_is_chosen_and_reported():
 
 
 def test_the_nb201_supernet_is_benchmarked_against_the_straightforward_one_with_ratios():
-    result = bench(
+    rows = compared(
         *TINY,
         "--space",
         "nb201",
@@ -131,8 +134,6 @@ def test_the_nb201_supernet_is_benchmarked_against_the_straightforward_one_with_
         "impl=stretchnas",
         "topology=stretchable,optimizer=darts_2nd",
     )
-    assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [r["variant"] for r in rows] == [
         "impl=reference",
         "impl=stretchnas",
@@ -146,9 +147,9 @@ def test_profile_counts_kernels_and_the_forward_input_gradient_switch_changes_th
     """Batch 8 at 32x32 puts the first cells' dilated convolutions above the size threshold of
     stretchnas.kernels.depthwise."""
     sized = ["--channels", "4", "--batch", "8", "--layers", "5", "--steps", "1", "--warmup", "0"]
-    result = bench(*sized, "--compare", "profile=1", "profile=1,forward_input_grad=0", "profile=1,image_size=16")
-    assert result.returncode == 0, result.stderr
-    on, off, small = [json.loads(line) for line in result.stdout.splitlines()]
+    on, off, small = compared(
+        *sized, "--compare", "profile=1", "profile=1,forward_input_grad=0", "profile=1,image_size=16"
+    )
     for line in (on, off, small):
         assert line["kernel_calls"]["total"] == sum(v for k, v in line["kernel_calls"].items() if k != "total") > 0
         assert set(line["time_shares"]) >= {"convolution", "batch_norm", "elementwise", "unattributed"}
@@ -158,7 +159,7 @@ def test_profile_counts_kernels_and_the_forward_input_gradient_switch_changes_th
 
 
 def test_several_members_are_measured_in_turn_and_vmapped_with_images_counted_for_all():
-    result = bench(
+    rows = compared(
         *TINY,
         "--space",
         "nb201",
@@ -171,8 +172,6 @@ def test_several_members_are_measured_in_turn_and_vmapped_with_images_counted_fo
         "members=2",
         "members=2,members_form=vmap",
     )
-    assert result.returncode == 0, result.stderr
-    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [r["members"] for r in rows] == [1, 2, 2] and rows[2]["members_form"] == "vmap"
     for row in rows:  # images per second count every member's batch
         assert row["images_per_s"] == pytest.approx(row["batch"] * row["members"] / row["s_median"], rel=0.01)
