@@ -71,7 +71,7 @@ def _settings_args(parser: argparse.ArgumentParser) -> None:
 
 # The commands the workflow runs once per job: the plan (Snakefile, `stretchnas dvc-yaml`) validated every
 # scale already, so each job validates its own
-JOB_COMMANDS = frozenset({"search", "random-search", "evaluate", "gather", "lookup", "tables", "batch"})
+JOB_COMMANDS = frozenset({"search", "random-search", "evaluate", "gather", "lookup", "tables"})
 
 
 def _settings(args) -> Settings:

@@ -198,6 +198,7 @@ class EpochRun(ResumableRun):
     def execute(self, show_progress: bool):
         progress = self.progress
         steps = self.steps_per_epoch()
+        ran_no_epoch = progress.epoch >= self.loop.epochs
         for epoch in range(progress.epoch, self.loop.epochs):
             fresh = progress.step == 0
             if fresh:
@@ -235,9 +236,10 @@ class EpochRun(ResumableRun):
             self._write_metrics(progress.rows)
             progress.epoch, progress.step, progress.seconds, progress.sums = epoch + 1, 0, 0.0, {}
             self._save(progress, f"the end of epoch {epoch + 1}")
-        # again where the run resumed after its last epoch (a workflow that reruns a finished job has removed
-        # its declared outputs first): the same rows, the same bytes
-        self._write_metrics(progress.rows)
+        if ran_no_epoch:
+            # resumed after its last epoch, its declared outputs perhaps removed (a workflow rerunning a finished
+            # job does that first): the checkpoint's rows, the same bytes
+            self._write_metrics(progress.rows)
         return self.finish(progress.rows)
 
     def _write_metrics(self, rows: list[dict]) -> None:
