@@ -18,7 +18,7 @@ TORCH_INDEX ?=
 # Job rules' details stay in logs/ (each rule prints a failed job's last log lines itself)
 SNAKEMAKE_FLAGS := --quiet rules
 
-.PHONY: reproduce rerun test lint setup setup-slurm clean-venv dot
+.PHONY: reproduce rerun proxy-sweep test lint setup setup-slurm clean-venv dot
 
 $(BIN)/stretchnas: pyproject.toml constraints.txt
 	@echo "make: creating $(VENV): torch and torchvision as constraints.txt pins them$(if $(TORCH_INDEX), from $(TORCH_INDEX), \
@@ -53,6 +53,13 @@ endif
 rerun: setup
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake $(SNAKEMAKE_FLAGS) --cores $(CORES) --config scale=$(SCALE) --forceall
 	@echo "make: done; open results/$(SCALE)/README.md (git status shows what changed)"
+
+# NAS-Bench-201's mini proxy, chosen by rule before any cell is looked up (docs/method.md §12): searches
+# its spec's candidates (resuming finished ones) and rewrites docs/proxy-sweep/. CIFAR-10 needed; no table read.
+proxy-sweep: setup
+	test -f data/prepared/mini/manifest.json || $(BIN)/stretchnas prepare-data --scale mini --out data/prepared/mini
+	$(BIN)/stretchnas proxy-sweep --spec docs/proxy-sweep/spec.yaml --out runs/proxy-sweep \
+	  --csv docs/proxy-sweep/searches.csv --report docs/proxy-sweep/README.md
 
 test: setup
 	$(BIN)/ruff check .

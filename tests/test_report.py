@@ -418,22 +418,31 @@ def test_stability_edits_leave_out_steps_without_a_derivable_cell():
 
 def test_the_regulariser_claim_counts_only_searches_whose_beta_moved_where_a_node_can_be_dropped():
     experiments = pd.DataFrame(
-        {"experiment": ["sc", "pairs", "plain"], "topology_mode": ["stretchable", "input_pairs", "darts"]}
+        {
+            "experiment": ["sc", "pairs", "plain", "nb201_sc", "sc_retrain"],
+            "topology_mode": ["stretchable", "input_pairs", "darts", "stretchable", "stretchable"],
+            "tables": ["table1", "table5", "table1", "nb201", "table1"],
+        }
     )
 
     def searches(dropped, beta_moved=True, seeds=(1, 2, 3)):
-        return pd.DataFrame(
-            [
-                {"experiment": name, "search_seed": s, "beta_moved": beta_moved, "dropped_nodes": dropped}
-                for name in ("sc", "pairs", "plain")
-                for s in seeds
-            ]
-        )
+        rows = [
+            {"experiment": name, "search_seed": s, "searched_by": name, "beta_moved": beta_moved, "dropped_nodes": 0}
+            for name in ("sc", "pairs", "plain")
+            for s in seeds
+        ]
+        for row in rows:
+            row["dropped_nodes"] = dropped
+        # NAS-Bench-201's searches have their own claim; a retrain repeats its source search's row: neither counts
+        rows += [{**row, "experiment": "nb201_sc", "searched_by": "nb201_sc", "dropped_nodes": 5} for row in rows[:3]]
+        rows += [{**row, "experiment": "sc_retrain", "searched_by": "sc"} for row in rows[:3]]
+        return pd.DataFrame(rows)
 
     assert c.no_invalid_node(searches(0), experiments).verdict == c.SUPPORTED
     contradicted = c.no_invalid_node(searches(1), experiments)
     assert contradicted.verdict == c.CONTRADICTED and "sc seed 1: 1" in contradicted.evidence[1]
     assert "pairs" not in contradicted.evidence[1]  # input pairs never drop a node: not counted
+    assert "nb201" not in contradicted.evidence[1] and "sc_retrain" not in contradicted.evidence[1]
     unmoved = c.no_invalid_node(searches(1, beta_moved=False), experiments)
     assert unmoved.verdict == c.CANNOT_TELL and "0 of 3 searches" in unmoved.evidence[0]
     assert c.no_invalid_node(searches(0, seeds=(1, 2)), experiments).verdict == c.CANNOT_TELL  # two searches

@@ -265,6 +265,53 @@ def search_cmd(args) -> int:
     return _print({"out": args.out, "genotype": genotype.to_dict()})
 
 
+def _proxy_sweep_args(parser):
+    _settings_args(parser)
+    parser.add_argument("--spec", required=True, help="the sweep's YAML: experiments, seeds, qualify_share, candidates")
+    parser.add_argument("--out", required=True, help="folder of the sweep's searches (re-running resumes)")
+    parser.add_argument("--csv", help="write one row per search here")
+    parser.add_argument("--report", help="write the sweep as Markdown here (the rule, shares, costs, the choice)")
+    parser.add_argument("--data", help="prepared data folder (default: data/prepared/<scale>)")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="CANDIDATE",
+        help="run these candidates only (another "
+        "process may run the rest into the same --out; a run over all reads finished searches back)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@command(
+    "proxy-sweep",
+    "NAS-Bench-201: search candidate proxy configurations and choose one by rule, reading no benchmark table",
+    _proxy_sweep_args,
+)
+def proxy_sweep_cmd(args) -> int:
+    from stretchnas.runs.atomic import atomic_write_text
+    from stretchnas.search.proxy_sweep import read_spec, report, run_sweep, summarise
+
+    spec = read_spec(args.spec)
+    if args.only:
+        spec = spec.only(args.only)
+    args.scale = args.scale or spec.scale
+    settings = _settings(args)
+    rows = run_sweep(spec, settings, _data(args, settings), args.out, show_progress=not args.quiet)
+    table = summarise(rows, spec)
+    if args.csv:
+        atomic_write_text(args.csv, rows.to_csv(index=False, float_format="%.6g"))
+    if args.report:
+        atomic_write_text(args.report, report(rows, table, spec))
+    chosen = table[table["chosen"]].iloc[0] if not table.empty else None
+    return _print(
+        {
+            "chosen": None if chosen is None else chosen["candidate"],
+            "qualifies": None if chosen is None else bool(chosen["qualifies"]),
+            "candidates": table.drop(columns=["settings"]).to_dict(orient="records"),
+        }
+    )
+
+
 def _random_args(parser):
     _settings_args(parser)
     parser.add_argument("--exp", required=True, help="a random_search or random_ops experiment of params.yaml")
@@ -448,6 +495,9 @@ def _lookup_args(parser):
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--arch", help="an NB201 arch string, |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
     which.add_argument("--genotype", help="an NB201 search's genotype.json")
+    parser.add_argument(
+        "--snapshots", help="with --genotype: the search's snapshots.json, whose every snapshot cell is scored too"
+    )
     parser.add_argument("--out", help="write the result here (JSON) as well")
 
 
@@ -464,8 +514,10 @@ def lookup_cmd(args) -> int:
     if args.out:
         refuse_overwriting_foreign(args.out)
     if args.arch is not None:  # '' is a malformed arch string, not a missing one
+        if args.snapshots:
+            raise StretchnasError("lookup: --snapshots scores a search's snapshots, with --genotype, not --arch")
         return _print(score(lookup(args.arch, tables), args.out))
-    return _print(score_file(args.genotype, tables, args.out))
+    return _print(score_file(args.genotype, tables, args.out, args.snapshots))
 
 
 # --------------------------------------------------------------------------- tables, bench, config

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from stretchnas import StretchnasError
@@ -115,8 +116,23 @@ def subset_table(path: Path) -> pd.DataFrame:
     return _read(Path(path), SUBSET_KEY, accuracies, accuracies, False)
 
 
+@lru_cache(maxsize=4)
+def _sorted_test_accuracies(path: Path) -> dict[str, np.ndarray]:
+    full = full_table(path)
+    return {data: np.sort(full[pair[1]].to_numpy(dtype=float)) for data, pair in FULL_COLUMNS.items()}
+
+
+def percentile(accuracy: float, ranked: np.ndarray) -> float:
+    """The mid-rank percentile of `accuracy` among `ranked` (sorted): 100 x (values strictly below + half
+    the values equal to it) / their count (docs/method.md §12)."""
+    below = int(np.searchsorted(ranked, accuracy, side="left"))
+    at_or_below = int(np.searchsorted(ranked, accuracy, side="right"))
+    return round(100.0 * (below + 0.5 * (at_or_below - below)) / len(ranked), 4)
+
+
 def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
-    """The cell's accuracies (%) from the tables, each labelled with its source file and schedule."""
+    """The cell's accuracies (%) from the tables, each labelled with its source file and schedule, and
+    its test accuracy's percentile among all the full table's cells, per data set."""
     if isinstance(genotype, str):
         genotype = NB201Genotype.from_arch_str(genotype)
     arch = genotype.arch_str
@@ -135,6 +151,9 @@ def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
             for kind, column in zip(("val", "test"), pair)
         },
     }
+    ranked = _sorted_test_accuracies(Path(tables.full))
+    for data, pair in FULL_COLUMNS.items():
+        result[f"{data}_test_percentile"] = percentile(float(row[pair[1]]), ranked[data])
     if tables.subset is not None:
         subset = subset_table(tables.subset)
         result["source_200ep"] = tables.subset.name
@@ -148,9 +167,42 @@ def lookup(genotype: NB201Genotype | str, tables: Tables) -> dict:
     return result
 
 
-def score_file(genotype_file: str | Path, tables: Tables, out: str | Path | None = None) -> dict:
-    """The accuracies of a search's NB201 cell (the lookup job: written to `out`, its result.json)."""
-    return score(lookup(NB201Genotype.load(genotype_file), tables), out, genotype_file=str(genotype_file))
+# What a snapshot's lookup keeps: the accuracies and percentiles (its source is the final cell's)
+SNAPSHOT_KEYS = (
+    "arch",
+    "nb201_index",
+    *(f"{d}_{k}" for d in DATASETS for k in ("val_acc", "test_acc", "test_percentile")),
+)
+
+
+def score_snapshots(index_file: str | Path, tables: Tables) -> list[dict]:
+    """Every snapshot of a search's index (snapshots.json) in epoch order, scored: the cell the search would
+    return if stopped at that epoch; a snapshot with no derivable cell is listed with the reason."""
+    from stretchnas.search.snapshots import read_index
+
+    rows = []
+    for label, entry in sorted(read_index(index_file).items(), key=lambda item: item[1]["epoch"]):
+        if "not_derivable" in entry:
+            rows.append({"label": label, "epoch": entry["epoch"], "not_derivable": entry["not_derivable"]})
+            continue
+        if "genotype" in entry:
+            arch = NB201Genotype.from_dict(entry["genotype"], f"{index_file} {label}").arch_str
+        else:  # an index written before the genotypes were inlined
+            arch = NB201Genotype.load(Path(index_file).parent / entry["genotype_file"]).arch_str
+        found = lookup(arch, Tables(tables.full))
+        rows.append({"label": label, "epoch": entry["epoch"], **{key: found[key] for key in SNAPSHOT_KEYS}})
+    return rows
+
+
+def score_file(
+    genotype_file: str | Path, tables: Tables, out: str | Path | None = None, snapshots: str | Path | None = None
+) -> dict:
+    """The accuracies of a search's NB201 cell (the lookup job: written to `out`, its result.json), and of
+    every snapshot cell of its index `snapshots` where given."""
+    result = lookup(NB201Genotype.load(genotype_file), tables)
+    if snapshots is not None:
+        result["snapshots"] = score_snapshots(snapshots, tables)
+    return score(result, out, genotype_file=str(genotype_file))
 
 
 def refuse_overwriting_foreign(out: str | Path) -> None:

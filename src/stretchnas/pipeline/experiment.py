@@ -95,7 +95,7 @@ def run_job(settings: Settings, job: Job, data: PreparedData, quiet: bool = Fals
     if job.rule == "lookup":
         from stretchnas.evaluation.lookup import Tables, score_file
 
-        return score_file(job.inputs[0], Tables.from_settings(settings), job.outputs[0])
+        return score_file(job.inputs[0], Tables.from_settings(settings), job.outputs[0], snapshots=job.inputs[1])
     raise ValueError(f"{job.rule} jobs do not run inside an experiment")
 
 

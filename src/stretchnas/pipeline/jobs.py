@@ -440,9 +440,10 @@ class Plan:
 
     def _lookup(self, experiment: Experiment, seed: int, search: Job) -> Job:
         out = OUTPUTS["lookup"][0].format(root=self.root, scale=self.scale, exp=experiment.name, seed=seed)
-        genotype = search.outputs[0]
-        argv = ["stretchnas", "lookup", "--scale", self.scale, "--genotype", genotype, "--out", out]
-        job = self._make("lookup", {"exp": experiment.name, "seed": seed}, argv, [genotype], ["nasbench201"])
+        genotype, index = search.outputs[0], search.outputs[1]  # its final cell and its snapshots' index
+        argv = ["stretchnas", "lookup", "--scale", self.scale, "--genotype", genotype, "--snapshots", index]
+        argv += ["--out", out]
+        job = self._make("lookup", {"exp": experiment.name, "seed": seed}, argv, [genotype, index], ["nasbench201"])
         # A table replaced in place keeps its path: its size and modification time rerun the lookup too
         return replace(job, fingerprint={**job.fingerprint, "table_files": table_identities(self.settings.nasbench201)})
 

@@ -14,6 +14,7 @@ TABLE_FILES = (
     "cells",
     "stability",
     "nb201",
+    "nb201_snapshots",
     "provenance",
 )
 
@@ -32,9 +33,10 @@ REPORT_TABLES = (
     "stability",
     "costs",
     "nb201",
+    "nb201_stability",
 )
 REPORT_TABLE_FORMATS = ("md", "csv", "tex")
-REPORT_FIGURES = ("figure1", "figure4", "figure5", "search_dynamics", "stability", "nb201")
+REPORT_FIGURES = ("figure1", "figure4", "figure5", "search_dynamics", "stability", "nb201", "nb201_progress")
 REPORT_FIGURE_FORMATS = ("png", "svg")
 CELL_DRAWING_FORMATS = ("svg", "png")
 # What DVC reads (`dvc metrics show`, `dvc plots show`; dvc.yaml's metrics and plots): report.dvc_views

@@ -18,6 +18,7 @@ from stretchnas.report.claims import check_claims
 from stretchnas.report.dvc_views import write_dvc_views
 from stretchnas.report.figures import FIGURES
 from stretchnas.report.layouts import LAYOUTS, Data
+from stretchnas.report.nb201_claims import check_nb201_claims
 from stretchnas.report.readme import readme
 from stretchnas.report.render import write_table
 from stretchnas.runs.atomic import atomic_write_text
@@ -54,6 +55,7 @@ COLUMNS_WHEN_FILLED = {
     ),
     "stability": ("experiment", "search_seed", "not_derivable"),
     "cells": ("experiment", "search_seed", "depth_normal", "width_normal"),
+    "nb201_snapshots": ("experiment", "search_seed", "epoch", "progress", "arch", "cifar10_test_acc"),
     "nb201": (
         "experiment",
         "search_seed",
@@ -165,8 +167,9 @@ def build_report(data_dir: str | Path, out: str | Path, cells: dict[str, Path]) 
     for name, path in cells.items():
         drawing = out / "figures" / "cells" / name
         written[f"cells/{name}"] = draw(load_genotype(path), f"{name} (scale {scale})", drawing)
-    claims = check_claims(frames)
-    written["dvc"] = write_dvc_views(data, claims, out)
-    atomic_write_text(out / "README.md", readme(scale, copy, claims, list(cells), frames["provenance"]))
+    claims, nb201_claims = check_claims(frames), check_nb201_claims(frames)
+    written["dvc"] = write_dvc_views(data, claims, out, nb201_claims)
+    text = readme(scale, copy, claims, list(cells), frames["provenance"], nb201_claims)
+    atomic_write_text(out / "README.md", text)
     written["README"] = [out / "README.md"]
     return written

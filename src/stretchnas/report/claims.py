@@ -466,16 +466,28 @@ def arbitrary_beats_fixed(evaluations: pd.DataFrame, searches: pd.DataFrame | No
 
 
 def no_invalid_node(searches: pd.DataFrame | None, experiments: pd.DataFrame, rules: Rules = Rules()) -> Verdict:
-    claim, artefact = "The passive-aggressive regulariser leaves no invalid node", "Method (regulariser)"
+    """Claim 7 on the DARTS space's searches (NAS-Bench-201's have their own: report.nb201_claims)."""
+    nb201 = experiments["tables"].fillna("").str.split(",").map(lambda tags: "nb201" in tags)
+    return invalid_nodes(searches, experiments, rules, set(experiments[~nb201]["experiment"]), "DARTS-space searches")
+
+
+def invalid_nodes(
+    searches: pd.DataFrame | None, experiments: pd.DataFrame, rules: Rules, names: set[str], scope: str
+) -> Verdict:
+    """No search among `names` whose beta moved ends with a dropped node."""
+    claim, artefact = "The passive-aggressive regulariser leaves no invalid node", f"Method (regulariser), {scope}"
     rule = (
         f"{rules.gates(('beta_moved',))}, on topology modes whose derivation can leave a node without input "
         "(output edges chosen by beta); every such search ends (its last epoch) with no dropped node; at least "
         f"{MIN_REGULARIZED_SEARCHES} searches; one dropped node contradicts"
     )
-    can_drop = set(experiments[experiments["topology_mode"].map(node_can_be_dropped)]["experiment"])
+    candidates = experiments[experiments["experiment"].isin(names)]
+    can_drop = set(candidates[candidates["topology_mode"].map(node_can_be_dropped)]["experiment"])
     if searches is None or searches.empty:
         return Verdict(claim, artefact, CANNOT_TELL, ("no search records",), rule)
     rows = searches[searches["experiment"].isin(can_drop)]
+    if "searched_by" in rows:  # a retrain's row repeats its source search's: counted once
+        rows = rows[rows["searched_by"] == rows["experiment"]]
     moved = rows[rows["beta_moved"].map(passes)] if len(rows) else rows
     lines = [f"{len(moved)} of {len(rows)} searches that could drop a node have a beta that moved"]
     if len(moved) < len(rows):

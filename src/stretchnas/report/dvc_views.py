@@ -50,7 +50,7 @@ def _nb201(nb201: pd.DataFrame | None, experiment: str) -> dict:
     return out
 
 
-def metrics(data: Data, claims: list[Verdict]) -> dict:
+def metrics(data: Data, claims: list[Verdict], nb201_claims: list[Verdict] = ()) -> dict:
     """Per experiment (sorted by name) its searches and gates, its final cells' test error over searches at
     their own evaluation depth, and its NAS-Bench-201 accuracies; every claim's verdict."""
     searches, nb201 = data.frames.get("searches"), data.frames.get("nb201")
@@ -66,6 +66,12 @@ def metrics(data: Data, claims: list[Verdict]) -> dict:
         f"claim{index}": {"artefact": claim.artefact, "verdict": claim.verdict}
         for index, claim in enumerate(claims, start=1)
     }
+    verdicts.update(
+        {
+            f"nb201_claim{index}": {"artefact": claim.artefact, "verdict": claim.verdict}
+            for index, claim in enumerate(nb201_claims, start=1)
+        }
+    )
     return {"scale": data.scale(), "experiments": experiments, "claims": verdicts}
 
 
@@ -100,10 +106,10 @@ def outputs_plot(data: Data) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["outputs_per_node", "experiment", "test_error", "params_m", "searches"])
 
 
-def write_dvc_views(data: Data, claims: list[Verdict], out: Path) -> list[Path]:
+def write_dvc_views(data: Data, claims: list[Verdict], out: Path, nb201_claims: list[Verdict] = ()) -> list[Path]:
     """metrics.json and the plots' CSVs under `out` (results/<scale>), written atomically."""
     written = [out / METRICS_FILE]
-    atomic_write_text(written[0], json.dumps(metrics(data, claims), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(written[0], json.dumps(metrics(data, claims, nb201_claims), indent=2, allow_nan=False) + "\n")
     (out / "plots").mkdir(parents=True, exist_ok=True)
     for name, frame in ((DEPTH_PLOT, depth_plot(data)), (OUTPUTS_PLOT, outputs_plot(data))):
         written.append(out / name)

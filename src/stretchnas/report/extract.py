@@ -120,6 +120,7 @@ NB201_COLUMNS = (
     "nb201_index",
     *(f"{d}_{kind}_acc" for d in NB201_DATASETS for kind in ("val", "test")),
     *(f"{d}_val_acc_200ep" for d in NB201_DATASETS),
+    *(f"{d}_test_percentile" for d in NB201_DATASETS),
     "source",
     "source_200ep",
     "search_seconds",
@@ -143,6 +144,51 @@ def nb201(summaries: list[dict], dynamics: pd.DataFrame | None = None) -> pd.Dat
             row.update({key: entry.get(key) for key in NB201_COLUMNS if key in entry})
             rows.append({**row, **_search_cost(dynamics, row["experiment"], row["search_seed"])})
     return pd.DataFrame(rows, columns=list(NB201_COLUMNS))
+
+
+NB201_SNAPSHOT_COLUMNS = (
+    "experiment",
+    "method",
+    "topology_mode",
+    "simplified",
+    "search_seed",
+    "label",
+    "epoch",
+    "search_epochs",
+    "progress",
+    "arch",
+    "nb201_index",
+    *(f"{d}_{kind}" for d in NB201_DATASETS for kind in ("val_acc", "test_acc", "test_percentile")),
+    "not_derivable",
+)
+
+
+def nb201_snapshots(summaries: list[dict], dynamics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every snapshot cell of every NAS-Bench-201 search with its table accuracies (its lookup job scored
+    them): one row per (search, snapshot epoch), with the search's progress there, epoch / the search's
+    epochs (its last recorded epoch; the last snapshot's where the search left no record)."""
+    rows = []
+    for summary in summaries:
+        for entry in summary.get("lookups", []):
+            snapshots = entry.get("snapshots") or []
+            if not snapshots:
+                continue
+            seed = entry["search_seed"]
+            epochs = _search_epochs(dynamics, summary["experiment"], seed) or max(s["epoch"] for s in snapshots)
+            for snapshot in snapshots:
+                row = {key: summary[key] for key in ("experiment", "method", "topology_mode")}
+                row.update(simplified=bool(summary.get("simplified", False)), search_seed=seed, search_epochs=epochs)
+                row.update({key: snapshot.get(key) for key in NB201_SNAPSHOT_COLUMNS if key in snapshot})
+                row["progress"] = snapshot["epoch"] / epochs
+                rows.append(row)
+    return pd.DataFrame(rows, columns=list(NB201_SNAPSHOT_COLUMNS))
+
+
+def _search_epochs(dynamics: pd.DataFrame | None, experiment: str, seed) -> int | None:
+    if dynamics is None or dynamics.empty:
+        return None
+    epochs = dynamics[(dynamics["experiment"] == experiment) & (dynamics["search_seed"] == seed)]["epoch"]
+    return None if epochs.empty else int(epochs.max())
 
 
 def _search_cost(dynamics: pd.DataFrame | None, experiment: str, seed) -> dict:
@@ -395,6 +441,7 @@ def build_tables(
         "cells": cells(frame),
         "stability": stability(frame, dynamics),
         "nb201": nb201(summaries, dynamics),
+        "nb201_snapshots": nb201_snapshots(summaries, dynamics),
         "provenance": provenance(frame, lookups),
     }
     assert tuple(tables) == TABLE_FILES

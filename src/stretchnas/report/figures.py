@@ -312,6 +312,66 @@ def nb201(data: Data, stem: Path) -> list[Path]:
     return save(fig, stem)
 
 
+def nb201_progress(data: Data, stem: Path) -> list[Path]:
+    """The ground truth of NAS-Bench-201 searches as they run: the table's test accuracy of the cell each search
+    would return at each snapshot, against search progress (epoch / epochs); one row of panels per base method,
+    one column per data set; a line per variant (own topology, stretchable cells, simplified): mean over seeds,
+    band: ± std."""
+    from stretchnas.report.nb201_truth import DATA_NAMES, families, progress_curve
+
+    plt = pyplot()
+    snapshots = data.frames["nb201_snapshots"]
+    ran = [e for e in data.tagged("nb201") if len(snapshots) and (snapshots["experiment"] == e).any()]
+    groups = families(ran)
+    if not groups:
+        fig, ax = plt.subplots(figsize=(5.5, 2.5))
+        nothing_to_draw(ax, data, "NAS-Bench-201 snapshot lookup", "nb201")
+        return save(fig, stem)
+    fig, axes = plt.subplots(len(groups), len(DATA_NAMES), figsize=(9, 1.9 * len(groups) + 0.6), squeeze=False)
+    for row, family in enumerate(groups):
+        for column, (key, name) in enumerate(DATA_NAMES.items()):
+            ax = axes[row][column]
+            for index, experiment in enumerate(e for e in family if e is not None):
+                curve = progress_curve(snapshots, experiment, key)
+                if curve.empty:  # no snapshot of it had a derivable cell
+                    continue
+                style = series_style(index)
+                n = int(curve["n"].max())
+                ax.plot(
+                    curve["progress"],
+                    curve["mean"],
+                    color=style["color"],
+                    marker=style["marker"],
+                    markersize=2.5,
+                    linewidth=1,
+                    label=f"{experiment} (n={n})",
+                )
+                spread = curve["std"].fillna(0.0)
+                ax.fill_between(
+                    curve["progress"],
+                    curve["mean"] - spread,
+                    curve["mean"] + spread,
+                    color=style["color"],
+                    alpha=0.15,
+                    linewidth=0,
+                )
+            ax.set_xlim(0, 1)
+            ax.tick_params(labelsize=6)
+            if row == 0:
+                ax.set_title(f"{name} test acc. (%)", fontsize=7)
+            if row == len(groups) - 1:
+                ax.set_xlabel("search progress (epoch / epochs)", fontsize=6)
+            if column == 0:
+                ax.set_ylabel(family[0], fontsize=6)
+            if column == len(DATA_NAMES) - 1:
+                ax.legend(fontsize=5, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(
+        f"NAS-Bench-201: true accuracy (12-epoch table) of the cell each search would return, scale {data.scale()}",
+        fontsize=8,
+    )
+    return save(fig, stem)
+
+
 FIGURES = {
     "figure1": figure1,
     "figure4": figure4,
@@ -319,4 +379,5 @@ FIGURES = {
     "search_dynamics": search_dynamics,
     "stability": stability,
     "nb201": nb201,
+    "nb201_progress": nb201_progress,
 }

@@ -522,6 +522,7 @@ def nb201(data: Data) -> pd.DataFrame:
             reason = data.why_not(experiment) if data.not_planned(experiment) else f"{NOT_RUN} (no lookup result)"
             row.update({f"{name} test acc. (%)": reason for name in NB201_DATA_NAMES.values()})
             row.update({"200-epoch val. acc. (%), CIFAR-10": reason, "Table": reason})
+            row.update({"CIFAR-10 percentile among the 15,625 cells": reason, "Searches that moved / settled": reason})
             row.update({"Peak memory (MiB)": reason, "Images/s": reason})
         else:
             for key, name in NB201_DATA_NAMES.items():
@@ -532,6 +533,10 @@ def nb201(data: Data) -> pd.DataFrame:
                 if len(listed)
                 else f"none of the {len(found)} cells is in the 200-epoch subset"
             )
+            row["CIFAR-10 percentile among the 15,625 cells"] = format_mean_std(
+                *mean_std(found["cifar10_test_percentile"].dropna()), digits=1, unit="searches"
+            )
+            row["Searches that moved / settled"] = gate_shares(data.frames.get("searches"), experiment)
             row["Table"] = ", ".join(sorted(set(found["source"].astype(str)))) + " (12 epochs)"
             for column, name, digits in (("peak_rss_mib", "Peak memory (MiB)", 0), ("images_per_s", "Images/s", 1)):
                 values = found[column].dropna().astype(float) if column in found else found.iloc[:0, 0]
@@ -541,6 +546,52 @@ def nb201(data: Data) -> pd.DataFrame:
                     else f"{NOT_RUN} (no search record)"
                 )
         row["Search cost"] = search_cost(data, experiment)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gate_shares(searches: pd.DataFrame | None, experiment: str) -> str:
+    """'5 of 5 moved, 4 of 5 settled' for an experiment's searches (the evidence gates of docs/method.md §11)."""
+    rows = searches[searches["experiment"] == experiment] if searches is not None and len(searches) else None
+    if rows is None or rows.empty:
+        return "no search record"
+    n = len(rows)
+    moved, settled = (sum(str(v) == "True" for v in rows[gate]) for gate in ("moved", "settled"))
+    return f"{moved} of {n} moved, {settled} of {n} settled"
+
+
+def nb201_stability(data: Data) -> pd.DataFrame:
+    """Table 4's question on ground truth: per NAS-Bench-201 experiment, how much the table's test accuracy of
+    the cells derived at a search's late snapshots (past LATE_FROM of the search) varies, mean ± std over its
+    searches, per data set; how many different cells those snapshots are; how many searches moved."""
+    from stretchnas.report.nb201_truth import (
+        DATA_NAMES,
+        LATE_FROM,
+        distinct_cells,
+        late_snapshot_counts,
+        snapshot_spread,
+    )
+
+    snapshots = data.frames["nb201_snapshots"]
+    rows = []
+    for experiment in data.tagged("nb201"):
+        e = data.experiments.loc[experiment]
+        row = {"Experiment": experiment, "Method": e["method"], "Topology": e["topology_mode"]}
+        counts = late_snapshot_counts(snapshots, experiment)
+        if not counts:
+            reason = data.why_not(experiment) if data.not_planned(experiment) else f"{NOT_RUN} (no snapshot lookups)"
+            row[f"Snapshots past {LATE_FROM:.0%} of the search"] = reason
+            rows.append(row)
+            continue
+        row[f"Snapshots past {LATE_FROM:.0%} of the search"] = format_mean_std(*mean_std(counts), 1, "searches")
+        for key, name in DATA_NAMES.items():
+            spreads = snapshot_spread(snapshots, experiment, key)
+            row[f"Std of {name} test acc. (%) over them"] = format_mean_std(
+                *mean_std(spreads.values()), unit="searches"
+            )
+        distinct = distinct_cells(snapshots, experiment)
+        row["Different cells among them"] = format_mean_std(*mean_std(distinct.values()), 1, "searches")
+        row["Searches that moved / settled"] = gate_shares(data.frames.get("searches"), experiment)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -557,4 +608,5 @@ LAYOUTS = {
     "stability": stability,
     "costs": costs,
     "nb201": nb201,
+    "nb201_stability": nb201_stability,
 }

@@ -20,6 +20,8 @@ TITLES = {
     "stability": "Genotype stability across snapshot epochs, without training (Table 4's claim)",
     "costs": "Search and training cost per experiment (wall time, peak memory, throughput)",
     "nb201": "NAS-Bench-201 searches scored by table lookup (not in the SC paper)",
+    "nb201_stability": "NAS-Bench-201: true accuracy across a search's late snapshot cells (Table 4's question on "
+    "ground truth; not in the SC paper)",
 }
 
 

@@ -323,6 +323,7 @@ class EvidenceSettings(Section):
     chance_confidence: float = 0.99
     confidence: float = 0.95
     power: float = 0.8
+    accuracy_margin: float = 1.0
 
 
 # --------------------------------------------------------------------------- data
