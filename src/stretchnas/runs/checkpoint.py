@@ -41,11 +41,12 @@ def restore_rng(state: dict) -> None:
     restore_cuda_rng(state.get("cuda"))
 
 
-def _flatten(tree, prefix="") -> dict:
+def dotted_keys(tree, prefix="") -> dict:
+    """A nested dict as one level: {"a.b": leaf}."""
     out = {}
     for key, value in tree.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            out.update(dotted_keys(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value
     return out
@@ -53,7 +54,7 @@ def _flatten(tree, prefix="") -> dict:
 
 def identity_differences(recorded: dict, requested: dict, recorded_as: str) -> list[str]:
     """'field: old (recorded_as) vs new (now)' for every field in which two identities differ."""
-    a, b = _flatten(recorded), _flatten(requested)
+    a, b = dotted_keys(recorded), dotted_keys(requested)
     return [
         f"{k}: {a.get(k, '<unset>')!r} ({recorded_as}) vs {b.get(k, '<unset>')!r} (now)"
         for k in sorted(set(a) | set(b))

@@ -21,6 +21,7 @@ import pandas as pd
 from stretchnas import StretchnasError
 from stretchnas.report.claims import passes
 from stretchnas.report.evidence import search_gates
+from stretchnas.runs.checkpoint import dotted_keys
 from stretchnas.runs.documents import read_document
 from stretchnas.settings.params import Settings, load_yaml
 
@@ -55,7 +56,7 @@ class Candidate:
     affordable: bool = True  # False: run to measure, never chosen (the whole mini DAG would exceed its budget)
 
     def describe(self) -> str:
-        return ", ".join(f"{key}={_flat(value)}" for key, value in sorted(_leaves(self.search).items()))
+        return ", ".join(f"{key}={_flat(value)}" for key, value in sorted(dotted_keys(self.search).items()))
 
 
 @dataclass(frozen=True)
@@ -73,16 +74,6 @@ class SweepSpec:
         if unknown:
             raise SweepSpecError(f"{self.path}: no candidate {unknown}; it has {[c.name for c in self.candidates]}")
         return dataclasses.replace(self, candidates=tuple(c for c in self.candidates if c.name in names))
-
-
-def _leaves(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_leaves(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _flat(value) -> str:
