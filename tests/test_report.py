@@ -636,3 +636,19 @@ def test_cell_drawings_do_not_depend_on_the_fonts_a_machine_has(tmp_path, monkey
         assert {fmt: cell_drawings.render(source, fmt) for fmt in ("svg", "png")} == pinned
     finally:
         cell_drawings.font_environment.cache_clear()
+
+
+def test_the_mini_scale_note_gives_params_yaml_step_counts():
+    """The claims page's description of mini names the steps its searches and trainings run; it must follow
+    params.yaml when those change (a stale count there once described searches three times as long)."""
+    from stretchnas.report.readme import SCALE_NOTES
+    from stretchnas.settings.params import load_settings
+
+    settings = load_settings(Path(__file__).parents[1] / "params.yaml", "mini")
+    darts = {e.search.epochs * e.search.max_steps_per_epoch for e in settings.experiments.values() if not e.on_nb201}
+    nb201 = {e.search.epochs * e.search.max_steps_per_epoch for e in settings.experiments.values() if e.on_nb201}
+    assert len(darts) == 1 and len(nb201) == 1
+    train_steps = settings.train.epochs * settings.train.max_steps_per_epoch
+    note = SCALE_NOTES["mini"]
+    assert f"space, {darts.pop()}-step searches and {train_steps}-step trainings" in note
+    assert f"On NAS-Bench-201, {nb201.pop():,}-step searches" in note

@@ -9,9 +9,11 @@ from stretchnas.report.claims import Verdict
 SCALE_NOTES = {
     "smoke": "a plumbing check: a few steps per search and training on a tiny subset. Its numbers say nothing "
     "about the methods: its verdicts exercise the pipeline, not the paper.",
+    # The step counts are params.yaml's scales.mini (tests/test_report.py holds them to it).
     "mini": "a CPU-sized reproduction: 16x16 CIFAR-10 images (500 training and 100 test per class). In the DARTS "
-    "space, 30-step searches and 80-step trainings of small networks: every artefact, the methods' costs and the "
-    "cells they derive, with accuracies too short-trained to rank methods, as its verdicts say. On NAS-Bench-201, "
+    "space, 10-step searches and 16-step trainings of small networks: every artefact, the methods' costs and the "
+    "cells they derive, with searches too short to move and accuracies too short-trained to rank methods, as its "
+    "verdicts say. On NAS-Bench-201, "
     "1,200-step searches on a proxy chosen by rule before any cell was looked up (docs/method.md §12), five "
     "seeds per method, the cell of every second epoch scored by the benchmark's table: those claims are judged on "
     "ground truth.",
