@@ -652,3 +652,27 @@ def test_the_mini_scale_note_gives_params_yaml_step_counts():
     note = SCALE_NOTES["mini"]
     assert f"space, {darts.pop()}-step searches and {train_steps}-step trainings" in note
     assert f"On NAS-Bench-201, {nb201.pop():,}-step searches" in note
+
+
+def test_search_curves_are_drawn_per_experiment_as_the_mean_over_its_searches():
+    from stretchnas.report.figures import experiment_curves
+
+    curves = pd.DataFrame(
+        {
+            "experiment": ["b", "b", "b", "b", "a", "a"],
+            "search_seed": [0, 0, 1, 1, 3, 3],
+            "epoch": [1, 2, 1, 2, 2, 1],
+            "alpha_entropy_normal": [1.0, 0.5, 2.0, 1.5, 0.25, 0.75],
+            "seconds": [4.0, 6.0, 8.0, 10.0, 1.0, 3.0],
+        }
+    )
+    drawn = experiment_curves(curves)
+    assert [(name, searches) for name, searches, _ in drawn] == [("a", 1), ("b", 2)]
+    for name, _, mean in drawn:
+        rows = curves[curves["experiment"] == name]
+        for _, point in mean.iterrows():
+            at_epoch = rows[rows["epoch"] == point["epoch"]]
+            assert point["alpha_entropy_normal"] == pytest.approx(at_epoch["alpha_entropy_normal"].mean())
+            assert point["seconds"] == pytest.approx(at_epoch["seconds"].mean())
+        assert list(mean["epoch"]) == sorted(rows["epoch"].unique())
+    assert experiment_curves(pd.DataFrame({"scale": []})) == []

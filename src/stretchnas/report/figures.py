@@ -205,24 +205,48 @@ SEARCH_CURVES = (
 )
 
 
+def experiment_curves(curves: pd.DataFrame) -> list[tuple[str, int, pd.DataFrame]]:
+    """Per experiment (sorted by name): how many searches it has, and each curve's mean over them per epoch."""
+    if "experiment" not in curves or curves.empty:
+        return []
+    columns = [column for column, _ in SEARCH_CURVES if column in curves]
+    return [
+        (experiment, group["search_seed"].nunique(), group.groupby("epoch", sort=True)[columns].mean().reset_index())
+        for experiment, group in curves.groupby("experiment", sort=True)
+    ]
+
+
 def search_dynamics(data: Data, stem: Path) -> list[Path]:
-    """Search curves per epoch of every search."""
+    """Search curves per epoch, one line per experiment (the mean over its searches)."""
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
-    curves = data.frames["search_dynamics"]
+    experiments = experiment_curves(data.frames["search_dynamics"])
     fig, axes = plt.subplots(2, 3, figsize=(11, 6))
-    groups = list(curves.groupby(["experiment", "search_seed"], sort=True)) if "experiment" in curves else []
+    # tab20's colours, then the same colours dashed and dotted: up to 60 experiments told apart
+    palette = plt.get_cmap("tab20").colors
     for ax, (column, label) in zip(axes.flat, SEARCH_CURVES):
-        for (experiment, seed), group in groups:
-            if column in group:
-                ax.plot(group["epoch"], group[column], marker=".", linewidth=0.8, label=f"{experiment} s{seed}")
+        for index, (experiment, searches, mean) in enumerate(experiments):
+            if column in mean:
+                style = ("-", "--", ":")[index // len(palette) % 3]
+                ax.plot(
+                    mean["epoch"],
+                    mean[column],
+                    linestyle=style,
+                    color=palette[index % len(palette)],
+                    marker=".",
+                    markersize=2,
+                    linewidth=0.8,
+                    label=f"{experiment} (n={searches})",
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(label, fontsize=7)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if groups:
-        axes.flat[0].legend(fontsize=4, ncol=2)
-    fig.suptitle(f"Search curves at scale {data.scale()}", fontsize=9)
+    if experiments:
+        # beside the panels, not over one: at mini there are over forty experiments
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=5, ncol=2, frameon=False)
+    fig.suptitle(f"Search curves at scale {data.scale()}: each experiment's mean over its n searches", fontsize=9)
     return save(fig, stem)
 
 

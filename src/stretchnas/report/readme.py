@@ -50,7 +50,11 @@ ARTEFACTS = (
     ("figures/figure1", "Figure 1: test error against evaluation layers, every method in one panel", 2),
     ("figures/figure4", "Figure 4: the same, one panel per method", 2),
     ("figures/figure5", "Figure 5: test error against params per number of outputs per node", 5),
-    ("figures/search_dynamics", "alpha/beta entropy, regulariser, dropped nodes, supernet accuracy, time per epoch", 6),
+    (
+        "figures/search_dynamics",
+        "alpha/beta entropy, regulariser, dropped nodes, supernet accuracy, time per epoch (mean over searches)",
+        6,
+    ),
     ("figures/stability", "genotype edits across snapshots per search", 3),
     ("figures/cells/", "Figure 3: the normal and reduce cell of every searched genotype (Graphviz)", 1),
     (
