@@ -676,3 +676,14 @@ def test_search_curves_are_drawn_per_experiment_as_the_mean_over_its_searches():
             assert point["seconds"] == pytest.approx(at_epoch["seconds"].mean())
         assert list(mean["epoch"]) == sorted(rows["epoch"].unique())
     assert experiment_curves(pd.DataFrame({"scale": []})) == []
+
+
+def test_series_styles_are_distinct_for_hundreds_of_series_and_keep_the_first_forty():
+    from stretchnas.report.figures import LINESTYLES, MARKERS, series_style
+
+    styles = [tuple(sorted(series_style(index).items())) for index in range(400)]
+    assert len(set(styles)) == 400
+    # the first forty, which every figure but the search curves stays within, are as they were drawn before
+    assert [series_style(i) for i in range(40)] == [
+        {"color": f"C{i % 10}", "marker": MARKERS[i % 10], "linestyle": LINESTYLES[i // 10]} for i in range(40)
+    ]

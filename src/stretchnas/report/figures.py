@@ -52,10 +52,12 @@ LINESTYLES = ("-", "--", "-.", ":")
 
 
 def series_style(index: int) -> dict:
-    """A distinct (colour, marker, line style) for the index-th series of a panel."""
+    """A distinct (colour, marker, line style) for the index-th series of a panel, for up to 400 series.
+
+    Colour and line style repeat every 40 series; the marker shifts by one at each repeat."""
     return {
         "color": f"C{index % 10}",
-        "marker": MARKERS[index % len(MARKERS)],
+        "marker": MARKERS[(index + index // 40) % len(MARKERS)],
         "linestyle": LINESTYLES[(index // 10) % len(LINESTYLES)],
     }
 
@@ -223,18 +225,13 @@ def search_dynamics(data: Data, stem: Path) -> list[Path]:
 
     experiments = experiment_curves(data.frames["search_dynamics"])
     fig, axes = plt.subplots(2, 3, figsize=(11, 6))
-    # tab20's colours, then the same colours dashed and dotted: up to 60 experiments told apart
-    palette = plt.get_cmap("tab20").colors
     for ax, (column, label) in zip(axes.flat, SEARCH_CURVES):
         for index, (experiment, searches, mean) in enumerate(experiments):
             if column in mean:
-                style = ("-", "--", ":")[index // len(palette) % 3]
                 ax.plot(
                     mean["epoch"],
                     mean[column],
-                    linestyle=style,
-                    color=palette[index % len(palette)],
-                    marker=".",
+                    **series_style(index),
                     markersize=2,
                     linewidth=0.8,
                     label=f"{experiment} (n={searches})",
